@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Magnum: container infrastructure management (bays, baymodels) over a REST API."""

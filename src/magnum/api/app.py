@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The WSGI application factory. Everything it needs is passed in; nothing is global."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import falcon
+from oslo_config import cfg
+
+from magnum.api import errors, middleware, openapi, policy
+from magnum.api.v1 import baymodels, bays, common, mservices, root
+from magnum.conductor import rpcapi
+from magnum.db import engine
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Api:
+    """What the resources share: settings, the database, policy and the conductor client."""
+
+    db: engine.Database
+    policy: policy.Policy
+    conductor: rpcapi.ConductorAPI
+    max_limit: int
+    default_bay_timeout: int
+    service_down_time: int
+
+
+class _OpenApi:
+    def __init__(self) -> None:
+        self._body = json.dumps(openapi.document())
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        common.reject_unknown_args(req)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = self._body
+
+
+def build(conf: cfg.ConfigOpts, db: engine.Database, transport: Any) -> falcon.App:
+    api = Api(
+        db=db,
+        policy=policy.Policy(conf),
+        conductor=rpcapi.ConductorAPI(conf, transport),
+        max_limit=conf.api.max_limit,
+        default_bay_timeout=conf.conductor.default_bay_timeout,
+        service_down_time=conf.conductor.service_down_time,
+    )
+    app = falcon.App(middleware=middleware.pipeline(conf))
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    errors.install(app)
+    app.add_route("/", root.Root())
+    app.add_route("/v1", root.V1())
+    app.add_route("/v1/openapi.json", _OpenApi())
+    for name, module in (("baymodels", baymodels), ("bays", bays)):
+        collection = module.Collection(api)  # type: ignore[attr-defined]
+        app.add_route(f"/v1/{name}", collection)
+        app.add_route(f"/v1/{name}/detail", collection, suffix="detail")
+        app.add_route(f"/v1/{name}/{{ident}}", module.Item(api))  # type: ignore[attr-defined]
+    app.add_route("/v1/mservices", mservices.Collection(api))
+    return app

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Authorization with oslo.policy. Defaults in code follow Magnum's Mitaka policy file;
+operators override them with a policy file as usual ([oslo_policy] policy_file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oslo_config import cfg
+from oslo_policy import policy
+
+from magnum.common import context, exceptions
+
+ADMIN_OR_OWNER = "rule:admin_or_owner"
+_BASE = [
+    policy.RuleDefault("context_is_admin", "role:admin"),
+    policy.RuleDefault("admin_or_owner", "is_admin:True or project_id:%(project_id)s"),
+    policy.RuleDefault("default", ADMIN_OR_OWNER),
+    policy.RuleDefault("admin_api", "rule:context_is_admin"),
+    policy.RuleDefault("admin_or_user", "is_admin:True or user_id:%(user_id)s"),
+]
+_ACTIONS = ("create", "delete", "detail", "get", "get_all", "update")
+RULES = [
+    *_BASE,
+    *(policy.RuleDefault(f"bay:{a}", "rule:default") for a in _ACTIONS),
+    *(policy.RuleDefault(f"baymodel:{a}", "rule:default") for a in _ACTIONS),
+    policy.RuleDefault("baymodel:publish", ADMIN_OR_OWNER),
+    policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
+]
+
+
+class Policy:
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._enforcer = policy.Enforcer(conf)
+        self._enforcer.register_defaults(RULES)
+
+    def authorize(
+        self, action: str, ctx: context.RequestContext, target: dict[str, Any] | None = None
+    ) -> None:
+        """Raise PolicyNotAuthorized unless `ctx` may do `action` on `target`.
+
+        Without a target the caller's own project and user are the target, which
+        satisfies owner rules, as in Magnum.
+        """
+        if target is None:
+            target = {"project_id": ctx.project_id, "user_id": ctx.user_id}
+        allowed = self._enforcer.enforce(action, target, ctx.policy_credentials())
+        if not allowed:
+            raise exceptions.PolicyNotAuthorized(action=action)
+
+    def check(self, action: str, ctx: context.RequestContext,
+              target: dict[str, Any] | None = None) -> bool:
+        try:
+            self.authorize(action, ctx, target)
+        except exceptions.PolicyNotAuthorized:
+            return False
+        return True

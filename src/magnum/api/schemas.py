@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Request schemas. The same models validate bodies and generate /v1/openapi.json.
+
+Validation failures are reported in the wording Magnum's clients know
+("Invalid input for field/attribute node_count. Value: '0'. Value should be
+greater or equal to 1"), one error element per bad field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from magnum.api import errors
+from magnum.common import utils
+from magnum.objects import fields
+
+_TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
+_FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
+BOOL_CHOICES = "'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
+
+
+def _parse_bool(value: object) -> object:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"Unrecognized value '{value}', acceptable values are: {BOOL_CHOICES}")
+    return value
+
+
+def _check_uuid(value: str) -> str:
+    if not utils.is_uuid_like(value):
+        raise ValueError(f"Expected a uuid but received {value}.")
+    return value
+
+
+def _check_ipv4(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError("Value should be IPv4 format") from None
+    return value
+
+
+Bool = Annotated[bool, pydantic.BeforeValidator(_parse_bool)]
+Str255 = Annotated[str, Field(min_length=1, max_length=255)]
+Uuid = Annotated[str, pydantic.AfterValidator(_check_uuid),
+                 Field(json_schema_extra={"format": "uuid"})]
+IPv4 = Annotated[str, pydantic.AfterValidator(_check_ipv4),
+                 Field(json_schema_extra={"format": "ipv4"})]
+Labels = dict[Annotated[str, Field(max_length=255)], Annotated[str, Field(max_length=255)]]
+BAY_NAME = r"^[a-zA-Z][a-zA-Z0-9_.-]*$"
+
+
+class _Body(BaseModel):
+    """Common rules: unknown keys are errors, types are strict, `null` means "use the default"."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ARGUMENT: ClassVar[str]
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset({"links", "created_at", "updated_at"})
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if v is not None or cls.model_fields.get(k) is None
+                    or cls.model_fields[k].default is None}
+        return data
+
+
+class BayModelBody(_Body):
+    ARGUMENT = "baymodel"
+
+    uuid: Uuid | None = None
+    name: Str255 | None = None
+    coe: Literal["kubernetes", "swarm", "mesos"] | None = None
+    image_id: Str255
+    flavor_id: Str255 | None = None
+    master_flavor_id: Str255 | None = None
+    dns_nameserver: IPv4 | None = None
+    keypair_id: Str255
+    external_network_id: Str255 | None = None
+    fixed_network: Str255 | None = None
+    network_driver: Str255 | None = None
+    volume_driver: Str255 | None = None
+    apiserver_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
+    docker_volume_size: Annotated[int, Field(ge=1)] | None = None
+    cluster_distro: Str255 | None = None
+    http_proxy: Str255 | None = None
+    https_proxy: Str255 | None = None
+    no_proxy: Str255 | None = None
+    registry_enabled: Bool = False
+    labels: Labels = Field(default_factory=dict)
+    tls_disabled: Bool = False
+    public: Bool = False
+    server_type: Str255 = "vm"
+
+
+class BayBody(_Body):
+    ARGUMENT = "bay"
+    READ_ONLY = _Body.READ_ONLY | {"api_address", "node_addresses", "master_addresses",
+                                   "stack_id"}
+
+    uuid: Uuid | None = None
+    name: Annotated[str, Field(min_length=1, max_length=255, pattern=BAY_NAME)] | None = None
+    baymodel_id: Str255
+    node_count: Annotated[int, Field(ge=1)] = 1
+    master_count: Annotated[int, Field(ge=1)] = 1
+    bay_create_timeout: Annotated[int, Field(ge=0)] | None = 0
+    discovery_url: Str255 | None = None
+    status: Literal[tuple(s.value for s in fields.BayStatus)] | None = None  # type: ignore[valid-type]
+    status_reason: str | None = None
+
+
+class PatchOp(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ARGUMENT: ClassVar[str] = "patch"
+    READ_ONLY: ClassVar[frozenset[str]] = frozenset()
+
+    op: Literal["add", "replace", "remove"]
+    path: Annotated[str, Field(pattern=r"^(/[\w-]+)+$", max_length=255)]
+    value: str | int | bool | Labels | None = None
+
+
+# --- turning pydantic errors into Magnum's wording --------------------------------------
+def _reason(err: Mapping[str, Any]) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    simple = {
+        "missing": "Mandatory field missing.",
+        "string_type": "Value should be string",
+        "int_type": "Value should be integer",
+        "int_parsing": "Value should be integer",
+        "bool_type": "Value should be boolean",
+        "dict_type": "Value should be an object with string values",
+        "list_type": "Value should be a list",
+    }
+    if kind in simple:
+        return simple[kind]
+    templates = {
+        "greater_than_equal": "Value should be greater or equal to {ge}",
+        "less_than_equal": "Value should be lower or equal to {le}",
+        "string_too_short": "Value should have a minimum character requirement of {min_length}",
+        "string_too_long": "Value should have a maximum character requirement of {max_length}",
+        "string_pattern_mismatch": "Value should match the pattern {pattern}",
+    }
+    if kind in templates:
+        return templates[kind].format(**ctx)
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return f"Value should be one of: {', '.join(choices)}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return str(err["msg"])
+
+
+def _field_message(field: str, value: object, reason: str) -> str:
+    return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
+
+
+def validate(model: type[BaseModel], data: Any, *, argument: str | None = None) -> Any:
+    """Validate a decoded JSON body; raise ValidationFailed naming every bad field."""
+    arg = argument or getattr(model, "ARGUMENT", model.__name__.lower())
+    if not isinstance(data, dict):
+        raise errors.ValidationFailed([f"Invalid input for argument {arg}: expected a JSON object"])
+    read_only = sorted(k for k in data if k in getattr(model, "READ_ONLY", ()))
+    if read_only:
+        raise errors.ValidationFailed([
+            _field_message(k, data[k], "Cannot set read only field.") for k in read_only
+        ])
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise errors.ValidationFailed(_messages(exc, data, arg)) from None
+
+
+def _messages(exc: pydantic.ValidationError, data: dict[str, Any], arg: str) -> list[str]:
+    unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    messages = []
+    if unknown:
+        noun = "attributes" if len(unknown) > 1 else "attribute"
+        messages.append(f"Unknown {noun} for argument {arg}: {', '.join(sorted(unknown))}")
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        if err["type"] == "extra_forbidden" or not err["loc"]:
+            continue
+        field = str(err["loc"][0])
+        if field in seen:  # a union reports each member; the first says it best
+            continue
+        seen.add(field)
+        value = data.get(field) if field in data else None
+        messages.append(_field_message(field, value, _reason(err)))
+    return messages or [str(exc)]

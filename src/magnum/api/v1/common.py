@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What every v1 resource shares: query parameters, links, collections, bodies, JSON Patch."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import falcon
+import jsonpatch
+
+from magnum.api import errors, schemas
+from magnum.common import context, exceptions, utils
+from magnum.objects import query
+
+PAGE_ARGS = frozenset({"limit", "marker", "sort_key", "sort_dir"})
+BASE_INTERNAL = frozenset({"/created_at", "/id", "/links", "/updated_at", "/uuid",
+                           "/project_id", "/user_id"})
+
+
+def ctx(req: falcon.Request) -> context.RequestContext:
+    value = req.context["magnum"]
+    assert isinstance(value, context.RequestContext)
+    return value
+
+
+def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> None:
+    allowed = frozenset(allowed)
+    for name in req.params:
+        if name not in allowed:
+            raise exceptions.InvalidParameterValue(err=f'Unknown argument: "{name}"')
+
+
+def page(req: falcon.Request, *, max_limit: int, allowed: Iterable[str] = PAGE_ARGS) -> query.Page:
+    reject_unknown_args(req, allowed)
+    params = req.params
+    limit = max_limit
+    if "limit" in params:
+        raw = params["limit"]
+        try:
+            limit = int(raw)
+        except (TypeError, ValueError):
+            raise exceptions.InvalidParameterValue(
+                err=f"Invalid input for field/attribute limit. Value: '{raw}'. "
+                "unable to convert to int"
+            ) from None
+        if limit <= 0:
+            raise exceptions.InvalidParameterValue(err="Limit must be positive")
+        limit = min(limit, max_limit)
+    marker = params.get("marker")
+    if marker is not None and not utils.is_uuid_like(marker):
+        raise exceptions.InvalidUUID(uuid=marker)
+    sort_dir = params.get("sort_dir", "asc")
+    if sort_dir not in ("asc", "desc"):
+        raise exceptions.InvalidParameterValue(
+            err=f"Invalid sort direction: {sort_dir}. Acceptable values are 'asc' or 'desc'"
+        )
+    sort_key = params.get("sort_key", "id")
+    if not isinstance(sort_key, str) or not isinstance(marker, str | None):
+        raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
+    return query.Page(limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir)
+
+
+def links(prefix: str, collection: str, uuid: str) -> list[dict[str, str]]:
+    return [
+        {"href": f"{prefix}/v1/{collection}/{uuid}", "rel": "self"},
+        {"href": f"{prefix}/{collection}/{uuid}", "rel": "bookmark"},
+    ]
+
+
+def collection(
+    req: falcon.Request,
+    name: str,
+    items: Sequence[Any],
+    render: Callable[[Any], dict[str, Any]],
+    pg: query.Page,
+    *,
+    detail: bool,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {name: [render(item) for item in items]}
+    if items and len(items) == pg.limit:
+        path = f"{req.prefix}/v1/{name}{'/detail' if detail else ''}"
+        qs = urllib.parse.urlencode({"sort_key": pg.sort_key, "sort_dir": pg.sort_dir,
+                                     "limit": pg.limit, "marker": items[-1].uuid})
+        body["next"] = f"{path}?{qs}"
+    return body
+
+
+def json_body(req: falcon.Request, *, argument: str) -> Any:
+    """The request's JSON body. Size limits and media type were checked by middleware."""
+    raw = req.bounded_stream.read()
+    if not raw:
+        raise exceptions.InvalidParameterValue(err=f'Missing argument: "{argument}"')
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise exceptions.InvalidParameterValue(err="Request is not in valid JSON format") from None
+
+
+def send(resp: falcon.Response, body: Any, *, status: int = 200,
+         location: str | None = None) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body)
+    if location:
+        resp.location = location
+
+
+def apply_patch(
+    document: Mapping[str, Any],
+    req: falcon.Request,
+    *,
+    internal: frozenset[str],
+    mandatory: frozenset[str],
+    defaults: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Apply a JSON Patch body to `document` with Magnum's rules on what may change."""
+    data = json_body(req, argument="patch")
+    if not isinstance(data, list) or not data:
+        raise errors.ValidationFailed(["Invalid input for argument patch: expected a non-empty "
+                                       "JSON array of operations"])
+    ops = [schemas.validate(schemas.PatchOp, op).model_dump() for op in data]
+    for op in ops:
+        path, name = op["path"], op["path"].split("/")[1]
+        if path in internal or f"/{name}" in internal:
+            raise exceptions.InvalidParameterValue(
+                err=f"'{path}' is an internal attribute and can not be updated")
+        if op["op"] == "remove" and path in mandatory:
+            raise exceptions.InvalidParameterValue(
+                err=f"'{path}' is a mandatory attribute and can not be removed")
+        if op["op"] != "remove" and op["value"] is None:
+            raise exceptions.InvalidParameterValue(
+                err="'add' and 'replace' operations needs value")
+        if op["op"] == "add" and path.count("/") == 1:
+            if name not in document:
+                raise exceptions.InvalidParameterValue(
+                    err=f"Adding a new attribute {path} to the root of the resource is not allowed.")
+            if document[name] is not None:
+                raise exceptions.InvalidParameterValue(
+                    err=f"The attribute {path} has existed, please use 'replace' operation instead.")
+    doc = dict(document)
+    plain = []
+    for op in ops:  # `remove` of a top-level field resets it to its default, as in Magnum
+        if op["op"] == "remove" and op["path"].count("/") == 1:
+            name = op["path"][1:]
+            if name not in doc:
+                raise exceptions.PatchError(patch=json.dumps(data),
+                                            reason=f"can't remove a non-existent object '{name}'")
+            plain.append({"op": "replace", "path": op["path"], "value": defaults.get(name)})
+        elif op["op"] == "remove":
+            plain.append({"op": "remove", "path": op["path"]})
+        else:
+            plain.append({"op": op["op"], "path": op["path"], "value": op["value"]})
+    try:
+        result = jsonpatch.apply_patch(doc, plain)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise exceptions.PatchError(patch=json.dumps(data), reason=str(exc)) from None
+    assert isinstance(result, dict)
+    return result

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Start-up helpers shared by the console scripts."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+
+from oslo_config import cfg
+
+from magnum import conf as magnum_conf
+from magnum.db import engine
+
+
+def setup_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("oslo_messaging", "kombu", "amqp", "stevedore", "oslo_policy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def load_conf(argv: Sequence[str]) -> cfg.ConfigOpts:
+    return magnum_conf.load(argv)
+
+
+def database(conf: cfg.ConfigOpts) -> engine.Database:
+    return engine.Database(conf.database.connection, pool_size=conf.database.max_pool_size,
+                           max_overflow=conf.database.max_overflow)
+
+
+def wait_for_signal() -> int:
+    """Block until SIGTERM or SIGINT; return the signal number."""
+    got: list[int] = []
+    done = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        got.append(signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not done.wait(1.0):
+        pass
+    return got[0]

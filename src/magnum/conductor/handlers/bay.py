@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bay operations: create, update (scale) and delete, driven through the drivers.
+
+Every step is safe to run again: drivers find what exists before they act, so an
+operation taken over by another conductor simply runs from the start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from magnum.common import exceptions
+from magnum.conductor.handlers import task as task_mod
+from magnum.drivers import base, registry
+from magnum.objects import fields
+
+LOG = logging.getLogger(__name__)
+
+
+def node_specs(task: task_mod.Task, *, workers: int) -> list[base.NodeSpec]:
+    model = task.baymodel
+    masters = [
+        base.NodeSpec(name=f"master-{i}", role=base.Role.MASTER,
+                      flavor=model.master_flavor_id or model.flavor_id, image=model.image_id)
+        for i in range(task.bay.master_count)
+    ]
+    nodes = [
+        base.NodeSpec(name=f"node-{i}", role=base.Role.WORKER,
+                      flavor=model.flavor_id, image=model.image_id)
+        for i in range(workers)
+    ]
+    return masters + nodes
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _summary(nodes: Sequence[base.Node]) -> str:
+    masters = sum(1 for n in nodes if n.role is base.Role.MASTER)
+    return f"{_plural(masters, 'master')}, {_plural(len(nodes) - masters, 'node')}"
+
+
+def _endpoint_values(endpoints: base.Endpoints) -> dict[str, object]:
+    return {
+        "api_address": endpoints.api_address,
+        "master_addresses": list(endpoints.master_addresses),
+        "node_addresses": list(endpoints.node_addresses),
+    }
+
+
+def _infra(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
+    name = task.state.get("infra")
+    driver = drivers.infra_for(name)
+    if name is None:
+        task.state["infra"] = driver.name
+    return driver
+
+
+def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
+    coe = drivers.coe_for(task.baymodel.coe)
+    infra = _infra(drivers, task)
+    counts = {"master_count": task.bay.master_count, "node_count": task.bay.node_count}
+    infra.validate(task.baymodel, **counts)
+    coe.validate(task.baymodel, **counts)
+    try:
+        task.checkpoint()
+        specs = node_specs(task, workers=task.bay.node_count)
+        task.progress(f"Creating {len(specs)} nodes")
+        nodes = infra.create_nodes(task, specs)
+        task.progress(f"Forming the {coe.coe} cluster on {_summary(nodes)}")
+        endpoints = coe.bootstrap(task, nodes)
+    except (task_mod.Superseded, exceptions.LeaseLost):
+        raise
+    except Exception as exc:
+        _undo_create(infra, task, exc)
+        raise
+    task.finish(fields.BayStatus.CREATE_COMPLETE,
+                f"Bay CREATE completed: {_summary(nodes)}", **_endpoint_values(endpoints))
+
+
+def _undo_create(infra: base.InfraDriver, task: task_mod.Task, cause: Exception) -> None:
+    """A failed create leaves nothing behind: remove what was built, then report the cause."""
+    LOG.info("bay %s: create failed (%s); removing what was built", task.bay.uuid, cause)
+    try:
+        infra.delete_bay(task)
+    except Exception:
+        LOG.exception("bay %s: cleanup after failed create also failed", task.bay.uuid)
+
+
+def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
+    coe = drivers.coe_for(task.baymodel.coe)
+    infra = _infra(drivers, task)
+    nodes = infra.list_nodes(task)
+    workers = sorted((n for n in nodes if n.role is base.Role.WORKER), key=_index)
+    wanted = task.bay.node_count
+    if wanted > len(workers):
+        specs = node_specs(task, workers=wanted)
+        have = {n.name for n in nodes}
+        task.progress(f"Adding {wanted - len(workers)} nodes")
+        all_nodes = infra.create_nodes(task, specs)
+        new = [n for n in all_nodes if n.name not in have]
+        task.progress(f"Joining {len(new)} nodes")
+        endpoints = coe.add_workers(task, all_nodes, new)
+        nodes = all_nodes
+    else:
+        gone = workers[wanted:]
+        if gone:
+            task.progress(f"Draining {len(gone)} nodes")
+            coe.remove_workers(task, nodes, gone)
+            task.progress(f"Removing {len(gone)} nodes")
+            infra.delete_nodes(task, [n.name for n in gone])
+        nodes = [n for n in nodes if n not in gone]
+        endpoints = coe.add_workers(task, nodes, [])
+    task.finish(fields.BayStatus.UPDATE_COMPLETE,
+                f"Bay UPDATE completed: {_summary(nodes)}", **_endpoint_values(endpoints))
+
+
+def _index(node: base.Node) -> int:
+    return int(node.name.rsplit("-", 1)[-1])
+
+
+def delete(drivers: registry.Drivers, task: task_mod.Task) -> None:
+    name = task.state.get("infra")
+    if name is not None or drivers.infra:
+        task.progress("Deleting nodes")
+        drivers.infra_for(name).delete_bay(task)
+    task.delete_row()
+
+
+HANDLERS = {
+    fields.Operation.CREATE: create,
+    fields.Operation.UPDATE: update,
+    fields.Operation.DELETE: delete,
+}

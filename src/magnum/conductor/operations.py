@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Runs bay operations under a lease, one thread per operation, and keeps leases alive."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent import futures
+
+import sqlalchemy as sa
+
+from magnum.common import exceptions, utils
+from magnum.conductor import leases
+from magnum.conductor.handlers import bay as bay_handlers
+from magnum.conductor.handlers import task as task_mod
+from magnum.db import engine, models
+from magnum.drivers import registry
+from magnum.objects import fields
+
+LOG = logging.getLogger(__name__)
+
+
+class BayOperations:
+    """Owns the bay operations of one conductor process."""
+
+    def __init__(
+        self,
+        db: engine.Database,
+        drivers: registry.Drivers,
+        *,
+        owner: str,
+        ttl: float,
+        workers: int,
+    ) -> None:
+        self._db = db
+        self._drivers = drivers
+        self.owner = owner
+        self._ttl = ttl
+        self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bay-op")
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._lost: set[str] = set()
+
+    # --- entry points -------------------------------------------------------
+    def submit(self, bay_uuid: str) -> None:
+        """Run the operation waiting on `bay_uuid`, unless this conductor already runs it."""
+        with self._lock:
+            if bay_uuid in self._running:
+                return
+            self._running.add(bay_uuid)
+        self._pool.submit(self._guarded, bay_uuid)
+
+    def heartbeat(self) -> None:
+        """Renew every lease this process holds; remember the ones taken from it."""
+        with self._lock:
+            running = set(self._running)
+        lost = leases.renew(self._db, running, owner=self.owner, ttl=self._ttl)
+        with self._lock:
+            self._lost |= lost & self._running
+
+    def adopt_orphans(self) -> None:
+        """Take over operations nobody holds (their conductor died, or the cast was lost)."""
+        for bay_uuid in leases.unowned(self._db):
+            self.submit(bay_uuid)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def busy(self) -> set[str]:
+        with self._lock:
+            return set(self._running)
+
+    # --- the run loop -------------------------------------------------------
+    def _guarded(self, bay_uuid: str) -> None:
+        try:
+            self._run(bay_uuid)
+        except Exception:
+            LOG.exception("bay %s: operation runner crashed", bay_uuid)
+        finally:
+            with self._lock:
+                self._running.discard(bay_uuid)
+                self._lost.discard(bay_uuid)
+
+    def _is_lost(self, bay_uuid: str) -> bool:
+        with self._lock:
+            return bay_uuid in self._lost
+
+    def _run(self, bay_uuid: str) -> None:
+        if not leases.acquire(self._db, bay_uuid, owner=self.owner, ttl=self._ttl):
+            return
+        try:
+            while (task := self._next_task(bay_uuid)) is not None:
+                try:
+                    self._run_one(task)
+                except task_mod.Superseded:
+                    continue  # the row now asks for something else (or is gone): look again
+        except exceptions.LeaseLost:
+            LOG.warning("bay %s: lease lost; another conductor carries on", bay_uuid)
+            return
+        leases.release(self._db, bay_uuid, owner=self.owner)
+
+    def _next_task(self, bay_uuid: str) -> task_mod.Task | None:
+        with self._db.session() as session:
+            row = session.scalar(
+                sa.select(models.Bay).where(
+                    models.Bay.uuid == bay_uuid, models.Bay.lease_owner == self.owner
+                )
+            )
+            if row is None or row.operation is None:
+                return None
+            template = session.scalar(
+                sa.select(models.BayModel).where(models.BayModel.uuid == row.baymodel_id)
+            )
+            if template is None:  # cannot happen while the bay references it; be safe
+                template = models.BayModel(uuid=row.baymodel_id, coe="", labels={})
+            return task_mod.Task(self._db, row, template, owner=self.owner, lost=self._is_lost)
+
+    def _run_one(self, task: task_mod.Task) -> None:
+        handler = bay_handlers.HANDLERS[task.op]
+        LOG.info("bay %s: %s starting on %s", task.bay.uuid, task.op, self.owner)
+        try:
+            handler(self._drivers, task)
+        except (task_mod.Superseded, exceptions.LeaseLost):
+            raise
+        except exceptions.MagnumError as exc:
+            LOG.info("bay %s: %s failed: %s", task.bay.uuid, task.op, exc)
+            task.finish(task.op.failed, exc.message)
+        except Exception as exc:
+            LOG.exception("bay %s: %s failed unexpectedly", task.bay.uuid, task.op)
+            task.finish(task.op.failed, f"{task.op} failed: {type(exc).__name__}: {exc}")
+        else:
+            LOG.info("bay %s: %s done at %s", task.bay.uuid, task.op, utils.utcnow())
+
+
+def is_settled(status: str) -> bool:
+    return fields.BayStatus(status) not in fields.IN_PROGRESS

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The conductor process: RPC server, operation runner, heartbeats and periodic scans."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from magnum.common import rpc
+from magnum.conductor import endpoints, operations
+from magnum.db import engine
+from magnum.drivers import registry
+from magnum.objects import services
+
+LOG = logging.getLogger(__name__)
+BINARY = "magnum-conductor"
+
+
+def service_host(conf: cfg.ConfigOpts) -> str:
+    return str(conf.host or socket.gethostname())
+
+
+class _Every(threading.Thread):
+    """Calls `fn` every `interval` seconds until stopped; an exception never ends the loop."""
+
+    def __init__(self, name: str, interval: float, fn: Callable[[], None],
+                 stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._interval, self._fn, self._stop = interval, fn, stop
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._fn()
+            except Exception:
+                LOG.exception("periodic %s failed", self.name)
+            self._stop.wait(self._interval)
+
+
+class Conductor:
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        db: engine.Database,
+        *,
+        transport: Any,
+        drivers: registry.Drivers | None = None,
+    ) -> None:
+        self.conf = conf
+        self.db = db
+        self.host = service_host(conf)
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ops = operations.BayOperations(
+            db,
+            drivers if drivers is not None else registry.load(conf),
+            owner=self.owner,
+            ttl=conf.conductor.lease_ttl,
+            workers=conf.conductor.workers,
+        )
+        self._stop = threading.Event()
+        self._server = messaging.get_rpc_server(
+            transport,
+            rpc.target(conf, server=self.owner),
+            [endpoints.ConductorEndpoint(self.ops)],
+            executor="threading",
+        )
+        interval = conf.conductor.heartbeat_interval
+        self._threads = [
+            _Every("heartbeat", interval, self._heartbeat, self._stop),
+            _Every("adopt-orphans", conf.conductor.sync_interval, self.ops.adopt_orphans,
+                   self._stop),
+        ]
+
+    def _heartbeat(self) -> None:
+        self.ops.heartbeat()
+        with self.db.session() as session:
+            services.report(session, host=self.host, binary=BINARY)
+
+    def start(self) -> None:
+        self._server.start()
+        for thread in self._threads:
+            thread.start()
+        LOG.info("conductor %s serving topic %s", self.owner, self.conf.conductor.topic)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.stop()
+        self._server.wait()
+        self.ops.shutdown(wait=True)
+        for thread in self._threads:
+            thread.join(timeout=5)

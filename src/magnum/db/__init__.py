@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Persistence: SQLAlchemy 2 models, queries and Alembic migrations."""

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Table definitions. Rows stay plain; rules live in magnum.objects.
+
+Constraint names follow a naming convention so that Alembic autogenerate and the
+models-vs-migrations test compare them reliably on every backend.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from magnum.common import utils
+
+# Microsecond timestamps on MariaDB too: leases compare expiry times closely.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class _JsonText(sa.types.TypeDecorator[Any]):
+    """JSON stored as text: identical behaviour on SQLite, PostgreSQL and MariaDB."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        import json  # noqa: PLC0415
+
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
+        import json  # noqa: PLC0415
+
+        return None if value is None else json.loads(value)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class _Timestamps:
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utils.utcnow)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        Timestamp, default=None, onupdate=utils.utcnow
+    )
+
+
+class BayModel(_Timestamps, Base):
+    __tablename__ = "baymodel"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    coe: Mapped[str | None] = mapped_column(sa.String(255))
+    image_id: Mapped[str | None] = mapped_column(sa.String(255))
+    flavor_id: Mapped[str | None] = mapped_column(sa.String(255))
+    master_flavor_id: Mapped[str | None] = mapped_column(sa.String(255))
+    keypair_id: Mapped[str | None] = mapped_column(sa.String(255))
+    external_network_id: Mapped[str | None] = mapped_column(sa.String(255))
+    fixed_network: Mapped[str | None] = mapped_column(sa.String(255))
+    network_driver: Mapped[str | None] = mapped_column(sa.String(255))
+    volume_driver: Mapped[str | None] = mapped_column(sa.String(255))
+    dns_nameserver: Mapped[str | None] = mapped_column(sa.String(255))
+    apiserver_port: Mapped[int | None] = mapped_column(sa.Integer)
+    docker_volume_size: Mapped[int | None] = mapped_column(sa.Integer)
+    cluster_distro: Mapped[str | None] = mapped_column(sa.String(255))
+    http_proxy: Mapped[str | None] = mapped_column(sa.String(255))
+    https_proxy: Mapped[str | None] = mapped_column(sa.String(255))
+    no_proxy: Mapped[str | None] = mapped_column(sa.String(255))
+    server_type: Mapped[str | None] = mapped_column(sa.String(255))
+    labels: Mapped[dict[str, str]] = mapped_column(_JsonText, default=dict)
+    registry_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    tls_disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
+
+
+class Bay(_Timestamps, Base):
+    __tablename__ = "bay"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    baymodel_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    stack_id: Mapped[str | None] = mapped_column(sa.String(255))
+    api_address: Mapped[str | None] = mapped_column(sa.String(255))
+    node_addresses: Mapped[list[str]] = mapped_column(_JsonText, default=list)
+    master_addresses: Mapped[list[str]] = mapped_column(_JsonText, default=list)
+    node_count: Mapped[int] = mapped_column(sa.Integer)
+    master_count: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    bay_create_timeout: Mapped[int | None] = mapped_column(sa.Integer)
+    discovery_url: Mapped[str | None] = mapped_column(sa.String(255))
+    ca_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
+    magnum_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
+    # The operation in flight and who owns it (see magnum.conductor.leases).
+    operation: Mapped[str | None] = mapped_column(sa.String(20))
+    operation_deadline: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(255))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    # What the drivers built so far, so an operation taken over by another conductor resumes.
+    driver_state: Mapped[dict[str, Any]] = mapped_column(_JsonText, default=dict)
+
+
+class MagnumService(_Timestamps, Base):
+    __tablename__ = "magnum_service"
+    __table_args__ = (sa.UniqueConstraint("host", "binary", name="uq_magnum_service_host"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    binary: Mapped[str] = mapped_column(sa.String(255))
+    disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    last_seen_up: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    forced_down: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    report_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Loads the enabled drivers once, at start-up, and fails loudly on a bad configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import TypeVar
+
+from oslo_config import cfg
+
+from magnum.common import exceptions
+from magnum.drivers import base
+
+INFRA_GROUP = "magnum.drivers.infra"
+COE_GROUP = "magnum.drivers.coe"
+
+D = TypeVar("D", base.InfraDriver, base.CoeDriver)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Drivers:
+    infra: Mapping[str, base.InfraDriver]
+    coe: Mapping[str, base.CoeDriver]
+
+    def infra_for(self, name: str | None = None) -> base.InfraDriver:
+        if not self.infra:
+            raise exceptions.BayOperationFailed(reason="No infrastructure driver is enabled.")
+        if name is None:
+            return next(iter(self.infra.values()))
+        try:
+            return self.infra[name]
+        except KeyError:
+            raise exceptions.BayOperationFailed(
+                reason=f"Infrastructure driver {name} is not enabled."
+            ) from None
+
+    def coe_for(self, coe: str) -> base.CoeDriver:
+        try:
+            return self.coe[coe]
+        except KeyError:
+            raise exceptions.BayOperationFailed(
+                reason=f"No enabled driver provides the {coe} COE."
+            ) from None
+
+
+def _load(group: str, names: Sequence[str], kind: type[D], conf: cfg.ConfigOpts) -> dict[str, D]:
+    available = {ep.name: ep for ep in metadata.entry_points(group=group)}
+    if missing := sorted(set(names) - available.keys()):
+        raise exceptions.DriverNotFound(names=", ".join(missing), group=group)
+    loaded: dict[str, D] = {}
+    for name in names:
+        cls = available[name].load()
+        if not (isinstance(cls, type) and issubclass(cls, kind)):
+            raise exceptions.DriverError(reason=f"{group}:{name} is not a {kind.__name__}.")
+        loaded[name] = cls(conf)  # an abstract method left unimplemented fails here, not later
+    return loaded
+
+
+def load(conf: cfg.ConfigOpts) -> Drivers:
+    infra = _load(INFRA_GROUP, conf.conductor.enabled_infra_drivers, base.InfraDriver, conf)
+    coe_by_name = _load(COE_GROUP, conf.conductor.enabled_coe_drivers, base.CoeDriver, conf)
+    coe: dict[str, base.CoeDriver] = {}
+    for name, driver in coe_by_name.items():
+        if driver.coe in coe:
+            raise exceptions.DriverConflict(first=coe[driver.coe].__class__.__name__,
+                                            second=name, what=f"the {driver.coe} COE")
+        coe[driver.coe] = driver
+    return Drivers(infra=infra, coe=coe)

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Enumerations and the bay status machine."""
+
+from __future__ import annotations
+
+import enum
+
+
+class BayStatus(enum.StrEnum):
+    CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+    CREATE_FAILED = "CREATE_FAILED"
+    CREATE_COMPLETE = "CREATE_COMPLETE"
+    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+    UPDATE_FAILED = "UPDATE_FAILED"
+    UPDATE_COMPLETE = "UPDATE_COMPLETE"
+    DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+    DELETE_FAILED = "DELETE_FAILED"
+    DELETE_COMPLETE = "DELETE_COMPLETE"
+    RESUME_COMPLETE = "RESUME_COMPLETE"
+    RESTORE_COMPLETE = "RESTORE_COMPLETE"
+    ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
+    SNAPSHOT_COMPLETE = "SNAPSHOT_COMPLETE"
+    CHECK_COMPLETE = "CHECK_COMPLETE"
+    ADOPT_COMPLETE = "ADOPT_COMPLETE"
+
+
+class Operation(enum.StrEnum):
+    """A bay operation the conductor runs; each has an in-progress, complete and failed status."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+    @property
+    def in_progress(self) -> BayStatus:
+        return BayStatus(f"{self.name}_IN_PROGRESS")
+
+    @property
+    def complete(self) -> BayStatus:
+        return BayStatus(f"{self.name}_COMPLETE")
+
+    @property
+    def failed(self) -> BayStatus:
+        return BayStatus(f"{self.name}_FAILED")
+
+
+IN_PROGRESS = frozenset(op.in_progress for op in Operation)
+
+# A bay may be scaled only from a settled, healthy state (Mitaka's list of Heat states).
+UPDATABLE = frozenset(
+    {
+        BayStatus.CREATE_COMPLETE,
+        BayStatus.UPDATE_COMPLETE,
+        BayStatus.RESUME_COMPLETE,
+        BayStatus.RESTORE_COMPLETE,
+        BayStatus.ROLLBACK_COMPLETE,
+        BayStatus.SNAPSHOT_COMPLETE,
+        BayStatus.CHECK_COMPLETE,
+        BayStatus.ADOPT_COMPLETE,
+    }
+)
+
+
+def may_start(op: Operation, current: BayStatus) -> bool:
+    """Whether `op` may begin on a bay currently in `current`.
+
+    Delete is allowed from anywhere except while a delete already runs (a delete
+    during a create takes the operation over: see conductor.handlers.bay).
+    Update needs a settled, healthy bay.
+    """
+    if op is Operation.DELETE:
+        return current is not BayStatus.DELETE_IN_PROGRESS
+    if op is Operation.UPDATE:
+        return current in UPDATABLE
+    return False
+
+
+class COE(enum.StrEnum):
+    KUBERNETES = "kubernetes"
+    SWARM = "swarm"
+    MESOS = "mesos"
+
+
+class ServiceState(enum.StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+NETWORK_DRIVERS: dict[str, tuple[str, ...]] = {
+    COE.KUBERNETES: ("flannel",),
+    COE.SWARM: ("docker", "flannel"),
+    COE.MESOS: ("docker",),
+}
+VOLUME_DRIVERS: dict[str, tuple[str, ...]] = {
+    COE.KUBERNETES: ("cinder",),
+    COE.SWARM: ("rexray",),
+    COE.MESOS: ("rexray",),
+}

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared query rules: project scoping, lookup by uuid or name, sorting and markers."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from magnum.common import exceptions, utils
+from magnum.db import models
+
+Row = TypeVar("Row", models.Bay, models.BayModel)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """What a collection request asks for, already validated by the API."""
+
+    limit: int
+    marker: str | None = None
+    sort_key: str = "id"
+    sort_dir: str = "asc"
+
+
+def sort_column(model: type[Row], key: str) -> sa.ColumnElement[Any]:
+    columns = model.__table__.columns
+    if key not in columns or key in _UNSORTABLE:
+        raise exceptions.InvalidParameterValue(
+            err=f'The sort_key value "{key}" is an invalid field for sorting'
+        )
+    return columns[key]
+
+
+# JSON and secret columns make no sense as sort keys (and PostgreSQL cannot order JSON text).
+_UNSORTABLE = frozenset({"driver_state", "labels", "node_addresses", "master_addresses"})
+
+
+def paginate(
+    session: orm.Session,
+    stmt: sa.Select[tuple[Row]],
+    model: type[Row],
+    page: Page,
+    *,
+    not_found: type[exceptions.NotFound],
+    kind: str,
+) -> Sequence[Row]:
+    """Apply sort, marker and limit to a scoped select. Ties always break on `id`."""
+    column = sort_column(model, page.sort_key)
+    descending = page.sort_dir == "desc"
+    if page.marker is not None:
+        marker = session.scalars(stmt.where(model.uuid == page.marker)).first()
+        if marker is None:
+            raise not_found(**{kind: page.marker})
+        stmt = stmt.where(_after(column, model.id, getattr(marker, page.sort_key), marker.id,
+                                 descending=descending))
+    # NULLs sort first ascending (last descending) on every backend, so markers agree.
+    present = column.is_not(None)
+    if descending:
+        order = [present.desc(), column.desc(), model.id.desc()]
+    else:
+        order = [present.asc(), column.asc(), model.id.asc()]
+    return session.scalars(stmt.order_by(*order).limit(page.limit)).all()
+
+
+def _after(
+    column: sa.ColumnElement[Any],
+    id_column: sa.ColumnElement[int],
+    value: object,
+    row_id: int,
+    *,
+    descending: bool,
+) -> sa.ColumnElement[bool]:
+    """Rows strictly after (value, row_id) in the order `paginate` sorts by."""
+    if descending:
+        if value is None:
+            return sa.and_(column.is_(None), id_column < row_id)
+        return sa.or_(
+            column.is_(None), column < value, sa.and_(column == value, id_column < row_id)
+        )
+    if value is None:
+        return sa.or_(column.is_not(None), id_column > row_id)
+    return sa.and_(
+        column.is_not(None), sa.or_(column > value, sa.and_(column == value, id_column > row_id))
+    )
+
+
+def by_ident(
+    session: orm.Session,
+    stmt: sa.Select[tuple[Row]],
+    model: type[Row],
+    ident: str,
+    *,
+    not_found: type[exceptions.NotFound],
+    kind: str,
+    for_update: bool = False,
+) -> Row:
+    """Find one row by canonical UUID or, failing that form, by name (409 if ambiguous)."""
+    if utils.is_uuid_like(ident):
+        stmt = stmt.where(model.uuid == ident)
+    else:
+        stmt = stmt.where(model.name == ident)
+    if for_update:
+        stmt = stmt.with_for_update()
+    rows = session.scalars(stmt.limit(2)).all()
+    if not rows:
+        raise not_found(**{kind: ident})
+    if len(rows) > 1:
+        raise exceptions.AmbiguousName(kind=kind)
+    return rows[0]
