@@ -5,4 +5,4 @@ import warnings
 
 # oslo.messaging still imports eventlet (unused here: every server runs on threads), which
 # warns on import. Keep that out of operators' terminals.
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")

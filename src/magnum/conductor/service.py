@@ -34,15 +34,15 @@ class _Every(threading.Thread):
     def __init__(self, name: str, interval: float, fn: Callable[[], None],
                  stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
-        self._interval, self._fn, self._stop = interval, fn, stop
+        self._interval, self._fn, self._halt = interval, fn, stop
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._fn()
             except Exception:
                 LOG.exception("periodic %s failed", self.name)
-            self._stop.wait(self._interval)
+            self._halt.wait(self._interval)
 
 
 class Conductor:
@@ -70,7 +70,6 @@ class Conductor:
             transport,
             rpc.target(conf, server=self.owner),
             [endpoints.ConductorEndpoint(self.ops)],
-            executor="threading",
         )
         interval = conf.conductor.heartbeat_interval
         self._threads = [
