@@ -46,8 +46,9 @@ def _create_database(backend: str, tmp: pathlib.Path) -> tuple[str, Callable[[],
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database per backend (and per xdist worker), shared by the session."""
     url, drop = _create_database(request.param, tmp_path_factory.mktemp("db"))
     migration.upgrade(url)
@@ -71,8 +72,11 @@ def make_conf(db_url: str, state: pathlib.Path, **groups: dict[str, Any]) -> Any
         "DEFAULT": {"transport_url": "fake://", "state_path": str(state), "host": "test"},
         "database": {"connection": db_url},
         "conductor": {
-            "enabled_infra_drivers": ["fake"], "enabled_coe_drivers": ["fakecoe"],
-            "heartbeat_interval": 0.2, "sync_interval": 0.2, "lease_ttl": 2.0,
+            "enabled_infra_drivers": ["fake"],
+            "enabled_coe_drivers": ["fakecoe"],
+            "heartbeat_interval": 0.2,
+            "sync_interval": 0.2,
+            "lease_ttl": 2.0,
         },
     }
     for group, values in groups.items():

@@ -25,8 +25,16 @@ class Service:
     conductor: service.Conductor
     conf: Any
 
-    def request(self, method: str, path: str, *, json: Any = None, project: str = "p1",
-                headers: dict[str, str] | None = None, **kw: Any) -> falcon.testing.Result:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        project: str = "p1",
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> falcon.testing.Result:
         hdrs = {"X-Project-Id": project, "X-User-Id": f"{project}-user"} | (headers or {})
         return self.client.simulate_request(method, path, json=json, headers=hdrs, **kw)
 
@@ -42,8 +50,14 @@ class Service:
     def delete(self, path: str, **kw: Any) -> falcon.testing.Result:
         return self.request("DELETE", path, **kw)
 
-    def wait_bay(self, ident: str, until: Callable[[dict[str, Any] | None], bool], *,
-                 project: str = "p1", timeout: float = 20.0) -> dict[str, Any] | None:
+    def wait_bay(
+        self,
+        ident: str,
+        until: Callable[[dict[str, Any] | None], bool],
+        *,
+        project: str = "p1",
+        timeout: float = 20.0,
+    ) -> dict[str, Any] | None:
         """Poll GET /v1/bays/<ident> until `until(body)` holds (body None once it is gone)."""
         deadline = time.monotonic() + timeout
         pause = threading.Event()
@@ -58,8 +72,9 @@ class Service:
 
 
 @pytest.fixture
-def service_factory(db: engine.Database, conf_factory: Callable[..., Any]
-                    ) -> Iterator[Callable[..., Service]]:
+def service_factory(
+    db: engine.Database, conf_factory: Callable[..., Any]
+) -> Iterator[Callable[..., Service]]:
     started: list[tuple[service.Conductor, Any]] = []
 
     def make(**groups: dict[str, Any]) -> Service:
@@ -82,8 +97,13 @@ def svc(service_factory: Callable[..., Service]) -> Service:
     return service_factory()
 
 
-BAYMODEL = {"name": "m1", "image_id": "fedora-atomic", "keypair_id": "kp", "coe": "swarm",
-            "external_network_id": "public"}
+BAYMODEL = {
+    "name": "m1",
+    "image_id": "fedora-atomic",
+    "keypair_id": "kp",
+    "coe": "swarm",
+    "external_network_id": "public",
+}
 
 
 @pytest.fixture

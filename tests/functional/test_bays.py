@@ -63,8 +63,10 @@ def test_failed_create_removes_what_was_built(svc: Service) -> None:
 
 
 def test_invalid_template_for_driver_fails_with_reason(svc: Service) -> None:
-    assert svc.post("/v1/baymodels", BAYMODEL | {"name": "big", "flavor_id": "too-big"}
-                    ).status_code == 201
+    assert (
+        svc.post("/v1/baymodels", BAYMODEL | {"name": "big", "flavor_id": "too-big"}).status_code
+        == 201
+    )
     res = svc.post("/v1/bays", {"baymodel_id": "big"})
     bay = svc.wait_bay(res.json["uuid"], _settled)
     assert bay is not None and bay["status"] == "CREATE_FAILED"
@@ -73,8 +75,10 @@ def test_invalid_template_for_driver_fails_with_reason(svc: Service) -> None:
 
 def test_delete_during_create_takes_over(svc: Service, tmp_path: pathlib.Path) -> None:
     gate, entered = tmp_path / "gate", tmp_path / "entered"
-    model = BAYMODEL | {"name": "gated",
-                        "labels": {"fake_gate": str(gate), "fake_entered": str(entered)}}
+    model = BAYMODEL | {
+        "name": "gated",
+        "labels": {"fake_gate": str(gate), "fake_entered": str(entered)},
+    }
     assert svc.post("/v1/baymodels", model).status_code == 201
     uuid = svc.post("/v1/bays", {"baymodel_id": "gated"}).json["uuid"]
     svc.wait_bay(uuid, lambda b: b is not None and b["status_reason"] == "waiting at the fake gate")

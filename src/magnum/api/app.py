@@ -38,7 +38,9 @@ class _OpenApi:
         resp.text = self._body
 
 
-def build(conf: cfg.ConfigOpts, db: engine.Database, transport: Any) -> falcon.App:
+def build(
+    conf: cfg.ConfigOpts, db: engine.Database, transport: Any
+) -> falcon.App[falcon.Request, falcon.Response]:
     api = Api(
         db=db,
         policy=policy.Policy(conf),
@@ -47,7 +49,9 @@ def build(conf: cfg.ConfigOpts, db: engine.Database, transport: Any) -> falcon.A
         default_bay_timeout=conf.conductor.default_bay_timeout,
         service_down_time=conf.conductor.service_down_time,
     )
-    app = falcon.App(middleware=middleware.pipeline(conf))
+    app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
+        middleware=middleware.pipeline(conf)
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     errors.install(app)
@@ -55,9 +59,9 @@ def build(conf: cfg.ConfigOpts, db: engine.Database, transport: Any) -> falcon.A
     app.add_route("/v1", root.V1())
     app.add_route("/v1/openapi.json", _OpenApi())
     for name, module in (("baymodels", baymodels), ("bays", bays)):
-        collection = module.Collection(api)  # type: ignore[attr-defined]
+        collection = module.Collection(api)
         app.add_route(f"/v1/{name}", collection)
         app.add_route(f"/v1/{name}/detail", collection, suffix="detail")
-        app.add_route(f"/v1/{name}/{{ident}}", module.Item(api))  # type: ignore[attr-defined]
+        app.add_route(f"/v1/{name}/{{ident}}", module.Item(api))
     app.add_route("/v1/mservices", mservices.Collection(api))
     return app

@@ -20,14 +20,26 @@ from magnum.common import exceptions
 LOG = logging.getLogger(__name__)
 
 
-def element(status: int, detail: str, *, request_id: str = "", title: str | None = None,
-            code: str | None = None) -> dict[str, Any]:
+def element(
+    status: int,
+    detail: str,
+    *,
+    request_id: str = "",
+    title: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
     if title is None:
         title = detail.split(".", 1)[0] if detail else ""
     if code is None:
         code = "client" if 400 <= status < 500 else "server"
-    return {"request_id": request_id, "code": code, "status": status, "title": title,
-            "detail": detail, "links": []}
+    return {
+        "request_id": request_id,
+        "code": code,
+        "status": status,
+        "title": title,
+        "detail": detail,
+        "links": [],
+    }
 
 
 def respond(resp: falcon.Response, status: int, elements: Sequence[dict[str, Any]]) -> None:
@@ -50,8 +62,9 @@ def _request_id(req: falcon.Request) -> str:
     return str(req.context.get("request_id", ""))
 
 
-def handle_magnum(req: falcon.Request, resp: falcon.Response, exc: Exception,
-                  params: dict[str, Any]) -> None:
+def handle_magnum(
+    req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]
+) -> None:
     assert isinstance(exc, exceptions.MagnumError)
     messages = exc.messages if isinstance(exc, ValidationFailed) else [exc.message]
     if exc.status >= 500:
@@ -60,8 +73,9 @@ def handle_magnum(req: falcon.Request, resp: falcon.Response, exc: Exception,
     respond(resp, exc.status, [element(exc.status, m, request_id=rid) for m in messages])
 
 
-def handle_http(req: falcon.Request, resp: falcon.Response, exc: Exception,
-                params: dict[str, Any]) -> None:
+def handle_http(
+    req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]
+) -> None:
     """Framework errors (unknown URL, wrong method): Magnum answered these with code ""."""
     assert isinstance(exc, falcon.HTTPError)
     status = falcon.http_status_to_code(exc.status)
@@ -69,20 +83,22 @@ def handle_http(req: falcon.Request, resp: falcon.Response, exc: Exception,
     if title[:3].isdigit():  # Falcon titles read "404 Not Found"; Magnum's read "Not Found"
         title = title[4:]
     detail = exc.description or title
-    for name, value in (exc.headers or {}).items():
-        resp.set_header(name, value)
-    respond(resp, status, [element(status, detail, title=title, code="",
-                                    request_id=_request_id(req))])
+    if exc.headers:
+        resp.set_headers(exc.headers)
+    respond(
+        resp, status, [element(status, detail, title=title, code="", request_id=_request_id(req))]
+    )
 
 
-def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception,
-                      params: dict[str, Any]) -> None:
+def handle_unexpected(
+    req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]
+) -> None:
     LOG.exception("request %s: unexpected error", _request_id(req))
     detail = "An unexpected error occurred. The request id names it in the server log."
     respond(resp, 500, [element(500, detail, request_id=_request_id(req))])
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http)
     app.add_error_handler(exceptions.MagnumError, handle_magnum)

@@ -58,8 +58,9 @@ class Microversions:
         if not req.path.startswith("/v1"):
             return
         resp.set_headers(versions.range_headers())
-        negotiated = versions.negotiate(req.get_header(versions.HEADER),
-                                        req.get_header(versions.LEGACY_HEADER))
+        negotiated = versions.negotiate(
+            req.get_header(versions.HEADER), req.get_header(versions.LEGACY_HEADER)
+        )
         req.context["version"] = negotiated.version
         resp.set_headers(versions.version_headers(negotiated.version))
 
@@ -74,8 +75,11 @@ class NoAuth:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         roles_header = req.get_header("X-Roles")
-        roles = tuple(r.strip() for r in roles_header.split(",") if r.strip()) \
-            if roles_header is not None else ("admin", "member")
+        roles = (
+            tuple(r.strip() for r in roles_header.split(",") if r.strip())
+            if roles_header is not None
+            else ("admin", "member")
+        )
         req.context["magnum"] = context.RequestContext(
             project_id=req.get_header("X-Project-Id") or self.default_project,
             user_id=req.get_header("X-User-Id") or "noauth-user",
@@ -87,8 +91,8 @@ class NoAuth:
         )
 
 
-def pipeline(conf: Any) -> list[object]:
-    auth: object
+def pipeline(conf: Any) -> list[Any]:
+    auth: Any
     if conf.api.auth_strategy == "noauth":
         auth = NoAuth(conf.api.default_project_id)
     else:

@@ -13,12 +13,22 @@ _REF = "#/components/schemas/{model}"
 _ERROR = {
     "type": "object",
     "required": ["errors"],
-    "properties": {"errors": {"type": "array", "items": {
-        "type": "object",
-        "properties": {"request_id": {"type": "string"}, "code": {"type": "string"},
-                       "status": {"type": "integer"}, "title": {"type": "string"},
-                       "detail": {"type": "string"}, "links": {"type": "array"}},
-    }}},
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "request_id": {"type": "string"},
+                    "code": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "detail": {"type": "string"},
+                    "links": {"type": "array"},
+                },
+            },
+        }
+    },
 }
 _PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
@@ -26,13 +36,25 @@ _PAGE_PARAMS = [
     {"name": "sort_key", "in": "query", "schema": {"type": "string"}},
     {"name": "sort_dir", "in": "query", "schema": {"enum": ["asc", "desc"]}},
 ]
-_IDENT = [{"name": "ident", "in": "path", "required": True,
-           "description": "UUID or name", "schema": {"type": "string"}}]
+_IDENT = [
+    {
+        "name": "ident",
+        "in": "path",
+        "required": True,
+        "description": "UUID or name",
+        "schema": {"type": "string"},
+    }
+]
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"description": "Error", "content": {"application/json": {
-        "schema": {"$ref": _REF.format(model="Errors")}}}} for c in codes}
+    return {
+        str(c): {
+            "description": "Error",
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="Errors")}}},
+        }
+        for c in codes
+    }
 
 
 def _ok(code: int, description: str) -> dict[str, Any]:
@@ -40,26 +62,46 @@ def _ok(code: int, description: str) -> dict[str, Any]:
 
 
 def _crud(name: str, body: str, tag: str) -> dict[str, Any]:
-    json_body = {"required": True, "content": {"application/json": {
-        "schema": {"$ref": _REF.format(model=body)}}}}
-    patch_body = {"required": True, "content": {"application/json": {"schema": {
-        "type": "array", "items": {"$ref": _REF.format(model="PatchOp")}}}}}
+    json_body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=body)}}},
+    }
+    patch_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": _REF.format(model="PatchOp")}}
+            }
+        },
+    }
     return {
         f"/v1/{name}": {
-            "get": {"tags": [tag], "parameters": _PAGE_PARAMS,
-                    "responses": _ok(200, "brief list") | _errors(400, 403, 404)},
-            "post": {"tags": [tag], "requestBody": json_body,
-                     "responses": _ok(201, "created") | _errors(400, 403, 409, 413, 415)},
+            "get": {
+                "tags": [tag],
+                "parameters": _PAGE_PARAMS,
+                "responses": _ok(200, "brief list") | _errors(400, 403, 404),
+            },
+            "post": {
+                "tags": [tag],
+                "requestBody": json_body,
+                "responses": _ok(201, "created") | _errors(400, 403, 409, 413, 415),
+            },
         },
         f"/v1/{name}/detail": {
-            "get": {"tags": [tag], "parameters": _PAGE_PARAMS,
-                    "responses": _ok(200, "full list") | _errors(400, 403, 404)},
+            "get": {
+                "tags": [tag],
+                "parameters": _PAGE_PARAMS,
+                "responses": _ok(200, "full list") | _errors(400, 403, 404),
+            },
         },
         f"/v1/{name}/{{ident}}": {
             "parameters": _IDENT,
             "get": {"tags": [tag], "responses": _ok(200, "one") | _errors(403, 404, 409)},
-            "patch": {"tags": [tag], "requestBody": patch_body,
-                      "responses": _ok(200, "updated") | _errors(400, 403, 404, 409)},
+            "patch": {
+                "tags": [tag],
+                "requestBody": patch_body,
+                "responses": _ok(200, "updated") | _errors(400, 403, 404, 409),
+            },
             "delete": {"tags": [tag], "responses": _ok(204, "deleted") | _errors(400, 403, 404)},
         },
     }
@@ -75,13 +117,16 @@ def document() -> dict[str, Any]:
     paths = {
         **_crud("baymodels", "BayModelBody", "baymodels"),
         **_crud("bays", "BayBody", "bays"),
-        "/v1/mservices": {"get": {"tags": ["mservices"],
-                                  "responses": _ok(200, "services") | _errors(403)}},
+        "/v1/mservices": {
+            "get": {"tags": ["mservices"], "responses": _ok(200, "services") | _errors(403)}
+        },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Magnum container infrastructure API", "version":
-                 versions.fmt(versions.MAX_VERSION)},
+        "info": {
+            "title": "Magnum container infrastructure API",
+            "version": versions.fmt(versions.MAX_VERSION),
+        },
         "paths": paths,
         "components": {"schemas": components},
     }

@@ -48,8 +48,9 @@ class Policy:
         if not allowed:
             raise exceptions.PolicyNotAuthorized(action=action)
 
-    def check(self, action: str, ctx: context.RequestContext,
-              target: dict[str, Any] | None = None) -> bool:
+    def check(
+        self, action: str, ctx: context.RequestContext, target: dict[str, Any] | None = None
+    ) -> bool:
         try:
             self.authorize(action, ctx, target)
         except exceptions.PolicyNotAuthorized:

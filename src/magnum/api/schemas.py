@@ -52,10 +52,12 @@ def _check_ipv4(value: str) -> str:
 
 Bool = Annotated[bool, pydantic.BeforeValidator(_parse_bool)]
 Str255 = Annotated[str, Field(min_length=1, max_length=255)]
-Uuid = Annotated[str, pydantic.AfterValidator(_check_uuid),
-                 Field(json_schema_extra={"format": "uuid"})]
-IPv4 = Annotated[str, pydantic.AfterValidator(_check_ipv4),
-                 Field(json_schema_extra={"format": "ipv4"})]
+Uuid = Annotated[
+    str, pydantic.AfterValidator(_check_uuid), Field(json_schema_extra={"format": "uuid"})
+]
+IPv4 = Annotated[
+    str, pydantic.AfterValidator(_check_ipv4), Field(json_schema_extra={"format": "ipv4"})
+]
 Labels = dict[Annotated[str, Field(max_length=255)], Annotated[str, Field(max_length=255)]]
 BAY_NAME = r"^[a-zA-Z][a-zA-Z0-9_.-]*$"
 
@@ -71,9 +73,13 @@ class _Body(BaseModel):
     @classmethod
     def _null_means_default(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if v is not None or cls.model_fields.get(k) is None
-                    or cls.model_fields[k].default is None}
+            return {
+                k: v
+                for k, v in data.items()
+                if v is not None
+                or cls.model_fields.get(k) is None
+                or cls.model_fields[k].default is None
+            }
         return data
 
 
@@ -107,8 +113,7 @@ class BayModelBody(_Body):
 
 class BayBody(_Body):
     ARGUMENT = "bay"
-    READ_ONLY = _Body.READ_ONLY | {"api_address", "node_addresses", "master_addresses",
-                                   "stack_id"}
+    READ_ONLY = _Body.READ_ONLY | {"api_address", "node_addresses", "master_addresses", "stack_id"}
 
     uuid: Uuid | None = None
     name: Annotated[str, Field(min_length=1, max_length=255, pattern=BAY_NAME)] | None = None
@@ -168,14 +173,14 @@ def _field_message(field: str, value: object, reason: str) -> str:
 
 def validate(model: type[BaseModel], data: Any, *, argument: str | None = None) -> Any:
     """Validate a decoded JSON body; raise ValidationFailed naming every bad field."""
-    arg = argument or getattr(model, "ARGUMENT", model.__name__.lower())
+    arg = str(argument or getattr(model, "ARGUMENT", model.__name__.lower()))
     if not isinstance(data, dict):
         raise errors.ValidationFailed([f"Invalid input for argument {arg}: expected a JSON object"])
     read_only = sorted(k for k in data if k in getattr(model, "READ_ONLY", ()))
     if read_only:
-        raise errors.ValidationFailed([
-            _field_message(k, data[k], "Cannot set read only field.") for k in read_only
-        ])
+        raise errors.ValidationFailed(
+            [_field_message(k, data[k], "Cannot set read only field.") for k in read_only]
+        )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:

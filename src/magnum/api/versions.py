@@ -9,8 +9,11 @@ from magnum.common import exceptions
 
 MIN_VERSION = (1, 1)
 MAX_VERSION = (1, 1)
-SERVICE_NAMES = ("container-infra", "container-infrastructure",
-                 "container-infrastructure-management")
+SERVICE_NAMES = (
+    "container-infra",
+    "container-infrastructure",
+    "container-infrastructure-management",
+)
 EMITTED_SERVICE = "container-infra"
 LEGACY_HEADER = "X-OpenStack-Magnum-API-Version"
 HEADER = "OpenStack-API-Version"
@@ -42,8 +45,7 @@ def negotiate(new_style: str | None, legacy: str | None) -> Negotiated:
     if new_style is not None:
         words = new_style.split()
         if len(words) != 2 or words[0].lower() not in SERVICE_NAMES:
-            raise exceptions.NotAcceptable(
-                detail=f"Invalid service type for {HEADER} header")
+            raise exceptions.NotAcceptable(detail=f"Invalid service type for {HEADER} header")
         version = _parse(words[1], HEADER)
     elif legacy is not None:
         version = _parse(legacy, LEGACY_HEADER)
@@ -52,11 +54,13 @@ def negotiate(new_style: str | None, legacy: str | None) -> Negotiated:
     if version[0] != MIN_VERSION[0]:
         raise exceptions.NotAcceptable(
             detail=f"Mutually exclusive versions requested. Version {fmt(version)} requested but "
-            f"not supported by this service. The supported version range is: {RANGE}.")
+            f"not supported by this service. The supported version range is: {RANGE}."
+        )
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise exceptions.NotAcceptable(
             detail=f"Version {fmt(version)} was requested but the minor version is not "
-            f"supported by this service. The supported version range is: {RANGE}.")
+            f"supported by this service. The supported version range is: {RANGE}."
+        )
     return Negotiated(version)
 
 

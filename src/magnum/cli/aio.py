@@ -30,10 +30,17 @@ LOG = logging.getLogger(__name__)
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="magnum-aio", description=__doc__.split("\n")[0])
-    parser.add_argument("--bind", default="127.0.0.1:9511", metavar="HOST:PORT",
-                        help="Where the API listens (port 0 picks a free one).")
-    parser.add_argument("--state-dir", default=platformdirs.user_data_dir("magnum"),
-                        help="Directory for the database and bay state.")
+    parser.add_argument(
+        "--bind",
+        default="127.0.0.1:9511",
+        metavar="HOST:PORT",
+        help="Where the API listens (port 0 picks a free one).",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=platformdirs.user_data_dir("magnum"),
+        help="Directory for the database and bay state.",
+    )
     parser.add_argument("--debug", action="store_true")
     return parser.parse_known_args(argv)
 
@@ -62,8 +69,9 @@ class AllInOne:
         self.transport = rpc.transport(conf)
         self.conductor = service.Conductor(conf, self.db, transport=self.transport)
         app = api_app.build(conf, self.db, self.transport)
-        self.server = wsgi.Server((conf.api.host, conf.api.port), app,
-                                  numthreads=max(conf.api.threads, 8))
+        self.server = wsgi.Server(
+            (conf.api.host, conf.api.port), app, numthreads=max(conf.api.threads, 8)
+        )
         self._thread = threading.Thread(target=self.server.serve, name="api", daemon=True)
 
     @property

@@ -32,8 +32,11 @@ def load_conf(argv: Sequence[str]) -> cfg.ConfigOpts:
 
 
 def database(conf: cfg.ConfigOpts) -> engine.Database:
-    return engine.Database(conf.database.connection, pool_size=conf.database.max_pool_size,
-                           max_overflow=conf.database.max_overflow)
+    return engine.Database(
+        conf.database.connection,
+        pool_size=conf.database.max_pool_size,
+        max_overflow=conf.database.max_overflow,
+    )
 
 
 def wait_for_signal() -> int:

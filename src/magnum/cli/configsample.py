@@ -6,14 +6,24 @@ from __future__ import annotations
 import io
 import sys
 
-from oslo_config import generator
+from oslo_config import cfg, generator
 
 
 def render() -> str:
-    conf = generator.cfg.ConfigOpts()
+    conf = cfg.ConfigOpts()
     generator.register_cli_opts(conf)
-    conf(["--namespace", "magnum", "--namespace", "oslo.messaging", "--namespace",
-          "oslo.policy", "--wrap-width", "79"])
+    conf(
+        [
+            "--namespace",
+            "magnum",
+            "--namespace",
+            "oslo.messaging",
+            "--namespace",
+            "oslo.policy",
+            "--wrap-width",
+            "79",
+        ]
+    )
     out = io.StringIO()
     generator.generate(conf, output_file=out)
     return out.getvalue()

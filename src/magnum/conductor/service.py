@@ -31,8 +31,9 @@ def service_host(conf: cfg.ConfigOpts) -> str:
 class _Every(threading.Thread):
     """Calls `fn` every `interval` seconds until stopped; an exception never ends the loop."""
 
-    def __init__(self, name: str, interval: float, fn: Callable[[], None],
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, name: str, interval: float, fn: Callable[[], None], stop: threading.Event
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self._interval, self._fn, self._halt = interval, fn, stop
 
@@ -74,8 +75,9 @@ class Conductor:
         interval = conf.conductor.heartbeat_interval
         self._threads = [
             _Every("heartbeat", interval, self._heartbeat, self._stop),
-            _Every("adopt-orphans", conf.conductor.sync_interval, self.ops.adopt_orphans,
-                   self._stop),
+            _Every(
+                "adopt-orphans", conf.conductor.sync_interval, self.ops.adopt_orphans, self._stop
+            ),
         ]
 
     def _heartbeat(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from oslo_config import cfg
 
@@ -124,7 +125,7 @@ CONDUCTOR_OPTS = [
     ),
 ]
 
-GROUPS: dict[str, list[cfg.Opt]] = {
+GROUPS: dict[str, list[Any]] = {
     "DEFAULT": DEFAULT_OPTS,
     "api": API_OPTS,
     "database": DATABASE_OPTS,
@@ -191,6 +192,6 @@ def load(
     return conf
 
 
-def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+def list_opts() -> list[tuple[str, list[Any]]]:
     """Options for oslo-config-generator and the committed sample file."""
     return [(group, list(opts)) for group, opts in GROUPS.items()]

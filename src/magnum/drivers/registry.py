@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from importlib import metadata
-from typing import TypeVar
+from typing import Any
 
 from oslo_config import cfg
 
@@ -15,8 +15,6 @@ from magnum.drivers import base
 
 INFRA_GROUP = "magnum.drivers.infra"
 COE_GROUP = "magnum.drivers.coe"
-
-D = TypeVar("D", base.InfraDriver, base.CoeDriver)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,11 +43,11 @@ class Drivers:
             ) from None
 
 
-def _load(group: str, names: Sequence[str], kind: type[D], conf: cfg.ConfigOpts) -> dict[str, D]:
+def _load(group: str, names: Sequence[str], kind: Any, conf: cfg.ConfigOpts) -> dict[str, Any]:
     available = {ep.name: ep for ep in metadata.entry_points(group=group)}
     if missing := sorted(set(names) - available.keys()):
         raise exceptions.DriverNotFound(names=", ".join(missing), group=group)
-    loaded: dict[str, D] = {}
+    loaded: dict[str, Any] = {}
     for name in names:
         cls = available[name].load()
         if not (isinstance(cls, type) and issubclass(cls, kind)):
@@ -59,12 +57,17 @@ def _load(group: str, names: Sequence[str], kind: type[D], conf: cfg.ConfigOpts)
 
 
 def load(conf: cfg.ConfigOpts) -> Drivers:
-    infra = _load(INFRA_GROUP, conf.conductor.enabled_infra_drivers, base.InfraDriver, conf)
-    coe_by_name = _load(COE_GROUP, conf.conductor.enabled_coe_drivers, base.CoeDriver, conf)
+    infra: dict[str, base.InfraDriver] = _load(
+        INFRA_GROUP, conf.conductor.enabled_infra_drivers, base.InfraDriver, conf
+    )
+    coe_by_name: dict[str, base.CoeDriver] = _load(
+        COE_GROUP, conf.conductor.enabled_coe_drivers, base.CoeDriver, conf
+    )
     coe: dict[str, base.CoeDriver] = {}
     for name, driver in coe_by_name.items():
         if driver.coe in coe:
-            raise exceptions.DriverConflict(first=coe[driver.coe].__class__.__name__,
-                                            second=name, what=f"the {driver.coe} COE")
+            raise exceptions.DriverConflict(
+                first=coe[driver.coe].__class__.__name__, second=name, what=f"the {driver.coe} COE"
+            )
         coe[driver.coe] = driver
     return Drivers(infra=infra, coe=coe)

@@ -17,7 +17,7 @@ from magnum.objects import query
 KIND = "baymodel"
 
 
-def _visible(ctx: context.RequestContext) -> sa.Select[tuple[models.BayModel]]:
+def _visible(ctx: context.RequestContext) -> sa.Select[models.BayModel]:
     return sa.select(models.BayModel).where(
         sa.or_(models.BayModel.project_id == ctx.project_id, models.BayModel.public.is_(True))
     )
@@ -27,8 +27,12 @@ def list_(
     session: orm.Session, ctx: context.RequestContext, page: query.Page
 ) -> Sequence[models.BayModel]:
     return query.paginate(
-        session, _visible(ctx), models.BayModel, page,
-        not_found=exceptions.BayModelNotFound, kind=KIND,
+        session,
+        _visible(ctx),
+        models.BayModel,
+        page,
+        not_found=exceptions.BayModelNotFound,
+        kind=KIND,
     )
 
 
@@ -37,8 +41,13 @@ def get(
 ) -> models.BayModel:
     """A baymodel of the caller's project, or a public one."""
     return query.by_ident(
-        session, _visible(ctx), models.BayModel, ident,
-        not_found=exceptions.BayModelNotFound, kind=KIND, for_update=for_update,
+        session,
+        _visible(ctx),
+        models.BayModel,
+        ident,
+        not_found=exceptions.BayModelNotFound,
+        kind=KIND,
+        for_update=for_update,
     )
 
 

@@ -22,7 +22,7 @@ from magnum.objects import baymodels, fields, query
 KIND = "bay"
 
 
-def _scoped(ctx: context.RequestContext) -> sa.Select[tuple[models.Bay]]:
+def _scoped(ctx: context.RequestContext) -> sa.Select[models.Bay]:
     return sa.select(models.Bay).where(models.Bay.project_id == ctx.project_id)
 
 
@@ -38,8 +38,13 @@ def get(
     session: orm.Session, ctx: context.RequestContext, ident: str, *, for_update: bool = False
 ) -> models.Bay:
     return query.by_ident(
-        session, _scoped(ctx), models.Bay, ident,
-        not_found=exceptions.BayNotFound, kind=KIND, for_update=for_update,
+        session,
+        _scoped(ctx),
+        models.Bay,
+        ident,
+        not_found=exceptions.BayNotFound,
+        kind=KIND,
+        for_update=for_update,
     )
 
 

@@ -41,7 +41,7 @@ _UNSORTABLE = frozenset({"driver_state", "labels", "node_addresses", "master_add
 
 def paginate(
     session: orm.Session,
-    stmt: sa.Select[tuple[Row]],
+    stmt: sa.Select[Row],
     model: type[Row],
     page: Page,
     *,
@@ -55,8 +55,11 @@ def paginate(
         marker = session.scalars(stmt.where(model.uuid == page.marker)).first()
         if marker is None:
             raise not_found(**{kind: page.marker})
-        stmt = stmt.where(_after(column, model.id, getattr(marker, page.sort_key), marker.id,
-                                 descending=descending))
+        stmt = stmt.where(
+            _after(
+                column, model.id, getattr(marker, page.sort_key), marker.id, descending=descending
+            )
+        )
     # NULLs sort first ascending (last descending) on every backend, so markers agree.
     present = column.is_not(None)
     if descending:
@@ -68,7 +71,7 @@ def paginate(
 
 def _after(
     column: sa.ColumnElement[Any],
-    id_column: sa.ColumnElement[int],
+    id_column: Any,
     value: object,
     row_id: int,
     *,
@@ -90,7 +93,7 @@ def _after(
 
 def by_ident(
     session: orm.Session,
-    stmt: sa.Select[tuple[Row]],
+    stmt: sa.Select[Row],
     model: type[Row],
     ident: str,
     *,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Magnum service records: each conductor reports itself; `state` is derived from the last report."""
+"""Magnum service records: each conductor reports itself; `state` comes from the last report."""
 
 from __future__ import annotations
 

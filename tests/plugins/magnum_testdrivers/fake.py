@@ -85,12 +85,14 @@ class FakeCoe(base.CoeDriver):
         task.checkpoint()
         return self._endpoints(nodes)
 
-    def add_workers(self, task: base.BayTask, nodes: Sequence[base.Node],
-                    new: Sequence[base.Node]) -> base.Endpoints:
+    def add_workers(
+        self, task: base.BayTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+    ) -> base.Endpoints:
         return self._endpoints(nodes)
 
-    def remove_workers(self, task: base.BayTask, nodes: Sequence[base.Node],
-                       gone: Sequence[base.Node]) -> None:
+    def remove_workers(
+        self, task: base.BayTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+    ) -> None:
         del task, nodes, gone
 
     def health(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Health:
@@ -100,8 +102,9 @@ class FakeCoe(base.CoeDriver):
     def _endpoints(nodes: Sequence[base.Node]) -> base.Endpoints:
         masters = tuple(n.address for n in nodes if n.role is base.Role.MASTER)
         workers = tuple(n.address for n in nodes if n.role is base.Role.WORKER)
-        return base.Endpoints(api_address=f"tcp://{masters[0]}:2376", master_addresses=masters,
-                              node_addresses=workers)
+        return base.Endpoints(
+            api_address=f"tcp://{masters[0]}:2376", master_addresses=masters, node_addresses=workers
+        )
 
 
 def _wait_for(path: pathlib.Path, task: base.BayTask) -> None:

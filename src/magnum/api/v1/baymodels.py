@@ -16,18 +16,52 @@ from magnum.objects import baymodels, fields
 COLLECTION = "baymodels"
 BRIEF = ("uuid", "name", "image_id", "apiserver_port", "coe")
 FULL = (
-    "uuid", "name", "coe", "image_id", "flavor_id", "master_flavor_id", "dns_nameserver",
-    "keypair_id", "external_network_id", "fixed_network", "network_driver", "volume_driver",
-    "apiserver_port", "docker_volume_size", "cluster_distro", "http_proxy", "https_proxy",
-    "no_proxy", "registry_enabled", "labels", "tls_disabled", "public", "server_type",
+    "uuid",
+    "name",
+    "coe",
+    "image_id",
+    "flavor_id",
+    "master_flavor_id",
+    "dns_nameserver",
+    "keypair_id",
+    "external_network_id",
+    "fixed_network",
+    "network_driver",
+    "volume_driver",
+    "apiserver_port",
+    "docker_volume_size",
+    "cluster_distro",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "registry_enabled",
+    "labels",
+    "tls_disabled",
+    "public",
+    "server_type",
 )
 MUTABLE = frozenset(FULL) - {"uuid"}
-MANDATORY = frozenset({
-    "/image_id", "/keypair_id", "/external_network_id", "/coe", "/tls_disabled", "/public",
-    "/registry_enabled", "/server_type", "/cluster_distro", "/network_driver",
-})
-DEFAULTS = {"labels": {}, "registry_enabled": False, "tls_disabled": False, "public": False,
-            "server_type": "vm"}
+MANDATORY = frozenset(
+    {
+        "/image_id",
+        "/keypair_id",
+        "/external_network_id",
+        "/coe",
+        "/tls_disabled",
+        "/public",
+        "/registry_enabled",
+        "/server_type",
+        "/cluster_distro",
+        "/network_driver",
+    }
+)
+DEFAULTS = {
+    "labels": {},
+    "registry_enabled": False,
+    "tls_disabled": False,
+    "public": False,
+    "server_type": "vm",
+}
 
 
 def render(row: models.BayModel, prefix: str, *, brief: bool = False) -> dict[str, Any]:
@@ -50,12 +84,14 @@ def check_drivers(values: dict[str, Any]) -> None:
     elif values["network_driver"] not in supported:
         raise exceptions.InvalidParameterValue(
             err=f"Network driver type {values['network_driver']} is not supported, expecting a "
-            f"{'/'.join(supported)}/unspecified network driver.")
+            f"{'/'.join(supported)}/unspecified network driver."
+        )
     volume = values.get("volume_driver")
     if volume is not None and volume not in fields.VOLUME_DRIVERS[coe]:
         raise exceptions.InvalidParameterValue(
             err=f"Volume driver type {volume} is not supported, expecting a "
-            f"{'/'.join(fields.VOLUME_DRIVERS[coe])}/unspecified volume driver.")
+            f"{'/'.join(fields.VOLUME_DRIVERS[coe])}/unspecified volume driver."
+        )
 
 
 class Collection:
@@ -74,9 +110,17 @@ class Collection:
         pg = common.page(req, max_limit=self.api.max_limit)
         with self.api.db.session() as session:
             rows = baymodels.list_(session, ctx, pg)
-        common.send(resp, common.collection(
-            req, COLLECTION, rows, lambda r: render(r, req.prefix, brief=not detail), pg,
-            detail=detail))
+        common.send(
+            resp,
+            common.collection(
+                req,
+                COLLECTION,
+                rows,
+                lambda r: render(r, req.prefix, brief=not detail),
+                pg,
+                detail=detail,
+            ),
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)
@@ -89,8 +133,12 @@ class Collection:
             raise exceptions.BaymodelPublishDenied()
         with self.api.db.session() as session:
             row = baymodels.create(session, ctx, values)
-        common.send(resp, render(row, req.prefix), status=201,
-                    location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}")
+        common.send(
+            resp,
+            render(row, req.prefix),
+            status=201,
+            location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}",
+        )
 
 
 class Item:
@@ -113,8 +161,9 @@ class Item:
             row = baymodels.get(session, ctx, ident, for_update=True)
             self.api.policy.authorize("baymodel:update", ctx, _target(row))
             current = {key: getattr(row, key) for key in FULL}
-            patched = common.apply_patch(current, req, internal=common.BASE_INTERNAL,
-                                         mandatory=MANDATORY, defaults=DEFAULTS)
+            patched = common.apply_patch(
+                current, req, internal=common.BASE_INTERNAL, mandatory=MANDATORY, defaults=DEFAULTS
+            )
             patched.pop("uuid", None)
             values = schemas.validate(schemas.BayModelBody, patched).model_dump()
             check_drivers(values)

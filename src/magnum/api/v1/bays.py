@@ -16,19 +16,48 @@ from magnum.objects import bays, fields
 
 LOG = logging.getLogger(__name__)
 COLLECTION = "bays"
-BRIEF = ("uuid", "name", "baymodel_id", "node_count", "master_count", "bay_create_timeout",
-         "status", "stack_id")
-FULL = (*BRIEF, "status_reason", "discovery_url", "api_address", "node_addresses",
-        "master_addresses")
+BRIEF = (
+    "uuid",
+    "name",
+    "baymodel_id",
+    "node_count",
+    "master_count",
+    "bay_create_timeout",
+    "status",
+    "stack_id",
+)
+FULL = (
+    *BRIEF,
+    "status_reason",
+    "discovery_url",
+    "api_address",
+    "node_addresses",
+    "master_addresses",
+)
 INTERNAL = common.BASE_INTERNAL | {
-    "/api_address", "/node_addresses", "/master_addresses", "/stack_id", "/ca_cert_ref",
-    "/magnum_cert_ref", "/trust_id", "/trustee_user_name", "/trustee_password",
-    "/trustee_user_id", "/status", "/status_reason",
+    "/api_address",
+    "/node_addresses",
+    "/master_addresses",
+    "/stack_id",
+    "/ca_cert_ref",
+    "/magnum_cert_ref",
+    "/trust_id",
+    "/trustee_user_name",
+    "/trustee_password",
+    "/trustee_user_id",
+    "/status",
+    "/status_reason",
 }
 MANDATORY = frozenset({"/baymodel_id"})
 DEFAULTS = {"node_count": 1, "master_count": 1, "bay_create_timeout": 0}
-PATCHABLE = ("name", "baymodel_id", "node_count", "master_count", "bay_create_timeout",
-             "discovery_url")
+PATCHABLE = (
+    "name",
+    "baymodel_id",
+    "node_count",
+    "master_count",
+    "bay_create_timeout",
+    "discovery_url",
+)
 
 
 def render(row: models.Bay, prefix: str, *, brief: bool = False) -> dict[str, Any]:
@@ -54,8 +83,9 @@ class _Base:
         try:
             self.api.conductor.bay_operation(ctx, bay_uuid=bay_uuid)
         except Exception:
-            LOG.exception("bay %s: could not notify the conductors; left for their next scan",
-                          bay_uuid)
+            LOG.exception(
+                "bay %s: could not notify the conductors; left for their next scan", bay_uuid
+            )
 
 
 class Collection(_Base):
@@ -71,9 +101,17 @@ class Collection(_Base):
         pg = common.page(req, max_limit=self.api.max_limit)
         with self.api.db.session() as session:
             rows = bays.list_(session, ctx, pg)
-        common.send(resp, common.collection(
-            req, COLLECTION, rows, lambda r: render(r, req.prefix, brief=not detail), pg,
-            detail=detail))
+        common.send(
+            resp,
+            common.collection(
+                req,
+                COLLECTION,
+                rows,
+                lambda r: render(r, req.prefix, brief=not detail),
+                pg,
+                detail=detail,
+            ),
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)
@@ -82,13 +120,18 @@ class Collection(_Base):
         self.api.policy.authorize("bay:create", ctx)
         with self.api.db.session() as session:
             try:
-                row = bays.create(session, ctx, body.model_dump(),
-                                  default_timeout=self.api.default_bay_timeout)
+                row = bays.create(
+                    session, ctx, body.model_dump(), default_timeout=self.api.default_bay_timeout
+                )
             except exceptions.BayModelNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None
         self._notify(ctx, row.uuid)
-        common.send(resp, render(row, req.prefix), status=201,
-                    location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}")
+        common.send(
+            resp,
+            render(row, req.prefix),
+            status=201,
+            location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}",
+        )
 
 
 class Item(_Base):
@@ -107,16 +150,22 @@ class Item(_Base):
             row = bays.get(session, ctx, ident, for_update=True)
             self.api.policy.authorize("bay:update", ctx, _target(row))
             current = {key: getattr(row, key) for key in PATCHABLE}
-            patched = common.apply_patch(current, req, internal=INTERNAL, mandatory=MANDATORY,
-                                         defaults=DEFAULTS)
+            patched = common.apply_patch(
+                current, req, internal=INTERNAL, mandatory=MANDATORY, defaults=DEFAULTS
+            )
             values = schemas.validate(schemas.BayBody, patched).model_dump()
             changed = sorted(k for k in PATCHABLE if values[k] != current[k])
             if forbidden := [k for k in changed if k != "node_count"]:
                 raise exceptions.InvalidParameterValue(
-                    err=f"cannot change bay property(ies) {', '.join(forbidden)}.")
+                    err=f"cannot change bay property(ies) {', '.join(forbidden)}."
+                )
             if changed:
-                bays.request(session, row, fields.Operation.UPDATE,
-                             default_timeout=self.api.default_bay_timeout)
+                bays.request(
+                    session,
+                    row,
+                    fields.Operation.UPDATE,
+                    default_timeout=self.api.default_bay_timeout,
+                )
                 row.node_count = values["node_count"]
         if changed:
             self._notify(ctx, row.uuid)
@@ -128,7 +177,8 @@ class Item(_Base):
         with self.api.db.session() as session:
             row = bays.get(session, ctx, ident, for_update=True)
             self.api.policy.authorize("bay:delete", ctx, _target(row))
-            bays.request(session, row, fields.Operation.DELETE,
-                         default_timeout=self.api.default_bay_timeout)
+            bays.request(
+                session, row, fields.Operation.DELETE, default_timeout=self.api.default_bay_timeout
+            )
         self._notify(ctx, row.uuid)
         resp.status = 204

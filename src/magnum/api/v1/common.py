@@ -16,8 +16,9 @@ from magnum.common import context, exceptions, utils
 from magnum.objects import query
 
 PAGE_ARGS = frozenset({"limit", "marker", "sort_key", "sort_dir"})
-BASE_INTERNAL = frozenset({"/created_at", "/id", "/links", "/updated_at", "/uuid",
-                           "/project_id", "/user_id"})
+BASE_INTERNAL = frozenset(
+    {"/created_at", "/id", "/links", "/updated_at", "/uuid", "/project_id", "/user_id"}
+)
 
 
 def ctx(req: falcon.Request) -> context.RequestContext:
@@ -38,7 +39,7 @@ def page(req: falcon.Request, *, max_limit: int, allowed: Iterable[str] = PAGE_A
     params = req.params
     limit = max_limit
     if "limit" in params:
-        raw = params["limit"]
+        raw = str(params["limit"])
         try:
             limit = int(raw)
         except (TypeError, ValueError):
@@ -82,8 +83,14 @@ def collection(
     body: dict[str, Any] = {name: [render(item) for item in items]}
     if items and len(items) == pg.limit:
         path = f"{req.prefix}/v1/{name}{'/detail' if detail else ''}"
-        qs = urllib.parse.urlencode({"sort_key": pg.sort_key, "sort_dir": pg.sort_dir,
-                                     "limit": pg.limit, "marker": items[-1].uuid})
+        qs = urllib.parse.urlencode(
+            {
+                "sort_key": pg.sort_key,
+                "sort_dir": pg.sort_dir,
+                "limit": pg.limit,
+                "marker": items[-1].uuid,
+            }
+        )
         body["next"] = f"{path}?{qs}"
     return body
 
@@ -99,8 +106,9 @@ def json_body(req: falcon.Request, *, argument: str) -> Any:
         raise exceptions.InvalidParameterValue(err="Request is not in valid JSON format") from None
 
 
-def send(resp: falcon.Response, body: Any, *, status: int = 200,
-         location: str | None = None) -> None:
+def send(
+    resp: falcon.Response, body: Any, *, status: int = 200, location: str | None = None
+) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.text = json.dumps(body)
@@ -119,35 +127,21 @@ def apply_patch(
     """Apply a JSON Patch body to `document` with Magnum's rules on what may change."""
     data = json_body(req, argument="patch")
     if not isinstance(data, list) or not data:
-        raise errors.ValidationFailed(["Invalid input for argument patch: expected a non-empty "
-                                       "JSON array of operations"])
+        raise errors.ValidationFailed(
+            ["Invalid input for argument patch: expected a non-empty JSON array of operations"]
+        )
     ops = [schemas.validate(schemas.PatchOp, op).model_dump() for op in data]
     for op in ops:
-        path, name = op["path"], op["path"].split("/")[1]
-        if path in internal or f"/{name}" in internal:
-            raise exceptions.InvalidParameterValue(
-                err=f"'{path}' is an internal attribute and can not be updated")
-        if op["op"] == "remove" and path in mandatory:
-            raise exceptions.InvalidParameterValue(
-                err=f"'{path}' is a mandatory attribute and can not be removed")
-        if op["op"] != "remove" and op["value"] is None:
-            raise exceptions.InvalidParameterValue(
-                err="'add' and 'replace' operations needs value")
-        if op["op"] == "add" and path.count("/") == 1:
-            if name not in document:
-                raise exceptions.InvalidParameterValue(
-                    err=f"Adding a new attribute {path} to the root of the resource is not allowed.")
-            if document[name] is not None:
-                raise exceptions.InvalidParameterValue(
-                    err=f"The attribute {path} has existed, please use 'replace' operation instead.")
+        _check_op(op, document, internal=internal, mandatory=mandatory)
     doc = dict(document)
     plain = []
     for op in ops:  # `remove` of a top-level field resets it to its default, as in Magnum
         if op["op"] == "remove" and op["path"].count("/") == 1:
             name = op["path"][1:]
             if name not in doc:
-                raise exceptions.PatchError(patch=json.dumps(data),
-                                            reason=f"can't remove a non-existent object '{name}'")
+                raise exceptions.PatchError(
+                    patch=json.dumps(data), reason=f"can't remove a non-existent object '{name}'"
+                )
             plain.append({"op": "replace", "path": op["path"], "value": defaults.get(name)})
         elif op["op"] == "remove":
             plain.append({"op": "remove", "path": op["path"]})
@@ -159,3 +153,35 @@ def apply_patch(
         raise exceptions.PatchError(patch=json.dumps(data), reason=str(exc)) from None
     assert isinstance(result, dict)
     return result
+
+
+def _check_op(
+    op: Mapping[str, Any],
+    document: Mapping[str, Any],
+    *,
+    internal: frozenset[str],
+    mandatory: frozenset[str],
+) -> None:
+    """Magnum's rules on which paths an operation may touch."""
+    path, name = op["path"], op["path"].split("/")[1]
+    if path in internal or f"/{name}" in internal:
+        raise exceptions.InvalidParameterValue(
+            err=f"'{path}' is an internal attribute and can not be updated"
+        )
+    if op["op"] == "remove":
+        if path in mandatory:
+            raise exceptions.InvalidParameterValue(
+                err=f"'{path}' is a mandatory attribute and can not be removed"
+            )
+        return
+    if op["value"] is None:
+        raise exceptions.InvalidParameterValue(err="'add' and 'replace' operations needs value")
+    if op["op"] == "add" and path.count("/") == 1:
+        if name not in document:
+            raise exceptions.InvalidParameterValue(
+                err=f"Adding a new attribute {path} to the root of the resource is not allowed."
+            )
+        if document[name] is not None:
+            raise exceptions.InvalidParameterValue(
+                err=f"The attribute {path} has existed, please use 'replace' operation instead."
+            )

@@ -15,10 +15,14 @@ from magnum.objects import services
 
 def render(row: models.MagnumService, *, down_after: int) -> dict[str, Any]:
     return {
-        "id": row.id, "host": row.host, "binary": row.binary,
+        "id": row.id,
+        "host": row.host,
+        "binary": row.binary,
         "state": services.state(row, down_after=down_after),
-        "report_count": row.report_count, "disabled_reason": row.disabled_reason,
-        "created_at": utils.isotime(row.created_at), "updated_at": utils.isotime(row.updated_at),
+        "report_count": row.report_count,
+        "disabled_reason": row.disabled_reason,
+        "created_at": utils.isotime(row.created_at),
+        "updated_at": utils.isotime(row.updated_at),
     }
 
 

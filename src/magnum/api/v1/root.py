@@ -13,31 +13,44 @@ V1_COLLECTIONS = ("baymodels", "bays", "mservices")
 
 class Root:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        v1 = {"id": "v1", "links": [{"href": f"{req.prefix}/v1/", "rel": "self"}],
-              "status": "CURRENT", "min_version": versions.fmt(versions.MIN_VERSION),
-              "max_version": versions.fmt(versions.MAX_VERSION)}
-        common.send(resp, {
-            "name": "OpenStack Magnum API",
-            "description": "Magnum is an OpenStack project which aims to provide container "
-                           "management.",
-            "versions": [v1],
-            "default_version": v1,
-        })
+        v1 = {
+            "id": "v1",
+            "links": [{"href": f"{req.prefix}/v1/", "rel": "self"}],
+            "status": "CURRENT",
+            "min_version": versions.fmt(versions.MIN_VERSION),
+            "max_version": versions.fmt(versions.MAX_VERSION),
+        }
+        common.send(
+            resp,
+            {
+                "name": "OpenStack Magnum API",
+                "description": "Magnum is an OpenStack project which aims to provide container "
+                "management.",
+                "versions": [v1],
+                "default_version": v1,
+            },
+        )
 
 
 class V1:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         body: dict[str, object] = {
             "id": "v1",
-            "media_types": [{"base": "application/json",
-                             "type": "application/vnd.openstack.magnum.v1+json"}],
+            "media_types": [
+                {"base": "application/json", "type": "application/vnd.openstack.magnum.v1+json"}
+            ],
             "links": [
                 {"href": f"{req.prefix}/v1/", "rel": "self"},
-                {"href": f"{req.prefix}/v1/openapi.json", "rel": "describedby",
-                 "type": "application/json"},
+                {
+                    "href": f"{req.prefix}/v1/openapi.json",
+                    "rel": "describedby",
+                    "type": "application/json",
+                },
             ],
         }
         for name in V1_COLLECTIONS:
-            body[name] = [{"href": f"{req.prefix}/v1/{name}/", "rel": "self"},
-                          {"href": f"{req.prefix}/{name}/", "rel": "bookmark"}]
+            body[name] = [
+                {"href": f"{req.prefix}/v1/{name}/", "rel": "self"},
+                {"href": f"{req.prefix}/{name}/", "rel": "bookmark"},
+            ]
         common.send(resp, body)

@@ -21,13 +21,18 @@ LOG = logging.getLogger(__name__)
 def node_specs(task: task_mod.Task, *, workers: int) -> list[base.NodeSpec]:
     model = task.baymodel
     masters = [
-        base.NodeSpec(name=f"master-{i}", role=base.Role.MASTER,
-                      flavor=model.master_flavor_id or model.flavor_id, image=model.image_id)
+        base.NodeSpec(
+            name=f"master-{i}",
+            role=base.Role.MASTER,
+            flavor=model.master_flavor_id or model.flavor_id,
+            image=model.image_id,
+        )
         for i in range(task.bay.master_count)
     ]
     nodes = [
-        base.NodeSpec(name=f"node-{i}", role=base.Role.WORKER,
-                      flavor=model.flavor_id, image=model.image_id)
+        base.NodeSpec(
+            name=f"node-{i}", role=base.Role.WORKER, flavor=model.flavor_id, image=model.image_id
+        )
         for i in range(workers)
     ]
     return masters + nodes
@@ -76,8 +81,11 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
     except Exception as exc:
         _undo_create(infra, task, exc)
         raise
-    task.finish(fields.BayStatus.CREATE_COMPLETE,
-                f"Bay CREATE completed: {_summary(nodes)}", **_endpoint_values(endpoints))
+    task.finish(
+        fields.BayStatus.CREATE_COMPLETE,
+        f"Bay CREATE completed: {_summary(nodes)}",
+        **_endpoint_values(endpoints),
+    )
 
 
 def _undo_create(infra: base.InfraDriver, task: task_mod.Task, cause: Exception) -> None:
@@ -113,8 +121,11 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
             infra.delete_nodes(task, [n.name for n in gone])
         nodes = [n for n in nodes if n not in gone]
         endpoints = coe.add_workers(task, nodes, [])
-    task.finish(fields.BayStatus.UPDATE_COMPLETE,
-                f"Bay UPDATE completed: {_summary(nodes)}", **_endpoint_values(endpoints))
+    task.finish(
+        fields.BayStatus.UPDATE_COMPLETE,
+        f"Bay UPDATE completed: {_summary(nodes)}",
+        **_endpoint_values(endpoints),
+    )
 
 
 def _index(node: base.Node) -> int:

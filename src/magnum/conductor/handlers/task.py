@@ -14,27 +14,41 @@ from magnum.drivers import base
 from magnum.objects import fields
 
 
-class Superseded(Exception):  # noqa: N818 - a signal, not an error
+class Superseded(Exception):
     """The bay's operation changed (e.g. delete requested during create) or the bay is gone."""
 
 
 def bay_view(row: models.Bay) -> base.BayView:
     return base.BayView(
-        uuid=row.uuid, name=row.name, project_id=row.project_id,
-        master_count=row.master_count, node_count=row.node_count,
+        uuid=row.uuid,
+        name=row.name,
+        project_id=row.project_id,
+        master_count=row.master_count,
+        node_count=row.node_count,
     )
 
 
 def baymodel_view(row: models.BayModel) -> base.BayModelView:
     return base.BayModelView(
-        uuid=row.uuid, coe=row.coe or "", image_id=row.image_id, flavor_id=row.flavor_id,
-        master_flavor_id=row.master_flavor_id, keypair_id=row.keypair_id,
-        external_network_id=row.external_network_id, fixed_network=row.fixed_network,
-        network_driver=row.network_driver, volume_driver=row.volume_driver,
-        dns_nameserver=row.dns_nameserver, docker_volume_size=row.docker_volume_size,
-        http_proxy=row.http_proxy, https_proxy=row.https_proxy, no_proxy=row.no_proxy,
-        server_type=row.server_type, labels=dict(row.labels or {}),
-        registry_enabled=row.registry_enabled, tls_disabled=row.tls_disabled,
+        uuid=row.uuid,
+        coe=row.coe or "",
+        image_id=row.image_id,
+        flavor_id=row.flavor_id,
+        master_flavor_id=row.master_flavor_id,
+        keypair_id=row.keypair_id,
+        external_network_id=row.external_network_id,
+        fixed_network=row.fixed_network,
+        network_driver=row.network_driver,
+        volume_driver=row.volume_driver,
+        dns_nameserver=row.dns_nameserver,
+        docker_volume_size=row.docker_volume_size,
+        http_proxy=row.http_proxy,
+        https_proxy=row.https_proxy,
+        no_proxy=row.no_proxy,
+        server_type=row.server_type,
+        labels=dict(row.labels or {}),
+        registry_enabled=row.registry_enabled,
+        tls_disabled=row.tls_disabled,
     )
 
 
@@ -53,6 +67,7 @@ class Task:
         self._db = db
         self._owner = owner
         self._lost = lost
+        assert row.operation is not None, "a task exists only for a pending operation"
         self.op = fields.Operation(row.operation)
         self.deadline = row.operation_deadline
         self._bay = bay_view(row)
@@ -84,8 +99,12 @@ class Task:
     def finish(self, status: fields.BayStatus, reason: str, **values: Any) -> None:
         """Settle the operation: final status, no operation, lease kept until released."""
         self._write(
-            status=status, status_reason=reason, operation=None, operation_deadline=None,
-            driver_state=self._state, **values,
+            status=status,
+            status_reason=reason,
+            operation=None,
+            operation_deadline=None,
+            driver_state=self._state,
+            **values,
         )
 
     def delete_row(self) -> None:
