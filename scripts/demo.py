@@ -55,21 +55,32 @@ def bar(done: float, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def wait_bay(api: str, uuid: str, nodes: int) -> dict[str, Any]:
+def progress(reason: str, status: str) -> float:
+    """Creating nodes is the first half of the bar, joining them the second."""
+    if not status.endswith("IN_PROGRESS"):
+        return 1.0
+    words = reason.split()
+    if len(words) >= 3 and "/" in words[0] and words[1] == "nodes":
+        done, total = (int(x) for x in words[0].split("/"))
+        return (0.5 if words[2] == "joined" else 0.0) + 0.5 * done / total
+    return 0.5 if reason.startswith("Forming") else 0.0
+
+
+def wait_bay(api: str, uuid: str) -> dict[str, Any]:
     started = time.monotonic()
     pause = threading.Event()
-    reason = ""
+    frac = 0.0
     while True:
         status, bay = call(f"{api}/bays/{uuid}")
         if status != 200:
             sys.exit(f"bay vanished: {bay}")
         reason = bay["status_reason"] or bay["status"]
-        joined = reason.split("/")[0] if "/" in reason else "0"
-        frac = int(joined) / nodes if joined.isdigit() else 0.0
-        if not bay["status"].endswith("IN_PROGRESS"):
-            frac = 1.0
-        print(f"\r{bar(frac)} {time.monotonic() - started:5.1f}s  {reason[:60]:<60}",
-              end="", flush=True)
+        frac = max(frac, progress(reason, bay["status"]))
+        print(
+            f"\r{bar(frac)} {time.monotonic() - started:5.1f}s  {reason[:60]:<60}",
+            end="",
+            flush=True,
+        )
         if not bay["status"].endswith("IN_PROGRESS"):
             print()
             return dict(bay)
@@ -95,32 +106,112 @@ def main() -> int:
 
 
 def run(api: str, args: argparse.Namespace) -> int:
-    model = {"name": "swarm-demo", "coe": "swarm", "image_id": "fedora-atomic",
-             "keypair_id": "default", "external_network_id": "public",
-             "flavor_id": "m1.small", "dns_nameserver": "127.0.0.1"}
-    status, body = call(f"{api}/baymodels/swarm-demo")
+    model = {
+        "name": "swarm-demo",
+        "coe": "swarm",
+        "image_id": "fedora-atomic",
+        "keypair_id": "default",
+        "external_network_id": "public",
+        "flavor_id": "m1.small",
+        "dns_nameserver": "127.0.0.1",
+    }
+    status, _ = call(f"{api}/baymodels/swarm-demo")
     if status == 404:
-        status, body = call(f"{api}/baymodels", "POST", model)
+        status, _ = call(f"{api}/baymodels", "POST", model)
         print(f"baymodel swarm-demo: HTTP {status}")
-    status, bay = call(f"{api}/bays", "POST",
-                       {"name": "demo", "baymodel_id": "swarm-demo", "node_count": args.nodes})
+    status, bay = call(
+        f"{api}/bays",
+        "POST",
+        {"name": "demo", "baymodel_id": "swarm-demo", "node_count": args.nodes},
+    )
     if status != 201:
         print(f"bay create refused: HTTP {status}: {bay['errors'][0]['detail']}")
         return 1
     print(f"bay demo ({bay['uuid']}): {bay['status']}")
-    bay = wait_bay(api, bay["uuid"], args.nodes + 1)
+    bay = wait_bay(api, bay["uuid"])
     print(f"bay demo: {bay['status']}: {bay['status_reason']}")
     if bay["status"] != "CREATE_COMPLETE":
         return 1
     print(f"  api_address      {bay['api_address']}")
     print(f"  master_addresses {', '.join(bay['master_addresses'])}")
     print(f"  node_addresses   {', '.join(bay['node_addresses'])}")
+    certs = fetch_credentials(api, bay["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
+    run_container(bay, certs)
+    print_usage(api, bay, certs)
     if args.exit:
         call(f"{api}/bays/{bay['uuid']}", "DELETE")
         return 0
     print(f"\nThe service keeps running at {api} (Ctrl-C to stop).")
     signal.sigwait({signal.SIGINT, signal.SIGTERM})
     return 0
+
+
+def fetch_credentials(api: str, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
+    """The bay's CA (GET /v1/certificates) and a client certificate signed from our CSR."""
+    from cryptography import x509  # noqa: PLC0415 - only the demo needs these
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    where.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo")]))
+        .sign(key, hashes.SHA256())
+    )
+    _, ca = call(f"{api}/certificates/{bay_uuid}")
+    status, signed = call(
+        f"{api}/certificates",
+        "POST",
+        {"bay_uuid": bay_uuid, "csr": csr.public_bytes(serialization.Encoding.PEM).decode()},
+    )
+    if status != 201:
+        sys.exit(f"CSR signing refused: {signed}")
+    (where / "ca.pem").write_text(ca["pem"])
+    (where / "cert.pem").write_text(signed["pem"])
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (where / "key.pem").write_bytes(key_pem)
+    (where / "key.pem").chmod(0o600)
+    print(f"  credentials      {where}/{{ca,cert,key}}.pem (CA from the API, cert signed by it)")
+    return where
+
+
+def run_container(bay: dict[str, Any], certs: pathlib.Path) -> None:
+    import docker  # noqa: PLC0415
+
+    tls = docker.tls.TLSConfig(
+        client_cert=(str(certs / "cert.pem"), str(certs / "key.pem")),
+        ca_cert=str(certs / "ca.pem"),
+        verify=True,
+    )
+    client = docker.DockerClient(
+        base_url=bay["api_address"].replace("tcp://", "https://"), tls=tls, version="1.41"
+    )
+    client.api.trust_env = False  # no proxy CA bundle between us and the bay
+    nodes = client.nodes.list()
+    print(
+        f"  swarm nodes      {', '.join(sorted(n.attrs['Description']['Hostname'] for n in nodes))}"
+    )
+    out = client.containers.run(
+        "local/busybox:latest", ["sh", "-c", "echo hello from $(hostname)"], remove=True
+    )
+    print(f"  container says   {out.decode().strip()}")
+
+
+def print_usage(api: str, bay: dict[str, Any], certs: pathlib.Path) -> None:
+    host = bay["api_address"]
+    print(f"""
+Use the bay with docker (TLS, the bay's own CA):
+  docker --tlsverify --tlscacert {certs}/ca.pem --tlscert {certs}/cert.pem \\
+         --tlskey {certs}/key.pem -H {host} node ls
+or  export DOCKER_HOST={host} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs}
+With the magnum client (python-magnumclient 2.1.0, e.g. .venv-client/bin/python):
+  from magnumclient.v1 import client
+  mc = client.Client(input_auth_token="demo", magnum_url="{api}")
+  mc.bays.get("demo"); mc.certificates.get(bay_uuid="{bay["uuid"]}")""")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from magnumclient.common.apiclient import exceptions as client_exc
 from magnumclient.v1 import client as v1_client
 
 TIMEOUT = 20.0
@@ -36,14 +37,17 @@ def error(exc: Exception) -> dict[str, Any]:
         "error": type(exc).__name__,
         "http_status": getattr(exc, "http_status", None),
         "message": str(exc),
+        "details": getattr(exc, "details", None),
     }
 
 
 def attempt(fn: Callable[[], Any]) -> Any:
     try:
-        return fn()
-    except Exception as exc:
+        result = fn()
+    except client_exc.ClientException as exc:
         return error(exc)
+    # a resource where an error was expected: show what came back instead
+    return {"unexpected": result._info} if hasattr(result, "_info") else result
 
 
 def wait_bay(cs: Any, ident: str, until: Callable[[Any], bool]) -> dict[str, Any]:
@@ -53,9 +57,7 @@ def wait_bay(cs: Any, ident: str, until: Callable[[Any], bool]) -> dict[str, Any
     while True:
         try:
             bay = cs.bays.get(ident)
-        except Exception as exc:
-            if type(exc).__name__ != "NotFound":
-                raise
+        except client_exc.NotFound:
             bay = None
         if until(bay):
             return {"gone": True} if bay is None else fields(bay, BAY_FIELDS)

@@ -62,15 +62,20 @@ def test_failed_create_removes_what_was_built(svc: Service) -> None:
     assert svc.wait_bay(bay["uuid"], lambda b: b is None) is None
 
 
-def test_invalid_template_for_driver_fails_with_reason(svc: Service) -> None:
-    assert (
-        svc.post("/v1/baymodels", BAYMODEL | {"name": "big", "flavor_id": "too-big"}).status_code
-        == 201
-    )
-    res = svc.post("/v1/bays", {"baymodel_id": "big"})
-    bay = svc.wait_bay(res.json["uuid"], _settled)
-    assert bay is not None and bay["status"] == "CREATE_FAILED"
-    assert bay["status_reason"] == "Flavor too-big does not fit this host."
+def test_driver_validation_refuses_before_anything_is_built(svc: Service) -> None:
+    res = svc.post("/v1/baymodels", BAYMODEL | {"name": "big", "flavor_id": "too-big"})
+    assert res.status_code == 400
+    assert res.json["errors"][0]["detail"] == "Flavor too-big does not fit this host."
+    assert svc.get("/v1/baymodels").json["baymodels"] == []
+
+
+def test_bay_of_a_coe_without_enabled_driver_is_refused(svc: Service) -> None:
+    model = BAYMODEL | {"name": "k8s", "coe": "kubernetes", "network_driver": "flannel"}
+    assert svc.post("/v1/baymodels", model).status_code == 201
+    res = svc.post("/v1/bays", {"name": "k", "baymodel_id": "k8s"})
+    assert res.status_code == 400
+    assert res.json["errors"][0]["detail"] == "Bay type (vm, None, kubernetes) not enabled."
+    assert svc.get("/v1/bays").json["bays"] == []
 
 
 def test_delete_during_create_takes_over(svc: Service, tmp_path: pathlib.Path) -> None:

@@ -11,18 +11,23 @@ import falcon
 from oslo_config import cfg
 
 from magnum.api import errors, middleware, openapi, policy
-from magnum.api.v1 import baymodels, bays, common, mservices, root
+from magnum.api.v1 import baymodels, bays, certificates, common, mservices, root
+from magnum.common import pki
 from magnum.conductor import rpcapi
 from magnum.db import engine
+from magnum.drivers import registry
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
 class Api:
-    """What the resources share: settings, the database, policy and the conductor client."""
+    """What the resources share: settings, the database, policy, the conductor client and
+    the enabled drivers (for their cheap `validate()` only)."""
 
     db: engine.Database
     policy: policy.Policy
     conductor: rpcapi.ConductorAPI
+    drivers: registry.Drivers
+    key_secret: bytes
     max_limit: int
     default_bay_timeout: int
     service_down_time: int
@@ -45,6 +50,8 @@ def build(
         db=db,
         policy=policy.Policy(conf),
         conductor=rpcapi.ConductorAPI(conf, transport),
+        drivers=registry.load(conf),
+        key_secret=pki.key_secret(conf),
         max_limit=conf.api.max_limit,
         default_bay_timeout=conf.conductor.default_bay_timeout,
         service_down_time=conf.conductor.service_down_time,
@@ -64,4 +71,6 @@ def build(
         app.add_route(f"/v1/{name}/detail", collection, suffix="detail")
         app.add_route(f"/v1/{name}/{{ident}}", module.Item(api))
     app.add_route("/v1/mservices", mservices.Collection(api))
+    app.add_route("/v1/certificates", certificates.Collection(api))
+    app.add_route("/v1/certificates/{ident}", certificates.Item(api))
     return app

@@ -76,13 +76,14 @@ def handle_magnum(
 def handle_http(
     req: falcon.Request, resp: falcon.Response, exc: Exception, params: dict[str, Any]
 ) -> None:
-    """Framework errors (unknown URL, wrong method): Magnum answered these with code ""."""
+    """Framework errors (unknown URL, wrong method): Magnum answered these with code "" and,
+    as the framework supplied no description, an empty detail."""
     assert isinstance(exc, falcon.HTTPError)
     status = falcon.http_status_to_code(exc.status)
     title = exc.title or ""
     if title[:3].isdigit():  # Falcon titles read "404 Not Found"; Magnum's read "Not Found"
         title = title[4:]
-    detail = exc.description or title
+    detail = exc.description or ""
     if exc.headers:
         resp.set_headers(exc.headers)
     respond(

@@ -97,4 +97,5 @@ def pipeline(conf: Any) -> list[Any]:
         auth = NoAuth(conf.api.default_project_id)
     else:
         raise exceptions.NotSupported(operation=f"auth_strategy {conf.api.auth_strategy}")
-    return [RequestId(), Paths(), Bodies(conf.api.max_body_size), Microversions(), auth]
+    # Microversions before Bodies: 413/415 answers carry the version headers like any /v1 answer.
+    return [RequestId(), Paths(), Microversions(), Bodies(conf.api.max_body_size), auth]

@@ -26,6 +26,8 @@ RULES = [
     *(policy.RuleDefault(f"baymodel:{a}", "rule:default") for a in _ACTIONS),
     policy.RuleDefault("baymodel:publish", ADMIN_OR_OWNER),
     policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
+    policy.RuleDefault("certificate:create", "rule:admin_or_user"),
+    policy.RuleDefault("certificate:get", "rule:admin_or_user"),
 ]
 
 

@@ -50,15 +50,24 @@ def _check_ipv4(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:  # PostgreSQL cannot store it; refuse it everywhere alike
+        raise ValueError("Value should not contain NUL characters")
+    return value
+
+
+NoNul = pydantic.AfterValidator(_no_nul)
+MAX_INT = 2**31 - 1  # the INTEGER columns' range on every backend
 Bool = Annotated[bool, pydantic.BeforeValidator(_parse_bool)]
-Str255 = Annotated[str, Field(min_length=1, max_length=255)]
+Str255 = Annotated[str, Field(min_length=1, max_length=255), NoNul]
 Uuid = Annotated[
     str, pydantic.AfterValidator(_check_uuid), Field(json_schema_extra={"format": "uuid"})
 ]
 IPv4 = Annotated[
     str, pydantic.AfterValidator(_check_ipv4), Field(json_schema_extra={"format": "ipv4"})
 ]
-Labels = dict[Annotated[str, Field(max_length=255)], Annotated[str, Field(max_length=255)]]
+_LabelStr = Annotated[str, Field(max_length=255), NoNul]
+Labels = dict[_LabelStr, _LabelStr]
 BAY_NAME = r"^[a-zA-Z][a-zA-Z0-9_.-]*$"
 
 
@@ -83,7 +92,16 @@ class _Body(BaseModel):
         return data
 
 
+def _coe_required(schema: dict[str, Any]) -> None:
+    """`coe` is optional to the parser (Magnum then answers "Requested COE type Unset is not
+    supported.") but a create without it always fails, so the published schema requires it."""
+    required = schema.setdefault("required", [])
+    if "coe" not in required:
+        required.append("coe")
+
+
 class BayModelBody(_Body):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_coe_required)
     ARGUMENT = "baymodel"
 
     uuid: Uuid | None = None
@@ -99,7 +117,7 @@ class BayModelBody(_Body):
     network_driver: Str255 | None = None
     volume_driver: Str255 | None = None
     apiserver_port: Annotated[int, Field(ge=1024, le=65535)] | None = None
-    docker_volume_size: Annotated[int, Field(ge=1)] | None = None
+    docker_volume_size: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
     cluster_distro: Str255 | None = None
     http_proxy: Str255 | None = None
     https_proxy: Str255 | None = None
@@ -118,12 +136,12 @@ class BayBody(_Body):
     uuid: Uuid | None = None
     name: Annotated[str, Field(min_length=1, max_length=255, pattern=BAY_NAME)] | None = None
     baymodel_id: Str255
-    node_count: Annotated[int, Field(ge=1)] = 1
-    master_count: Annotated[int, Field(ge=1)] = 1
-    bay_create_timeout: Annotated[int, Field(ge=0)] | None = 0
+    node_count: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    master_count: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    bay_create_timeout: Annotated[int, Field(ge=0, le=MAX_INT)] | None = 0
     discovery_url: Str255 | None = None
     status: Literal[tuple(s.value for s in fields.BayStatus)] | None = None  # type: ignore[valid-type]
-    status_reason: str | None = None
+    status_reason: Annotated[str, NoNul] | None = None
 
 
 class PatchOp(BaseModel):

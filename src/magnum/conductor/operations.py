@@ -31,8 +31,10 @@ class BayOperations:
         owner: str,
         ttl: float,
         workers: int,
+        key_secret: bytes,
     ) -> None:
         self._db = db
+        self._key_secret = key_secret
         self._drivers = drivers
         self.owner = owner
         self._ttl = ttl
@@ -113,7 +115,14 @@ class BayOperations:
             )
             if template is None:  # cannot happen while the bay references it; be safe
                 template = models.BayModel(uuid=row.baymodel_id, coe="", labels={})
-            return task_mod.Task(self._db, row, template, owner=self.owner, lost=self._is_lost)
+            return task_mod.Task(
+                self._db,
+                row,
+                template,
+                owner=self.owner,
+                lost=self._is_lost,
+                key_secret=self._key_secret,
+            )
 
     def _run_one(self, task: task_mod.Task) -> None:
         handler = bay_handlers.HANDLERS[task.op]

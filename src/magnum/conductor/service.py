@@ -14,7 +14,7 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from magnum.common import rpc
+from magnum.common import pki, rpc
 from magnum.conductor import endpoints, operations
 from magnum.db import engine
 from magnum.drivers import registry
@@ -65,6 +65,7 @@ class Conductor:
             owner=self.owner,
             ttl=conf.conductor.lease_ttl,
             workers=conf.conductor.workers,
+            key_secret=pki.key_secret(conf),
         )
         self._stop = threading.Event()
         self._server = messaging.get_rpc_server(

@@ -14,6 +14,8 @@ from typing import Any
 
 from oslo_config import cfg
 
+from magnum.conf import local
+
 DEFAULT_OPTS = [
     cfg.StrOpt(
         "host",
@@ -114,14 +116,24 @@ CONDUCTOR_OPTS = [
     ),
     cfg.ListOpt(
         "enabled_infra_drivers",
-        default=[],
+        default=["local"],
         help="Entry-point names from 'magnum.drivers.infra' to load at start-up.",
     ),
     cfg.ListOpt(
         "enabled_coe_drivers",
-        default=[],
+        default=["swarm"],
         help="Entry-point names from 'magnum.drivers.coe' to load at start-up. "
         "The name is the COE it provides (swarm, kubernetes).",
+    ),
+]
+
+CERTIFICATES_OPTS = [
+    cfg.StrOpt(
+        "key_secret",
+        secret=True,
+        help="Secret encrypting every bay's private keys (CA and conductor client) in the "
+        "database. When unset, a random secret is made in <[DEFAULT] state_path>/pki.secret; "
+        "set it explicitly when API and conductor processes run on several hosts.",
     ),
 ]
 
@@ -130,6 +142,8 @@ GROUPS: dict[str, list[Any]] = {
     "api": API_OPTS,
     "database": DATABASE_OPTS,
     "conductor": CONDUCTOR_OPTS,
+    "certificates": CERTIFICATES_OPTS,
+    local.GROUP: local.OPTS,
 }
 
 # oslo.messaging registers a few groups only on its global CONF; register them on ours.

@@ -53,6 +53,14 @@ class BayModelView:
     registry_enabled: bool
     tls_disabled: bool
 
+    @classmethod
+    def of(cls, source: Any) -> BayModelView:
+        """Build from anything with these attributes (a database row, a validated body)."""
+        values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls)}
+        values["coe"] = values["coe"] or ""
+        values["labels"] = dict(values["labels"] or {})
+        return cls(**values)
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class BayView:

@@ -9,7 +9,7 @@ the conductor then owns it through a lease. A row is never half-written.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,9 +63,13 @@ def create(
     values: Mapping[str, Any],
     *,
     default_timeout: int,
+    check: Callable[[models.BayModel], None] | None = None,
 ) -> models.Bay:
-    """Insert a bay in CREATE_IN_PROGRESS. The baymodel is locked so it cannot vanish meanwhile."""
+    """Insert a bay in CREATE_IN_PROGRESS. The baymodel is locked so it cannot vanish meanwhile;
+    `check` may refuse the bay for its template before anything is written."""
     template = baymodels.get(session, ctx, values["baymodel_id"], for_update=True)
+    if check is not None:
+        check(template)
     row = models.Bay(
         uuid=utils.new_uuid(),  # a client-supplied uuid is ignored, as in Magnum
         project_id=ctx.project_id,

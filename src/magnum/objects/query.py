@@ -102,13 +102,17 @@ def by_ident(
     for_update: bool = False,
 ) -> Row:
     """Find one row by canonical UUID or, failing that form, by name (409 if ambiguous)."""
-    if utils.is_uuid_like(ident):
-        stmt = stmt.where(model.uuid == ident)
-    else:
-        stmt = stmt.where(model.name == ident)
+    if "\x00" in ident:  # no stored name holds NUL, and PostgreSQL refuses it in a query
+        raise not_found(**{kind: ident})
+    by_uuid = utils.is_uuid_like(ident)
+    stmt = stmt.where(model.uuid == ident) if by_uuid else stmt.where(model.name == ident)
     if for_update:
         stmt = stmt.with_for_update()
-    rows = session.scalars(stmt.limit(2)).all()
+    if by_uuid:
+        rows = list(session.scalars(stmt.limit(2)).all())
+    else:
+        # MariaDB compares names case- and trailing-space-insensitively; names are exact here.
+        rows = [row for row in session.scalars(stmt).all() if row.name == ident]
     if not rows:
         raise not_found(**{kind: ident})
     if len(rows) > 1:

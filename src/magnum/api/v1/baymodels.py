@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import falcon
 
-from magnum.api import schemas
+from magnum.api import schemas, validation
 from magnum.api.v1 import common
 from magnum.common import exceptions, utils
 from magnum.db import models
@@ -127,6 +128,7 @@ class Collection:
         body = schemas.validate(schemas.BayModelBody, common.json_body(req, argument="baymodel"))
         values = body.model_dump()
         check_drivers(values)
+        validation.template(self.api.drivers, types.SimpleNamespace(**values))
         ctx = common.ctx(req)
         self.api.policy.authorize("baymodel:create", ctx)
         if values["public"] and not self.api.policy.check("baymodel:publish", ctx):
@@ -167,6 +169,7 @@ class Item:
             patched.pop("uuid", None)
             values = schemas.validate(schemas.BayModelBody, patched).model_dump()
             check_drivers(values)
+            validation.template(self.api.drivers, types.SimpleNamespace(**values))
             changes = {k: v for k, v in values.items() if k in MUTABLE and v != current[k]}
             if "public" in changes and not self.api.policy.check("baymodel:publish", ctx):
                 raise exceptions.BaymodelPublishDenied()

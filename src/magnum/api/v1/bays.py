@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from magnum.api import schemas
+from magnum.api import schemas, validation
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, utils
 from magnum.db import models
@@ -118,10 +118,23 @@ class Collection(_Base):
         body = schemas.validate(schemas.BayBody, common.json_body(req, argument="bay"))
         ctx = common.ctx(req)
         self.api.policy.authorize("bay:create", ctx)
+
+        def check(template: models.BayModel) -> None:
+            validation.bay(
+                self.api.drivers,
+                template,
+                master_count=body.master_count,
+                node_count=body.node_count,
+            )
+
         with self.api.db.session() as session:
             try:
                 row = bays.create(
-                    session, ctx, body.model_dump(), default_timeout=self.api.default_bay_timeout
+                    session,
+                    ctx,
+                    body.model_dump(),
+                    default_timeout=self.api.default_bay_timeout,
+                    check=check,
                 )
             except exceptions.BayModelNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None

@@ -102,7 +102,7 @@ def json_body(req: falcon.Request, *, argument: str) -> Any:
         raise exceptions.InvalidParameterValue(err=f'Missing argument: "{argument}"')
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise exceptions.InvalidParameterValue(err="Request is not in valid JSON format") from None
 
 

@@ -8,7 +8,7 @@ import falcon
 from magnum.api import versions
 from magnum.api.v1 import common
 
-V1_COLLECTIONS = ("baymodels", "bays", "mservices")
+V1_COLLECTIONS = ("baymodels", "bays", "certificates", "mservices")
 
 
 class Root:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from magnum.common import exceptions
+from magnum.common import exceptions, pki
 from magnum.conductor.handlers import task as task_mod
 from magnum.drivers import base, registry
 from magnum.objects import fields
@@ -70,7 +70,10 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
     infra.validate(task.baymodel, **counts)
     coe.validate(task.baymodel, **counts)
     try:
-        task.checkpoint()
+        # The bay's CA comes first: node certificates are signed by it, and the API serves
+        # it (GET /v1/certificates) as soon as the bay exists.
+        pki.ensure_bay_credentials(task.state, bay_uuid=task.bay.uuid, secret=task.key_secret)
+        task.progress("Certificate authority ready")
         specs = node_specs(task, workers=task.bay.node_count)
         task.progress(f"Creating {len(specs)} nodes")
         nodes = infra.create_nodes(task, specs)

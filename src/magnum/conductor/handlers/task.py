@@ -29,27 +29,7 @@ def bay_view(row: models.Bay) -> base.BayView:
 
 
 def baymodel_view(row: models.BayModel) -> base.BayModelView:
-    return base.BayModelView(
-        uuid=row.uuid,
-        coe=row.coe or "",
-        image_id=row.image_id,
-        flavor_id=row.flavor_id,
-        master_flavor_id=row.master_flavor_id,
-        keypair_id=row.keypair_id,
-        external_network_id=row.external_network_id,
-        fixed_network=row.fixed_network,
-        network_driver=row.network_driver,
-        volume_driver=row.volume_driver,
-        dns_nameserver=row.dns_nameserver,
-        docker_volume_size=row.docker_volume_size,
-        http_proxy=row.http_proxy,
-        https_proxy=row.https_proxy,
-        no_proxy=row.no_proxy,
-        server_type=row.server_type,
-        labels=dict(row.labels or {}),
-        registry_enabled=row.registry_enabled,
-        tls_disabled=row.tls_disabled,
-    )
+    return base.BayModelView.of(row)
 
 
 class Task:
@@ -63,8 +43,10 @@ class Task:
         *,
         owner: str,
         lost: Callable[[str], bool],
+        key_secret: bytes,
     ) -> None:
         self._db = db
+        self.key_secret = key_secret
         self._owner = owner
         self._lost = lost
         assert row.operation is not None, "a task exists only for a pending operation"

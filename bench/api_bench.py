@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: Apache-2.0
+"""API throughput benchmark: requests/s and p50/p99 latency at a fixed concurrency.
+
+Two deployments, each started and stopped by this script, traffic on 127.0.0.1 only:
+
+  aio    magnum-aio (SQLite, in-process transport, cheroot)
+  multi  magnum-api (gunicorn, [api] workers=2) + one magnum-conductor,
+         a fresh PostgreSQL database and RabbitMQ
+
+Scenarios (keep-alive http.client connections, one per client thread):
+
+  list         GET /v1/baymodels with 100 baymodels present
+  get          GET /v1/baymodels/<uuid>
+  post+delete  POST /v1/baymodels then DELETE it (one "op" = one pair)
+
+Run:  .venv/bin/python bench/api_bench.py [--only aio|multi] [--duration 5] [--warmup 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+VENV_BIN = pathlib.Path(sys.executable).parent
+PG_ADMIN = os.environ.get("MAGNUM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+RABBIT = os.environ.get("MAGNUM_TEST_RABBIT", "rabbit://guest:guest@127.0.0.1:5672/")
+HEADERS = {
+    "X-Auth-Token": "bench",
+    "X-Project-Id": "bench",
+    "X-User-Id": "bench-user",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+}
+# upstream magnum 23.0.0 on the same kind of machine (ops/s)
+REFERENCE = {"list": 56.0, "get": 310.0, "post+delete": 48.0}
+
+
+def baymodel_body(name: str) -> bytes:
+    return json.dumps(
+        {
+            "name": name,
+            "image_id": "fedora-atomic",
+            "keypair_id": "kp",
+            "external_network_id": "public",
+            "coe": "swarm",
+            "labels": {"bench": "yes"},
+        }
+    ).encode()
+
+
+class Http:
+    """One keep-alive connection to the API."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=30)
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self.conn.request(method, path, body=body, headers=HEADERS)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.will_close:
+            self.conn.close()
+        return resp.status, data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- the load generator --------------------------------------------------------------
+Op = Callable[[Http], bool]
+
+
+def run_load(
+    host: str, port: int, op: Op, *, concurrency: int, warmup: float, duration: float
+) -> dict[str, float]:
+    start = time.monotonic()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+
+    def worker(i: int) -> None:
+        client = Http(host, port)
+        try:
+            while (t0 := time.monotonic()) < stop_at:
+                ok = op(client)
+                t1 = time.monotonic()
+                if t0 >= measure_from:
+                    latencies[i].append(t1 - t0)
+                    errors[i] += not ok
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    samples = sorted(x for per in latencies for x in per)
+    if not samples:
+        return {"ops": 0.0, "p50": float("nan"), "p99": float("nan"), "n": 0, "errors": 0}
+    q = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else samples
+    return {
+        "ops": len(samples) / duration,
+        "p50": statistics.median(samples) * 1000,
+        "p99": (q[98] if len(q) > 1 else q[0]) * 1000,
+        "n": len(samples),
+        "errors": sum(errors),
+    }
+
+
+def scenarios(host: str, port: int) -> dict[str, Op]:
+    seed = Http(host, port)
+    existing = json.loads(seed.call("GET", "/v1/baymodels?limit=1000")[1])["baymodels"]
+    for i in range(len(existing), 100):
+        status, _ = seed.call("POST", "/v1/baymodels", baymodel_body(f"seed-{i:03d}"))
+        assert status == 201, status
+    status, data = seed.call("GET", "/v1/baymodels")
+    listed = json.loads(data)["baymodels"]
+    assert status == 200 and len(listed) == 100, (status, len(listed))
+    one = listed[0]["uuid"]
+    seed.close()
+
+    def list_(c: Http) -> bool:
+        status, data = c.call("GET", "/v1/baymodels")
+        return status == 200 and len(json.loads(data)["baymodels"]) == 100
+
+    def get(c: Http) -> bool:
+        return c.call("GET", f"/v1/baymodels/{one}")[0] == 200
+
+    def post_delete(c: Http) -> bool:
+        status, data = c.call("POST", "/v1/baymodels", baymodel_body(f"b-{uuid.uuid4().hex[:12]}"))
+        if status != 201:
+            return False
+        return c.call("DELETE", f"/v1/baymodels/{json.loads(data)['uuid']}")[0] == 204
+
+    return {"list": list_, "get": get, "post+delete": post_delete}
+
+
+# --- deployments ---------------------------------------------------------------------
+def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/v1", headers=HEADERS)
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        pause.wait(0.1)
+    raise RuntimeError(f"nothing answered on port {port} within {timeout}s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def aio(tmp: pathlib.Path) -> Iterator[tuple[str, int, list[int]]]:
+    log = (tmp / "aio.log").open("wb")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "magnum-aio"), "--bind", "127.0.0.1:0", "--state-dir", str(tmp / "aio")],
+        stdout=subprocess.PIPE,
+        stderr=log,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        match = re.search(r"API at http://([\d.]+):(\d+)/v1", line)
+        if not match:
+            raise RuntimeError(f"magnum-aio did not start: {line!r}; see {tmp / 'aio.log'}")
+        yield match.group(1), int(match.group(2)), [proc.pid]
+    finally:
+        stop(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        log.close()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"magnum_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield sa.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextmanager
+def multi(tmp: pathlib.Path, workers: int) -> Iterator[tuple[str, int, list[int]]]:
+    port = free_port()
+    with postgres_database() as url:
+        conf = tmp / "magnum.conf"
+        conf.write_text(
+            "[DEFAULT]\n"
+            f"transport_url = {RABBIT}\n"
+            f"state_path = {tmp / 'state'}\n"
+            "host = bench\n"
+            "[database]\n"
+            f"connection = {url}\n"
+            "[api]\n"
+            "host = 127.0.0.1\n"
+            f"port = {port}\n"
+            f"workers = {workers}\n"
+            "[conductor]\n"
+            f"topic = magnum-bench-{uuid.uuid4().hex[:8]}\n"
+        )
+        subprocess.run(
+            [str(VENV_BIN / "magnum-db-manage"), "--config-file", str(conf), "upgrade"],
+            check=True,
+            capture_output=True,
+        )
+        logs = [(tmp / n).open("wb") for n in ("api.log", "conductor.log")]
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for binary, log in zip(("magnum-api", "magnum-conductor"), logs, strict=True):
+                procs.append(
+                    subprocess.Popen(
+                        [str(VENV_BIN / binary), "--config-file", str(conf)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            wait_http(port, procs[0])
+            yield "127.0.0.1", port, [p.pid for p in procs]
+        finally:
+            for proc in procs:
+                stop(proc)
+            for log in logs:
+                log.close()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User+system CPU of the server processes and their children (gunicorn workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=("aio", "multi"))
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=2, help="[api] workers for magnum-api")
+    args = parser.parse_args()
+
+    deployments = {
+        "aio": aio,
+        f"api(w={args.workers})+conductor": lambda tmp: multi(tmp, args.workers),
+    }
+    if args.only == "aio":
+        deployments.pop(f"api(w={args.workers})+conductor")
+    elif args.only == "multi":
+        deployments.pop("aio")
+
+    rows = []
+    tmp_root = pathlib.Path(tempfile.mkdtemp(prefix="magnum-bench-"))
+    try:
+        for dep_name, start in deployments.items():
+            tmp = tmp_root / re.sub(r"\W", "_", dep_name)
+            tmp.mkdir()
+            with start(tmp) as (host, port, pids):
+                for name, op in scenarios(host, port).items():
+                    cpu0 = cpu_seconds(pids)
+                    res = run_load(
+                        host,
+                        port,
+                        op,
+                        concurrency=args.concurrency,
+                        warmup=args.warmup,
+                        duration=args.duration,
+                    )
+                    cpu = (cpu_seconds(pids) - cpu0) / (args.warmup + args.duration)
+                    rows.append((dep_name, name, res, cpu))
+                    print(
+                        f"  {dep_name:<24} {name:<12} {res['ops']:8.1f} ops/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+
+    print(
+        f"\nconcurrency {args.concurrency}, {args.duration:g} s measured after "
+        f"{args.warmup:g} s warm-up, {os.cpu_count()} CPUs shared by client and server\n"
+    )
+    head = (
+        f"{'deployment':<24} {'scenario':<12} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'srv CPU':>7} {'upstream':>8} {'ratio':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for dep_name, name, res, cpu in rows:
+        ref = REFERENCE[name]
+        print(
+            f"{dep_name:<24} {name:<12} {res['ops']:8.1f} {res['p50']:8.2f} {res['p99']:8.2f} "
+            f"{res['errors']:>6} {cpu:7.2f} {ref:8.1f} {res['ops'] / ref:5.1f}x"
+        )
+    print(
+        "\nupstream = magnum 23.0.0 reference (list 56 req/s, GET one 310 req/s, "
+        "POST+DELETE 48 pairs/s); ratio = ours / upstream; srv CPU = server cores busy"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

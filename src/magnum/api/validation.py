@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Checks that need the enabled drivers, run while the API waits.
+
+The API loads the same driver registry as the conductor but calls only the
+drivers' `validate()`, which the contract (magnum.drivers.base) keeps cheap and
+free of remote calls. So an unknown flavor, image or network, or a bay this host
+cannot hold, is a 400 before anything is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magnum.common import exceptions
+from magnum.drivers import base, registry
+
+
+def template(drivers: registry.Drivers, source: Any) -> None:
+    """A baymodel must name what the infrastructure offers (and its COE's rules if enabled)."""
+    model = base.BayModelView.of(source)
+    if drivers.infra:
+        drivers.infra_for().validate(model, master_count=1, node_count=1)
+    if model.coe in drivers.coe:
+        drivers.coe[model.coe].validate(model, master_count=1, node_count=1)
+
+
+def bay(drivers: registry.Drivers, source: Any, *, master_count: int, node_count: int) -> None:
+    """A bay needs an enabled driver for its COE and must fit the infrastructure."""
+    model = base.BayModelView.of(source)
+    if model.coe not in drivers.coe or not drivers.infra:
+        raise exceptions.BayTypeNotEnabled(
+            server_type=model.server_type or "vm", os=source.cluster_distro, coe=model.coe
+        )
+    drivers.infra_for().validate(model, master_count=master_count, node_count=node_count)
+    drivers.coe[model.coe].validate(model, master_count=master_count, node_count=node_count)

@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SwarmDriver: Docker Swarm mode on nodes that run dockerd.
+
+master-0 initialises the swarm (advertising <ip>:2377, overlay pool 10.252.0.0/16),
+other masters join as managers one at a time (raft wants that), workers join in
+parallel. Every node is labelled `magnum.role`, `magnum.bay` and `magnum.node`.
+
+The bay's api_address is master-0's daemon (tcp://<ip>:2376). With several masters,
+any manager serves the swarm API, but a single stable address is what Magnum reports;
+master-0 is that address (no proxy in front), so losing master-0 loses the address
+while the swarm itself stays up.
+
+The driver reaches nodes over TCP+TLS with the conductor's client certificate kept by
+the infrastructure driver in the bay's driver state (magnum.common.pki.STATE_KEY).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar
+
+import docker
+
+from magnum.common import exceptions, pki
+from magnum.drivers import base
+from magnum.drivers.coe.swarm import clients, membership
+
+JOIN_TIMEOUT = 60.0
+READY_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 60.0
+MAX_PARALLEL = 8
+NETWORK_DRIVERS = (None, "", "docker")
+
+
+class SwarmDriver(base.CoeDriver):
+    coe: ClassVar[str] = "swarm"
+
+    def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
+        if baymodel.network_driver not in NETWORK_DRIVERS:
+            raise exceptions.InvalidParameterValue(
+                err=f"Network driver {baymodel.network_driver} is not supported by swarm "
+                "mode bays; use docker (overlay networks)."
+            )
+        if master_count < 1:
+            raise exceptions.InvalidParameterValue(err="A swarm bay needs at least one master.")
+        del node_count
+
+    def bootstrap(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Endpoints:
+        masters, workers = _split(nodes)
+        with self._connect(task) as conn:
+            first = masters[0]
+            manager = conn.client(first.address)
+            with clients.translated(f"Initialising the swarm on {first.name}"):
+                ids = {first.name: membership.ensure_initialized(manager, first.address)}
+            task.progress(f"1/{len(nodes)} nodes joined")
+            ids |= self._join(task, conn, first, masters[1:], workers, done=1, total=len(nodes))
+            self._settle(task, conn, first, nodes, ids)
+        return _endpoints(task, masters, workers)
+
+    def add_workers(
+        self, task: base.BayTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+    ) -> base.Endpoints:
+        masters, workers = _split(nodes)
+        if new:
+            with self._connect(task) as conn:
+                first = masters[0]
+                ids = self._join(task, conn, first, [], list(new), done=0, total=len(new))
+                self._settle(task, conn, first, new, ids)
+        return _endpoints(task, masters, workers)
+
+    def remove_workers(
+        self, task: base.BayTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+    ) -> None:
+        masters, _ = _split(nodes)
+        with self._connect(task) as conn:
+            manager = conn.client(masters[0].address)
+            for node in gone:
+                with clients.translated(f"Removing {node.name} from the swarm"):
+                    self._remove_one(conn, manager, node)
+                task.progress(f"{node.name} left the swarm")
+
+    def health(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Health:
+        masters, _ = _split(nodes)
+        problems: list[str] = []
+        with self._connect(task) as conn:
+            for node in nodes:
+                try:
+                    conn.client(node.address).ping()
+                except clients.ERRORS:
+                    problems.append(f"{node.name} does not answer")
+            try:
+                states = {
+                    a.get("Status", {}).get("Addr"): a.get("Status", {}).get("State")
+                    for a in membership.nodes_by_id(conn.client(masters[0].address)).values()
+                }
+            except clients.ERRORS:
+                return base.Health(healthy=False, reason=f"{masters[0].name} does not answer")
+        problems += [
+            f"{n.name} is {states.get(n.address, 'not in the swarm')}"
+            for n in nodes
+            if states.get(n.address) != "ready"
+        ]
+        if problems:
+            return base.Health(healthy=False, reason="; ".join(problems))
+        return base.Health(healthy=True, reason=f"{len(nodes)} nodes ready")
+
+    # --- helpers ---------------------------------------------------------------
+    def _connect(self, task: base.BayTask) -> clients.Connections:
+        return clients.Connections(task, self._secret())
+
+    def _secret(self) -> bytes:
+        return pki.key_secret(self.conf)
+
+    def _join(
+        self,
+        task: base.BayTask,
+        conn: clients.Connections,
+        first: base.Node,
+        managers: Sequence[base.Node],
+        workers: Sequence[base.Node],
+        *,
+        done: int,
+        total: int,
+    ) -> dict[str, str]:
+        manager = conn.client(first.address)
+        with clients.translated(f"Reading join tokens from {first.name}"):
+            tokens = membership.join_tokens(manager)
+        ids: dict[str, str] = {}
+        for node in managers:  # one at a time: each changes the raft membership
+            ids[node.name] = self._join_one(conn, node, first, tokens["Manager"])
+            done += 1
+            task.progress(f"{done}/{total} nodes joined")
+        jobs = {
+            node.name: functools.partial(self._join_one, conn, node, first, tokens["Worker"])
+            for node in workers
+        }
+        for name, node_id in _parallel(jobs):
+            ids[name] = node_id
+            done += 1
+            task.progress(f"{done}/{total} nodes joined")
+        return ids
+
+    @staticmethod
+    def _join_one(conn: clients.Connections, node: base.Node, first: base.Node, token: str) -> str:
+        with clients.translated(f"Joining {node.name} to the swarm"):
+            return membership.ensure_joined(
+                conn.client(node.address),
+                address=node.address,
+                manager_address=first.address,
+                token=token,
+                timeout=JOIN_TIMEOUT,
+            )
+
+    @staticmethod
+    def _settle(
+        task: base.BayTask,
+        conn: clients.Connections,
+        first: base.Node,
+        nodes: Sequence[base.Node],
+        ids: dict[str, str],
+    ) -> None:
+        """Wait until the joined nodes are Ready, label them, drop stale entries."""
+        manager = conn.client(first.address)
+        with clients.translated("Waiting for swarm nodes to be Ready"):
+            membership.wait_ready(manager, ids.values(), timeout=READY_TIMEOUT)
+        with clients.translated("Labelling swarm nodes"):
+            for node in nodes:
+                labels = {
+                    "magnum.role": str(node.role),
+                    "magnum.bay": task.bay.uuid,
+                    "magnum.node": node.name,
+                }
+                membership.update_spec(manager, ids[node.name], Labels=labels)
+            membership.remove_stale(manager, (n.address for n in nodes), set(ids.values()))
+
+    @staticmethod
+    def _remove_one(
+        conn: clients.Connections, manager: docker.DockerClient, node: base.Node
+    ) -> None:
+        node_id = membership.id_by_address(manager, node.address)
+        if node_id is None:
+            return  # already out of the swarm
+        membership.drain(manager, node_id, timeout=DRAIN_TIMEOUT)
+        # A dead worker cannot leave; the manager forgets it below anyway.
+        with contextlib.suppress(*clients.ERRORS):
+            conn.client(node.address).swarm.leave(force=True)
+        membership.remove(manager, node_id)
+
+
+def _split(nodes: Sequence[base.Node]) -> tuple[list[base.Node], list[base.Node]]:
+    masters = [n for n in nodes if n.role is base.Role.MASTER]
+    workers = [n for n in nodes if n.role is not base.Role.MASTER]
+    if not masters:
+        raise exceptions.BayOperationFailed(reason="The bay has no master node.")
+    return masters, workers
+
+
+def _endpoints(
+    task: base.BayTask, masters: Sequence[base.Node], workers: Sequence[base.Node]
+) -> base.Endpoints:
+    tls = not task.baymodel.tls_disabled
+    return base.Endpoints(
+        api_address=clients.api_url(masters[0].address, tls=tls),
+        master_addresses=tuple(n.address for n in masters),
+        node_addresses=tuple(n.address for n in workers),
+    )
+
+
+def _parallel(jobs: Mapping[str, Callable[[], str]]) -> Iterator[tuple[str, str]]:
+    """Run named jobs on a few threads, yielding (name, result) as each finishes; the first
+    error is raised once every job has finished, so none is left running behind us."""
+    if not jobs:
+        return
+    errors: list[BaseException] = []
+    with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(jobs))) as pool:
+        futures = {pool.submit(job): name for name, job in jobs.items()}
+        for future in concurrent.futures.as_completed(futures):
+            if (exc := future.exception()) is not None:
+                errors.append(exc)
+            elif not errors:
+                yield futures[future], future.result()
+    if errors:
+        raise errors[0]

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The local "cloud catalog" (flavors, images, networks, keypairs from [local]) and the
+checks a baymodel must pass before the local driver builds anything.
+
+Every baymodel field is either honoured or refused here with a 400: none is ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import pathlib
+import shutil
+
+from oslo_config import cfg
+
+from magnum.common import exceptions
+from magnum.drivers import base
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Flavor:
+    name: str
+    memory_mb: int
+    cpus: int
+
+
+def _bad(err: str) -> exceptions.InvalidParameterValue:
+    return exceptions.InvalidParameterValue(err=err)
+
+
+def parse_flavor(text: str) -> Flavor:
+    try:
+        name, memory, cpus = text.split(":")
+        flavor = Flavor(name=name.strip(), memory_mb=int(memory), cpus=int(cpus))
+    except ValueError:
+        raise exceptions.DriverError(
+            reason=f"[local] flavors: '{text}' is not name:memory MB:cpus."
+        ) from None
+    if flavor.memory_mb < 64 or flavor.cpus < 1:
+        raise exceptions.DriverError(reason=f"[local] flavors: '{text}' is too small.")
+    return flavor
+
+
+def flavors(conf: cfg.ConfigOpts) -> dict[str, Flavor]:
+    return {f.name: f for f in map(parse_flavor, conf.local.flavors)}
+
+
+def flavor(conf: cfg.ConfigOpts, name: str | None) -> Flavor:
+    known = flavors(conf)
+    chosen = name or conf.local.default_flavor
+    if chosen not in known:
+        raise _bad(f"Flavor {chosen} not found. Available: {', '.join(sorted(known))}.")
+    return known[chosen]
+
+
+def mem_available_mb() -> int:
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def loop_devices_usable() -> bool:
+    return pathlib.Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
+
+
+def validate(conf: cfg.ConfigOpts, model: base.BayModelView, *, nodes: int) -> None:
+    """Raises InvalidParameterValue naming the first field this host cannot honour."""
+    _check_counts(conf, nodes)
+    flavor(conf, model.flavor_id)
+    flavor(conf, model.master_flavor_id or model.flavor_id)
+    _check_catalog(conf, model)
+    _check_unsupported(model)
+    _check_values(model)
+
+
+def _check_counts(conf: cfg.ConfigOpts, nodes: int) -> None:
+    limit = conf.local.max_nodes_per_bay
+    if nodes > limit:
+        raise _bad(f"A bay on the local driver holds at most {limit} nodes; {nodes} asked.")
+    need = nodes * conf.local.node_memory_estimate
+    if need > (free := mem_available_mb()):
+        raise _bad(
+            f"This host cannot hold {nodes} more nodes: about {need} MB needed, "
+            f"{free} MB available."
+        )
+
+
+def _check_catalog(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
+    images = conf.local.images
+    if model.image_id is not None and model.image_id not in images:
+        raise _bad(f"Image {model.image_id} not found. Available: {', '.join(sorted(images))}.")
+    networks = conf.local.networks
+    if model.external_network_id is not None and model.external_network_id not in networks:
+        raise _bad(
+            f"Network {model.external_network_id} not found. Available: {', '.join(networks)}."
+        )
+    keypairs = conf.local.keypairs
+    if keypairs and model.keypair_id is not None and model.keypair_id not in keypairs:
+        raise _bad(f"Keypair {model.keypair_id} not found.")
+
+
+def _check_unsupported(model: base.BayModelView) -> None:
+    if model.fixed_network:
+        raise _bad(
+            "fixed_network is not supported by the local driver: every bay gets its "
+            "own /24 from [local] subnet_pool."
+        )
+    if model.registry_enabled:
+        raise _bad("registry_enabled is not supported by the local driver yet.")
+    if model.volume_driver:
+        raise _bad(f"Volume driver {model.volume_driver} is not supported by the local driver.")
+    if model.server_type not in (None, "", "vm"):
+        raise _bad(f"Server type {model.server_type} is not supported by the local driver; use vm.")
+    if model.docker_volume_size is not None and not loop_devices_usable():
+        raise _bad("docker_volume_size needs loop devices and mkfs.ext4 on the conductor host.")
+
+
+def _check_values(model: base.BayModelView) -> None:
+    if model.docker_volume_size is not None and model.docker_volume_size < 1:
+        raise _bad("docker_volume_size must be at least 1 (GB).")
+    if model.dns_nameserver:
+        try:
+            ipaddress.ip_address(model.dns_nameserver)
+        except ValueError:
+            raise _bad(f"dns_nameserver {model.dns_nameserver} is not an IP address.") from None
+    for key, value in model.labels.items():
+        if not key or "=" in key or "\n" in key + value:
+            raise _bad(f"Label {key!r} cannot become a docker engine label.")

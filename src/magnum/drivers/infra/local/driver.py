@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: Apache-2.0
+"""LocalInfra: bay nodes on this machine.
+
+A bay is a Linux bridge with its own /24; a node is a network namespace on it with a
+veth, a UTS name, a cgroup (the flavor) and its own dockerd serving TLS on
+<node ip>:2376 with the bay's CA (plain :2375 when the baymodel disables TLS). The
+host's bridge address is the only way in, so the conductor reaches every node while
+bays cannot reach each other. Nodes are built in parallel; each step finds what exists
+first, so a conductor taking over simply runs the same call again. Deletion kills every
+process of the node cgroup at once (a graceful dockerd stop waits 10 s per container).
+
+Requirements: root, iproute2, iptables, util-linux (nsenter, unshare, losetup) and the
+docker.io binaries (dockerd, containerd, runc, docker-init).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import ipaddress
+import shutil
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from magnum.common import exceptions, pki
+from magnum.drivers import base
+from magnum.drivers.infra.local import bay, catalog, dockerd, image, node
+
+MAX_PARALLEL = 8
+FIRST_SLOT = 2  # .1 is the bridge (host side)
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class LocalInfra(base.InfraDriver):
+    name: ClassVar[str] = "local"
+
+    # --- contract --------------------------------------------------------------
+    def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
+        catalog.validate(self.conf, baymodel, nodes=master_count + node_count)
+
+    def create_nodes(self, task: base.BayTask, specs: Sequence[base.NodeSpec]) -> list[base.Node]:
+        self._check_host()
+        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+        existing = {r.name: r for r in node.read_records(state_dir)}
+        missing = [s for s in specs if s.name not in existing]
+        catalog.validate(self.conf, task.baymodel, nodes=len(missing))
+        if len(existing) + len(missing) > self.conf.local.max_nodes_per_bay:
+            raise exceptions.BayOperationFailed(
+                reason=f"A local bay holds at most {self.conf.local.max_nodes_per_bay} nodes."
+            )
+        subnet = bay.ensure_network(self.conf, task)
+        ctx = self._context(task, subnet)
+        records = self._allocate(task, specs, existing, subnet)
+        self._build_all(task, ctx, specs, records)
+        return self.list_nodes(task)
+
+    def delete_nodes(self, task: base.BayTask, names: Sequence[str]) -> None:
+        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+        records = {r.name: r for r in node.read_records(state_dir)}
+        self._parallel([functools.partial(self._destroy, task, n, records) for n in names])
+        nodes = task.state.setdefault(bay.STATE, {}).setdefault("nodes", {})
+        for name in names:
+            nodes.pop(name, None)
+        if not node.read_records(state_dir):
+            bay.teardown(self.conf, task.bay.uuid)
+            task.state.get(bay.STATE, {}).pop("subnet", None)
+        task.checkpoint()
+
+    def delete_bay(self, task: base.BayTask) -> None:
+        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+        names = {r.name for r in node.read_records(state_dir)}
+        names |= set(bay.leftover_netns(task.bay.uuid))
+        records = {r.name: r for r in node.read_records(state_dir)}
+        self._parallel([functools.partial(self._destroy, task, n, records) for n in sorted(names)])
+        bay.teardown(self.conf, task.bay.uuid)
+        task.state.pop(bay.STATE, None)
+        task.checkpoint()
+
+    def list_nodes(self, task: base.BayTask) -> list[base.Node]:
+        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+        records = sorted(node.read_records(state_dir), key=_order)
+        return [base.Node(name=r.name, role=r.role, address=r.address) for r in records]
+
+    # --- helpers ---------------------------------------------------------------
+    def _check_host(self) -> None:
+        for tool in (self.conf.local.dockerd, self.conf.local.docker_init, "nsenter", "iptables"):
+            if shutil.which(tool) is None:
+                raise exceptions.BayOperationFailed(reason=f"{tool} is not installed on this host.")
+        dockerd.check_host()
+
+    def _context(self, task: base.BayTask, subnet: ipaddress.IPv4Network) -> node.BayContext:
+        model = task.baymodel
+        creds = bay.credentials(self.conf, task)
+        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+        archive = (
+            image.ensure_archive(bay.state_root(self.conf), self.conf.local.busybox)
+            if self.conf.local.load_base_image
+            else None
+        )
+        return node.BayContext(
+            bay_uuid=task.bay.uuid,
+            state_dir=state_dir,
+            run_dir=run_dir,
+            subnet=subnet,
+            ca_cert=creds.ca_cert,
+            ca_key=pki.decrypt_key(creds.ca_key, pki.key_secret(self.conf)),
+            tls=not model.tls_disabled,
+            dns=(model.dns_nameserver,) if model.dns_nameserver else (),
+            labels=tuple(f"{k}={v}" for k, v in sorted(model.labels.items())),
+            env=_daemon_env(model),
+            volume_gb=model.docker_volume_size,
+            dockerd_bin=self.conf.local.dockerd,
+            docker_init_bin=self.conf.local.docker_init,
+            start_timeout=self.conf.local.dockerd_start_timeout,
+            image_archive=archive,
+        )
+
+    def _allocate(
+        self,
+        task: base.BayTask,
+        specs: Sequence[base.NodeSpec],
+        existing: dict[str, node.Record],
+        subnet: ipaddress.IPv4Network,
+    ) -> dict[str, node.Record]:
+        """Give each new node the lowest free address; record it before building."""
+        recorded = task.state.setdefault(bay.STATE, {}).setdefault("nodes", {})
+        records = dict(existing)
+        for name, data in recorded.items():  # reuse a takeover's earlier choice
+            if name not in records:
+                records[name] = node.Record(
+                    name=name,
+                    role=base.Role(data["role"]),
+                    address=data["address"],
+                    slot=int(data["slot"]),
+                )
+        taken = {r.slot for r in records.values()}
+        for spec in specs:
+            if spec.name in records:
+                continue
+            slot = next(s for s in range(FIRST_SLOT, 255) if s not in taken)
+            taken.add(slot)
+            records[spec.name] = node.Record(
+                name=spec.name, role=spec.role, address=str(subnet[slot]), slot=slot
+            )
+        for name, r in records.items():
+            recorded[name] = {"address": r.address, "slot": r.slot, "role": str(r.role)}
+        task.checkpoint()
+        return records
+
+    def _build_all(
+        self,
+        task: base.BayTask,
+        ctx: node.BayContext,
+        specs: Sequence[base.NodeSpec],
+        records: dict[str, node.Record],
+    ) -> None:
+        jobs: list[Callable[[], None]] = [
+            functools.partial(node.build, ctx, records[s.name], catalog.flavor(self.conf, s.flavor))
+            for s in specs
+        ]
+        self._parallel(
+            jobs, progress=lambda done: task.progress(f"{done}/{len(specs)} nodes created")
+        )
+
+    def _destroy(self, task: base.BayTask, name: str, records: dict[str, node.Record]) -> None:
+        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+        record = records.get(name)
+        recorded = task.state.get(bay.STATE, {}).get("nodes", {}).get(name, {})
+        slot = record.slot if record else recorded.get("slot")
+        node.destroy(
+            bay_uuid=task.bay.uuid, state_dir=state_dir, run_dir=run_dir, name=name, slot=slot
+        )
+
+    @staticmethod
+    def _parallel(
+        jobs: Sequence[Callable[[], None]], progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Run jobs on a few threads; report progress from this thread; raise the first error
+        once all have finished (so nothing is left half-built behind our back)."""
+        if not jobs:
+            return
+        errors: list[BaseException] = []
+        with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(jobs))) as pool:
+            futures = [pool.submit(job) for job in jobs]
+            for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                if (exc := future.exception()) is not None:
+                    errors.append(exc)
+                elif progress is not None and not errors:
+                    progress(done)
+        if errors:
+            raise errors[0]
+
+
+def _order(record: node.Record) -> tuple[int, int, str]:
+    index = record.name.rsplit("-", 1)[-1]
+    return (
+        0 if record.role is base.Role.MASTER else 1,
+        int(index) if index.isdigit() else 0,
+        record.name,
+    )
+
+
+def _daemon_env(model: base.BayModelView) -> dict[str, str]:
+    # A clean environment: the conductor's own (proxy CA bundles, ...) is not the node's.
+    env = {"PATH": PATH, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+    for name, value in (
+        ("HTTP_PROXY", model.http_proxy),
+        ("HTTPS_PROXY", model.https_proxy),
+        ("NO_PROXY", model.no_proxy),
+    ):
+        if value:
+            env[name] = env[name.lower()] = value
+    return env

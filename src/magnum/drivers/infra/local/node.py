@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One bay node: build it step by step (each step finds what exists first) and tear it
+down completely (processes, mounts, network, shim sockets, cgroups, files)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import pathlib
+import shutil
+
+import docker
+import docker.errors
+
+from magnum.common import exceptions, pki
+from magnum.drivers import base
+from magnum.drivers.infra.local import catalog, cgroups, dockerd, host, image, network
+
+API_VERSION = "1.41"  # dockerd 20.10's; newer daemons still accept it
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """A node as kept in <node state dir>/node.json."""
+
+    name: str
+    role: base.Role
+    address: str
+    slot: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"name": self.name, "role": str(self.role), "address": self.address, "slot": self.slot}
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Record:
+        data = json.loads(text)
+        return cls(
+            name=data["name"],
+            role=base.Role(data["role"]),
+            address=data["address"],
+            slot=int(data["slot"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BayContext:
+    """Everything a node build needs to know about its bay."""
+
+    bay_uuid: str
+    state_dir: pathlib.Path  # <[local] state_dir>/<bay short id>
+    run_dir: pathlib.Path  # <[local] run_dir>/<bay short id>
+    subnet: ipaddress.IPv4Network
+    ca_cert: bytes
+    ca_key: bytes  # decrypted, in memory only
+    tls: bool
+    dns: tuple[str, ...]
+    labels: tuple[str, ...]
+    env: dict[str, str]
+    volume_gb: int | None
+    dockerd_bin: str
+    docker_init_bin: str
+    start_timeout: float
+    image_archive: pathlib.Path | None
+
+    @property
+    def short_id(self) -> str:
+        return network.short_id(self.bay_uuid)
+
+    def layout(self, name: str) -> dockerd.Layout:
+        return dockerd.Layout(state=self.state_dir / name, run=self.run_dir / name)
+
+    def hostname(self, name: str) -> str:
+        return f"bay-{self.short_id}-{name}"
+
+
+def read_records(state_dir: pathlib.Path) -> list[Record]:
+    if not state_dir.exists():
+        return []
+    return [Record.from_json(p.read_text()) for p in sorted(state_dir.glob("*/node.json"))]
+
+
+def _ensure_volume(ctx: BayContext, layout: dockerd.Layout) -> None:
+    """A loop-mounted ext4 file of docker_volume_size GB as the node's data root."""
+    layout.data.mkdir(parents=True, exist_ok=True)
+    if ctx.volume_gb is None or os.path.ismount(layout.data):
+        return
+    img = layout.state / "docker.img"
+    if not img.exists():
+        with img.open("wb") as f:
+            f.truncate(ctx.volume_gb * 1024**3)  # sparse: costs no disk until written
+        host.run("mkfs.ext4", "-q", "-F", "-E", "nodiscard", str(img))
+    host.run("mount", "-o", "loop", str(img), str(layout.data))
+
+
+def _ensure_certs(ctx: BayContext, layout: dockerd.Layout, record: Record) -> None:
+    if not ctx.tls or (layout.tls / "key.pem").exists():
+        return
+    layout.tls.mkdir(mode=0o700, exist_ok=True)
+    key, cert = pki.issue_server_cert(
+        ctx.ca_key, ctx.ca_cert, hostname=ctx.hostname(record.name), address=record.address
+    )
+    (layout.tls / "ca.pem").write_bytes(ctx.ca_cert)
+    (layout.tls / "cert.pem").write_bytes(cert)
+    tmp = layout.tls / "key.pem.tmp"
+    tmp.touch(mode=0o600)
+    tmp.write_bytes(key)
+    tmp.replace(layout.tls / "key.pem")
+
+
+def _settings(ctx: BayContext, record: Record) -> dockerd.Settings:
+    return dockerd.Settings(
+        address=record.address,
+        # A docker0 subnet of its own per node keeps `docker network inspect` unambiguous.
+        bip=f"172.31.{record.slot}.1/24",
+        cgroup_parent=f"/{cgroups.node_path(ctx.short_id, record.name)}/ctr",
+        tls=ctx.tls,
+        dns=ctx.dns,
+        labels=ctx.labels,
+    )
+
+
+def _load_image(ctx: BayContext, layout: dockerd.Layout) -> None:
+    if ctx.image_archive is None:
+        return
+    client = docker.DockerClient(
+        base_url=f"unix://{layout.socket}", version=API_VERSION, timeout=60
+    )
+    try:
+        try:
+            client.images.get(image.TAG)
+        except docker.errors.ImageNotFound:
+            client.images.load(ctx.image_archive.read_bytes())
+    except docker.errors.DockerException as exc:
+        raise exceptions.BayOperationFailed(
+            reason=f"Loading {image.TAG} into a node failed: {exc}"
+        ) from exc
+    finally:
+        client.close()
+
+
+def build(ctx: BayContext, record: Record, flavor: catalog.Flavor) -> None:
+    """Make sure the node exists and its dockerd answers with the base image loaded."""
+    layout = ctx.layout(record.name)
+    layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (layout.state / "node.json").write_text(record.to_json())
+    procs = cgroups.create(
+        cgroups.node_path(ctx.short_id, record.name), memory_mb=flavor.memory_mb, cpus=flavor.cpus
+    )
+    ns = network.netns_name(ctx.bay_uuid, record.name)
+    if dockerd.running_pid(layout) is None:
+        network.ensure_node_network(
+            ns=ns,
+            veth=network.veth_name(ctx.bay_uuid, record.slot),
+            bridge=network.bridge_name(ctx.bay_uuid),
+            address=record.address,
+            prefixlen=ctx.subnet.prefixlen,
+        )
+    _ensure_volume(ctx, layout)
+    _ensure_certs(ctx, layout, record)
+    dockerd.write_config(layout, _settings(ctx, record))
+    pid = dockerd.start(
+        layout,
+        netns=ns,
+        hostname=ctx.hostname(record.name),
+        cgroup_procs=procs,
+        env=ctx.env,
+        dockerd=ctx.dockerd_bin,
+        docker_init=ctx.docker_init_bin,
+    )
+    dockerd.wait_ready(layout, node=record.name, init_pid=pid, timeout=ctx.start_timeout)
+    _load_image(ctx, layout)
+
+
+def destroy(
+    *, bay_uuid: str, state_dir: pathlib.Path, run_dir: pathlib.Path, name: str, slot: int | None
+) -> None:
+    """Remove the node and everything it holds; safe on a node that is half gone."""
+    layout = dockerd.Layout(state=state_dir / name, run=run_dir / name)
+    rel = cgroups.node_path(network.short_id(bay_uuid), name)
+    init_pid = host.read_pid(layout.initpid)
+    sockets = dockerd.shim_sockets(cgroups.pids(rel))
+    # Children first, so tini can reap them; then tini itself (its parent reaps it).
+    keep = {init_pid} if init_pid is not None else set()
+    cgroups.kill_all(rel, keep=keep)
+    cgroups.kill_all(rel)
+    if init_pid is not None:
+        dockerd.reap(init_pid)
+    host.unmount_all(layout.state, layout.run)
+    _detach_loops(layout.state / "docker.img")
+    network.delete_node_network(
+        ns=network.netns_name(bay_uuid, name),
+        veth=network.veth_name(bay_uuid, slot) if slot is not None else None,
+    )
+    dockerd.remove_sockets(sockets)
+    cgroups.remove(rel)
+    shutil.rmtree(layout.state, ignore_errors=True)
+    shutil.rmtree(layout.run, ignore_errors=True)
+
+
+def _detach_loops(img: pathlib.Path) -> None:
+    if not img.exists():
+        return
+    out = host.run("losetup", "-j", str(img), check=False).stdout
+    for line in out.splitlines():
+        host.run("losetup", "-d", line.split(":", 1)[0], check=False)

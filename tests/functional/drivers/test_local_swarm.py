@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The local infrastructure and Swarm drivers against the real thing: network
+namespaces, cgroups, one dockerd per node, a swarm, TLS with a per-bay CA.
+
+Needs root and the docker.io binaries; skipped otherwise. Every test snapshots the
+host before and checks after deletion that nothing it made is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import docker
+import docker.errors
+import docker.tls
+import pytest
+import requests.exceptions
+
+from magnum import conf as magnum_conf
+from magnum.common import pki
+from magnum.conf import local as local_conf
+from magnum.drivers import base
+from magnum.drivers.coe.swarm.driver import SwarmDriver
+from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import image
+from magnum.drivers.infra.local.driver import LocalInfra
+
+pytestmark = pytest.mark.slow
+
+REFUSED = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+def _skip_unless_possible() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the local driver needs root")
+    for tool in ("dockerd", "docker-init", "containerd", "runc", "nsenter", "iptables"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install docker.io iptables)")
+    if not pathlib.Path("/bin/busybox").exists():
+        pytest.skip("busybox-static is not installed")
+    if pathlib.Path("/run/containerd/containerd.sock").exists():
+        pytest.skip("a system containerd is running")
+
+
+class FakeTask:
+    """The BayTask protocol with a dict for state and a list for progress messages."""
+
+    def __init__(self, bay: base.BayView, baymodel: base.BayModelView) -> None:
+        self._bay = bay
+        self._baymodel = baymodel
+        self._state: dict[str, Any] = {}
+        self.messages: list[str] = []
+        self.checkpoints = 0
+
+    @property
+    def bay(self) -> base.BayView:
+        return self._bay
+
+    @property
+    def baymodel(self) -> base.BayModelView:
+        return self._baymodel
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._state
+
+    def progress(self, reason: str) -> None:
+        json.dumps(self._state)  # what the conductor persists must stay JSON
+        self.messages.append(reason)
+
+    def checkpoint(self) -> None:
+        json.dumps(self._state)
+        self.checkpoints += 1
+
+
+def baymodel(**overrides: Any) -> base.BayModelView:
+    fields: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "coe": "swarm",
+        "image_id": "fedora-atomic",
+        "flavor_id": "m1.small",
+        "master_flavor_id": None,
+        "keypair_id": "default",
+        "external_network_id": "public",
+        "fixed_network": None,
+        "network_driver": None,
+        "volume_driver": None,
+        "dns_nameserver": None,
+        "docker_volume_size": None,
+        "http_proxy": None,
+        "https_proxy": None,
+        "no_proxy": None,
+        "server_type": "vm",
+        "labels": {},
+        "registry_enabled": False,
+        "tls_disabled": False,
+    }
+    fields.update(overrides)
+    return base.BayModelView(**fields)
+
+
+def new_task(model: base.BayModelView, *, masters: int, workers: int) -> FakeTask:
+    bay = base.BayView(
+        uuid=str(uuid.uuid4()), name="t", project_id="p", master_count=masters, node_count=workers
+    )
+    return FakeTask(bay, model)
+
+
+def specs(masters: int, workers: int) -> list[base.NodeSpec]:
+    return [
+        base.NodeSpec(name=f"master-{i}", role=base.Role.MASTER, flavor=None, image=None)
+        for i in range(masters)
+    ] + [
+        base.NodeSpec(name=f"node-{i}", role=base.Role.WORKER, flavor=None, image=None)
+        for i in range(workers)
+    ]
+
+
+# --- host snapshot -------------------------------------------------------------
+def _out(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
+    cg = pathlib.Path("/sys/fs/cgroup")
+    procs = _out("ps", "-eo", "pid=,comm=").splitlines()
+    return {
+        "netns": sorted(_out("ip", "netns", "list").split()),
+        "links": sorted(line.split()[0] for line in _out("ip", "-br", "link").splitlines()),
+        "forward": _out("iptables", "-w", "-S", "FORWARD"),
+        "cgroups": sorted(str(p) for p in cg.glob("*/magnum")),
+        "mounts": [
+            m
+            for m in _out("cat", "/proc/self/mounts").splitlines()
+            if any(str(d) in m for d in dirs)
+        ],
+        "procs": sorted(
+            p.split()[1]
+            for p in procs
+            if any(n in p for n in ("dockerd", "containerd", "docker-init"))
+        ),
+        "shims": sorted(_out("ls", "-A", "/run/containerd/s").split()),
+        "loops": _out("losetup", "-a"),
+        "run": sorted(str(p) for d in dirs if d.exists() for p in d.rglob("*")),
+    }
+
+
+# --- fixtures --------------------------------------------------------------------
+@pytest.fixture
+def host_dirs() -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
+    _skip_unless_possible()
+    tag = uuid.uuid4().hex[:8]
+    # Short paths: containerd's socket lives under the run dir (108-byte limit).
+    state, run = pathlib.Path(f"/tmp/mgn-{tag}"), pathlib.Path(f"/run/mgn-{tag}")
+    yield state, run
+    shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture
+def conf(host_dirs: tuple[pathlib.Path, pathlib.Path]) -> Any:
+    state, run = host_dirs
+    c = magnum_conf.new(messaging=False)
+    if "local" not in c:
+        c.register_opts(local_conf.OPTS, group=local_conf.GROUP)
+    c([], default_config_files=[])
+    c.set_override("state_path", str(state))
+    c.set_override("run_dir", str(run), group="local")
+    return c
+
+
+@pytest.fixture
+def drivers(conf: Any) -> Iterator[tuple[LocalInfra, SwarmDriver, list[FakeTask]]]:
+    """The two drivers plus a list of tasks whose bays are deleted whatever happens."""
+    tasks: list[FakeTask] = []
+    infra = LocalInfra(conf)
+    yield infra, SwarmDriver(conf), tasks
+    for task in tasks:
+        infra.delete_bay(task)
+
+
+# --- helpers ---------------------------------------------------------------------
+def write_client_creds(task: FakeTask, conf: Any, path: pathlib.Path) -> pathlib.Path:
+    creds = pki.BayCredentials.from_state(task.state[pki.STATE_KEY])
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "ca.pem").write_bytes(creds.ca_cert)
+    (path / "cert.pem").write_bytes(creds.client_cert)
+    (path / "key.pem").write_bytes(pki.decrypt_key(creds.client_key, pki.key_secret(conf)))
+    return path
+
+
+def tls_client(address: str, ca: pathlib.Path, cert: pathlib.Path | None) -> docker.DockerClient:
+    tls = docker.tls.TLSConfig(
+        ca_cert=str(ca / "ca.pem"),
+        verify=True,
+        client_cert=(str(cert / "cert.pem"), str(cert / "key.pem")) if cert else None,
+    )
+    client = docker.DockerClient(
+        base_url=f"tcp://{address}:2376", tls=tls, version="1.41", timeout=15
+    )
+    client.api.trust_env = False
+    return client
+
+
+def run_everywhere(nodes: list[base.Node], creds: pathlib.Path) -> None:
+    for n in nodes:
+        client = tls_client(n.address, creds, creds)
+        try:
+            out = client.containers.run(
+                image.TAG,
+                ["sh", "-c", "echo hello from $(hostname)"],
+                remove=True,
+                network_mode="none",
+            )
+            assert out.startswith(b"hello from"), out
+            assert client.info()["Name"].endswith(n.name)
+        finally:
+            client.close()
+
+
+def swarm_nodes(address: str, creds: pathlib.Path) -> dict[str, str]:
+    client = tls_client(address, creds, creds)
+    try:
+        return {n.attrs["Status"]["Addr"]: n.attrs["Status"]["State"] for n in client.nodes.list()}
+    finally:
+        client.close()
+
+
+# --- the test ----------------------------------------------------------------------
+def test_bay_lifecycle_leaves_host_clean(
+    drivers: tuple[LocalInfra, SwarmDriver, list[FakeTask]],
+    conf: Any,
+    host_dirs: tuple[pathlib.Path, pathlib.Path],
+    tmp_path: pathlib.Path,
+) -> None:
+    infra, swarm, tasks = drivers
+    before = snapshot(*host_dirs)
+    model = baymodel(labels={"env": "test"})
+    task = new_task(model, masters=1, workers=2)
+    tasks.append(task)
+    infra.validate(model, master_count=1, node_count=2)
+    swarm.validate(model, master_count=1, node_count=2)
+
+    started = time.monotonic()
+    nodes = infra.create_nodes(task, specs(1, 2))
+    endpoints = swarm.bootstrap(task, nodes)
+    create_s = time.monotonic() - started
+    print(f"\ncreate 1+2: {create_s:.2f}s")
+
+    master = nodes[0]
+    assert endpoints.api_address == f"tcp://{master.address}:2376"
+    assert endpoints.master_addresses == (master.address,)
+    assert len(endpoints.node_addresses) == 2
+    assert "3/3 nodes joined" in task.messages
+    assert swarm.health(task, nodes).healthy
+
+    creds = write_client_creds(task, conf, tmp_path / "bay1")
+    run_everywhere(nodes, creds)
+
+    # Another bay's client certificate and no certificate at all are both refused.
+    other = new_task(model, masters=1, workers=0)
+    tasks.append(other)
+    other_nodes = infra.create_nodes(other, specs(1, 0))
+    assert other.state["local"]["subnet"] != task.state["local"]["subnet"]
+    other_creds = write_client_creds(other, conf, tmp_path / "bay2")
+    for cert in (other_creds, None):
+        client = tls_client(master.address, creds, cert)
+        with pytest.raises(REFUSED):
+            client.ping()
+        client.close()
+    infra.delete_bay(other)
+    assert infra.list_nodes(other) == []
+    del other_nodes
+
+    # Running everything again changes nothing (a conductor taking over).
+    assert infra.create_nodes(task, specs(1, 2)) == nodes
+    assert swarm.bootstrap(task, nodes) == endpoints
+
+    # Scale to 1+4 ...
+    all_nodes = infra.create_nodes(task, specs(1, 4))
+    new = [n for n in all_nodes if n not in nodes]
+    assert len(new) == 2
+    grown = swarm.add_workers(task, all_nodes, new)
+    assert len(grown.node_addresses) == 4
+    states = swarm_nodes(master.address, creds)
+    assert all(states.get(n.address) == "ready" for n in all_nodes), states
+    run_everywhere(new, creds)
+
+    # ... and back to 1+2.
+    swarm.remove_workers(task, all_nodes, new)
+    infra.delete_nodes(task, [n.name for n in new])
+    assert infra.list_nodes(task) == nodes
+    assert set(swarm_nodes(master.address, creds)) == {n.address for n in nodes}
+    assert swarm.health(task, nodes).healthy
+
+    started = time.monotonic()
+    infra.delete_bay(task)
+    print(f"delete 1+2: {time.monotonic() - started:.2f}s")
+    tasks.clear()
+    assert "local" not in task.state
+    after = snapshot(*host_dirs)
+    # The base-image cache and the key secret are kept per host on purpose.
+    kept = str(local_bay.state_root(conf))
+    after["run"] = [
+        p
+        for p in after["run"]
+        if not (p == kept or p.startswith(f"{kept}/images") or p.endswith((".lock", "pki.secret")))
+    ]
+    assert after == before
+
+
+def test_validate_refuses_what_it_cannot_honour(conf: Any) -> None:
+    infra = LocalInfra(conf)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"flavor_id": "m1.huge"}, "Flavor m1.huge not found"),
+        ({"image_id": "ubuntu"}, "Image ubuntu not found"),
+        ({"external_network_id": "private"}, "Network private not found"),
+        ({"fixed_network": "10.0.0.0/24"}, "fixed_network is not supported"),
+        ({"registry_enabled": True}, "registry_enabled is not supported"),
+        ({"dns_nameserver": "dns.example"}, "is not an IP address"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(Exception, match=message) as info:
+            infra.validate(baymodel(**overrides), master_count=1, node_count=1)
+        assert getattr(info.value, "status", None) == 400
+    with pytest.raises(Exception, match="at most 50 nodes") as info:
+        infra.validate(baymodel(), master_count=1, node_count=50)
+    assert getattr(info.value, "status", None) == 400

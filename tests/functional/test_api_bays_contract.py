@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: Apache-2.0
+"""/v1/bays against the Mitaka contract (spec §3, §4.1)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import pytest
+
+from tests.functional import _api
+from tests.functional.conftest import Service
+
+HOST = "http://falconframework.org"
+BRIEF = {
+    "uuid",
+    "name",
+    "baymodel_id",
+    "node_count",
+    "master_count",
+    "bay_create_timeout",
+    "status",
+    "stack_id",
+    "links",
+}
+FULL = BRIEF | {
+    "status_reason",
+    "discovery_url",
+    "api_address",
+    "node_addresses",
+    "master_addresses",
+    "created_at",
+    "updated_at",
+}
+
+
+def _complete(body: dict[str, Any] | None) -> bool:
+    return body is not None and body["status"] == "CREATE_COMPLETE"
+
+
+def _bay(svc: Service, project: str = "p1", **fields: Any) -> dict[str, Any]:
+    res = svc.post("/v1/bays", {"baymodel_id": "m1"} | fields, project=project)
+    assert res.status_code == 201, res.text
+    body: dict[str, Any] = res.json
+    return body
+
+
+def _settled_bay(svc: Service, **fields: Any) -> dict[str, Any]:
+    created = _bay(svc, **fields)
+    bay = svc.wait_bay(created["uuid"], _complete)
+    assert bay is not None
+    return bay
+
+
+def test_create_fields_and_defaults(svc: Service, baymodel: dict[str, Any]) -> None:
+    supplied = str(uuidlib.uuid4())
+    res = svc.post("/v1/bays", {"baymodel_id": "m1", "uuid": supplied})
+    assert res.status_code == 201, res.text
+    bay = res.json
+    assert set(bay) == FULL
+    assert bay["uuid"] != supplied and _api.UUID.match(bay["uuid"])  # client uuid is ignored
+    assert res.headers["location"] == f"{HOST}/v1/bays/{bay['uuid']}"
+    assert bay["links"] == [
+        {"href": f"{HOST}/v1/bays/{bay['uuid']}", "rel": "self"},
+        {"href": f"{HOST}/bays/{bay['uuid']}", "rel": "bookmark"},
+    ]
+    assert {k: bay[k] for k in ("name", "baymodel_id", "node_count", "master_count")} == {
+        "name": None,
+        "baymodel_id": baymodel["uuid"],  # given by name, stored and shown as the uuid
+        "node_count": 1,
+        "master_count": 1,
+    }
+    assert bay["bay_create_timeout"] == 0
+    assert bay["status"] == "CREATE_IN_PROGRESS"
+    assert _api.ISO.match(bay["created_at"])
+    assert bay["updated_at"] is None
+    done = svc.wait_bay(bay["uuid"], _complete)
+    assert done is not None
+    assert set(done) == FULL
+    assert done["created_at"] == bay["created_at"]
+    assert _api.ISO.match(done["updated_at"])
+
+
+def test_create_with_fields(svc: Service, baymodel: dict[str, Any]) -> None:
+    bay = _bay(
+        svc,
+        baymodel_id=baymodel["uuid"],
+        name="Named.bay_1-x",
+        node_count=2,
+        master_count=1,
+        bay_create_timeout=15,
+        discovery_url="https://discovery.example/abc",
+    )
+    assert {k: bay[k] for k in ("name", "node_count", "bay_create_timeout", "discovery_url")} == {
+        "name": "Named.bay_1-x",
+        "node_count": 2,
+        "bay_create_timeout": 15,
+        "discovery_url": "https://discovery.example/abc",
+    }
+
+
+def test_brief_and_detail(svc: Service, baymodel: dict[str, Any]) -> None:
+    bay = _settled_bay(svc, name="b1")
+    assert svc.get("/v1/bays").json == {"bays": [{k: bay[k] for k in BRIEF}]}
+    assert svc.get("/v1/bays/detail").json == {"bays": [bay]}
+    assert svc.get("/v1/bays/b1").json == bay
+    assert svc.get(f"/bays/{bay['uuid']}").json == bay  # the bookmark path
+
+
+def test_lookup_404_409_and_upper_case_uuid(svc: Service, baymodel: dict[str, Any]) -> None:
+    a = _bay(svc, name="twin")
+    _bay(svc, name="twin")
+    detail = "Multiple bays exist with same name. Please use the bay uuid instead."
+    _api.error(svc.get("/v1/bays/twin"), 409, detail)
+    _api.error(svc.delete("/v1/bays/twin"), 409, detail)
+    ops = [{"op": "replace", "path": "/node_count", "value": 2}]
+    _api.error(svc.patch("/v1/bays/twin", ops), 409, detail)
+    assert svc.get(f"/v1/bays/{a['uuid']}").json["uuid"] == a["uuid"]
+    upper = a["uuid"].upper()
+    _api.error(svc.get(f"/v1/bays/{upper}"), 404, f"Bay {upper} could not be found.")
+    missing = str(uuidlib.uuid4())
+    _api.error(svc.get(f"/v1/bays/{missing}"), 404, f"Bay {missing} could not be found.")
+    _api.error(svc.delete(f"/v1/bays/{missing}"), 404, f"Bay {missing} could not be found.")
+
+
+def test_project_scoping(svc: Service, baymodel: dict[str, Any]) -> None:
+    bay = _bay(svc, name="mine")
+    for ident in (bay["uuid"], "mine"):
+        missing = f"Bay {ident} could not be found."
+        _api.error(svc.get(f"/v1/bays/{ident}", project="p2"), 404, missing)
+        ops = [{"op": "replace", "path": "/node_count", "value": 2}]
+        _api.error(svc.patch(f"/v1/bays/{ident}", ops, project="p2"), 404, missing)
+        _api.error(svc.delete(f"/v1/bays/{ident}", project="p2"), 404, missing)
+    assert svc.get("/v1/bays", project="p2").json == {"bays": []}
+    assert svc.get("/v1/bays/detail", project="p2").json == {"bays": []}
+    res = svc.get(f"/v1/bays?marker={bay['uuid']}", project="p2")
+    _api.error(res, 404, f"Bay {bay['uuid']} could not be found.")
+    assert svc.get(f"/v1/bays/{bay['uuid']}").json["uuid"] == bay["uuid"]
+
+
+def test_pagination_on_nullable_name_and_id(svc: Service, baymodel: dict[str, Any]) -> None:
+    names = ["c", None, "a", "b", None, "a"]
+    made = [_bay(svc, **({"name": n} if n else {}))["uuid"] for n in names]
+    ranked = sorted(range(len(names)), key=lambda i: (names[i] is not None, names[i] or "", i))
+    for sort_dir in ("asc", "desc"):
+        by_name = [made[i] for i in (reversed(ranked) if sort_dir == "desc" else ranked)]
+        by_id = list(reversed(made)) if sort_dir == "desc" else made
+        for key, expected in (("name", by_name), ("id", by_id)):
+            for detail in ("", "/detail"):
+                for limit in (1, 4):
+                    url = f"/v1/bays{detail}?sort_key={key}&sort_dir={sort_dir}&limit={limit}"
+                    got = [b["uuid"] for b in _api.walk(svc, url, "bays")]
+                    assert got == expected, (url, got)
+    res = svc.get("/v1/bays/detail?limit=2")
+    assert res.json["next"].startswith(f"{HOST}/v1/bays/detail?")
+    assert set(res.json["bays"][0]) == FULL
+
+
+def test_patch_node_count(svc: Service, baymodel: dict[str, Any]) -> None:
+    bay = _settled_bay(svc, name="b1")
+    res = svc.patch("/v1/bays/b1", [{"op": "replace", "path": "/node_count", "value": 3}])
+    assert res.status_code == 200, res.text
+    assert set(res.json) == FULL
+    assert res.json["node_count"] == 3
+    done = svc.wait_bay("b1", lambda b: b is not None and b["status"] == "UPDATE_COMPLETE")
+    assert done is not None and done["node_count"] == 3
+    # removing node_count resets it to its default, 1
+    res = svc.patch("/v1/bays/b1", [{"op": "remove", "path": "/node_count"}])
+    assert res.status_code == 200, res.text
+    assert res.json["node_count"] == 1
+    assert res.json["uuid"] == bay["uuid"]
+
+
+@pytest.mark.parametrize(
+    ("op", "detail"),
+    [
+        (
+            {"op": "replace", "path": "/name", "value": "other"},
+            "cannot change bay property(ies) name.",
+        ),
+        (
+            {"op": "replace", "path": "/master_count", "value": 3},
+            "cannot change bay property(ies) master_count.",
+        ),
+        (
+            {"op": "replace", "path": "/bay_create_timeout", "value": 9},
+            "cannot change bay property(ies) bay_create_timeout.",
+        ),
+        (
+            {"op": "replace", "path": "/node_count", "value": 0},
+            "Invalid input for field/attribute node_count. Value: '0'. "
+            "Value should be greater or equal to 1",
+        ),
+        (
+            {"op": "replace", "path": "/node_count", "value": "2"},
+            "Invalid input for field/attribute node_count. Value: '2'. Value should be integer",
+        ),
+        (
+            {"op": "remove", "path": "/baymodel_id"},
+            "'/baymodel_id' is a mandatory attribute and can not be removed",
+        ),
+        (
+            {"op": "replace", "path": "/uuid", "value": "x"},
+            "'/uuid' is an internal attribute and can not be updated",
+        ),
+        (
+            {"op": "replace", "path": "/api_address", "value": "x"},
+            "'/api_address' is an internal attribute and can not be updated",
+        ),
+        (
+            {"op": "replace", "path": "/stack_id", "value": "x"},
+            "'/stack_id' is an internal attribute and can not be updated",
+        ),
+        (
+            {"op": "add", "path": "/foo", "value": "x"},
+            "Adding a new attribute /foo to the root of the resource is not allowed.",
+        ),
+        (
+            {"op": "add", "path": "/node_count", "value": 5},
+            "The attribute /node_count has existed, please use 'replace' operation instead.",
+        ),
+    ],
+    ids=lambda v: v["path"] + ":" + str(v.get("value")) if isinstance(v, dict) else None,
+)
+def test_patch_refusals(
+    svc: Service, baymodel: dict[str, Any], op: dict[str, Any], detail: str
+) -> None:
+    bay = _settled_bay(svc, name="b1")
+    _api.error(svc.patch(f"/v1/bays/{bay['uuid']}", [op]), 400, detail)
+    assert svc.get(f"/v1/bays/{bay['uuid']}").json == bay
+
+
+def test_patch_of_several_immutable_fields_names_them_all(
+    svc: Service, baymodel: dict[str, Any]
+) -> None:
+    bay = _settled_bay(svc, name="b1")
+    ops = [
+        {"op": "replace", "path": "/node_count", "value": 2},
+        {"op": "replace", "path": "/name", "value": "b2"},
+        {"op": "replace", "path": "/master_count", "value": 2},
+    ]
+    res = svc.patch("/v1/bays/b1", ops)
+    _api.error(res, 400, "cannot change bay property(ies) master_count, name.")
+    assert svc.get("/v1/bays/b1").json == bay
+
+
+def test_delete(svc: Service, baymodel: dict[str, Any]) -> None:
+    bay = _settled_bay(svc, name="b1")
+    res = svc.delete("/v1/bays/b1")
+    assert res.status_code == 204 and res.text == ""
+    assert svc.wait_bay(bay["uuid"], lambda b: b is None) is None
+    assert svc.get("/v1/bays").json == {"bays": []}
+    _api.error(svc.get("/v1/bays/b1"), 404, "Bay b1 could not be found.")
