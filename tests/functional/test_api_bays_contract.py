@@ -24,6 +24,8 @@ BRIEF = {
     "links",
 }
 FULL = BRIEF | {
+    "health_status",
+    "health_status_reason",
     "status_reason",
     "discovery_url",
     "api_address",
@@ -171,63 +173,61 @@ def test_patch_node_count(svc: Service, baymodel: dict[str, Any]) -> None:
     assert res.json["uuid"] == bay["uuid"]
 
 
-@pytest.mark.parametrize(
-    ("op", "detail"),
-    [
-        (
-            {"op": "replace", "path": "/name", "value": "other"},
-            "cannot change bay property(ies) name.",
-        ),
-        (
-            {"op": "replace", "path": "/master_count", "value": 3},
-            "cannot change bay property(ies) master_count.",
-        ),
-        (
-            {"op": "replace", "path": "/bay_create_timeout", "value": 9},
-            "cannot change bay property(ies) bay_create_timeout.",
-        ),
-        (
-            {"op": "replace", "path": "/node_count", "value": 0},
-            "Invalid input for field/attribute node_count. Value: '0'. "
-            "Value should be greater or equal to 1",
-        ),
-        (
-            {"op": "replace", "path": "/node_count", "value": "2"},
-            "Invalid input for field/attribute node_count. Value: '2'. Value should be integer",
-        ),
-        (
-            {"op": "remove", "path": "/baymodel_id"},
-            "'/baymodel_id' is a mandatory attribute and can not be removed",
-        ),
-        (
-            {"op": "replace", "path": "/uuid", "value": "x"},
-            "'/uuid' is an internal attribute and can not be updated",
-        ),
-        (
-            {"op": "replace", "path": "/api_address", "value": "x"},
-            "'/api_address' is an internal attribute and can not be updated",
-        ),
-        (
-            {"op": "replace", "path": "/stack_id", "value": "x"},
-            "'/stack_id' is an internal attribute and can not be updated",
-        ),
-        (
-            {"op": "add", "path": "/foo", "value": "x"},
-            "Adding a new attribute /foo to the root of the resource is not allowed.",
-        ),
-        (
-            {"op": "add", "path": "/node_count", "value": 5},
-            "The attribute /node_count has existed, please use 'replace' operation instead.",
-        ),
-    ],
-    ids=lambda v: v["path"] + ":" + str(v.get("value")) if isinstance(v, dict) else None,
-)
-def test_patch_refusals(
-    svc: Service, baymodel: dict[str, Any], op: dict[str, Any], detail: str
-) -> None:
+PATCH_REFUSALS: list[tuple[dict[str, Any], str]] = [
+    (
+        {"op": "replace", "path": "/name", "value": "other"},
+        "cannot change bay property(ies) name.",
+    ),
+    (
+        {"op": "replace", "path": "/master_count", "value": 3},
+        "cannot change bay property(ies) master_count.",
+    ),
+    (
+        {"op": "replace", "path": "/bay_create_timeout", "value": 9},
+        "cannot change bay property(ies) bay_create_timeout.",
+    ),
+    (
+        {"op": "replace", "path": "/node_count", "value": 0},
+        "Invalid input for field/attribute node_count. Value: '0'. "
+        "Value should be greater or equal to 1",
+    ),
+    (
+        {"op": "replace", "path": "/node_count", "value": "2"},
+        "Invalid input for field/attribute node_count. Value: '2'. Value should be integer",
+    ),
+    (
+        {"op": "remove", "path": "/baymodel_id"},
+        "'/baymodel_id' is a mandatory attribute and can not be removed",
+    ),
+    (
+        {"op": "replace", "path": "/uuid", "value": "x"},
+        "'/uuid' is an internal attribute and can not be updated",
+    ),
+    (
+        {"op": "replace", "path": "/api_address", "value": "x"},
+        "'/api_address' is an internal attribute and can not be updated",
+    ),
+    (
+        {"op": "replace", "path": "/stack_id", "value": "x"},
+        "'/stack_id' is an internal attribute and can not be updated",
+    ),
+    (
+        {"op": "add", "path": "/foo", "value": "x"},
+        "Adding a new attribute /foo to the root of the resource is not allowed.",
+    ),
+    (
+        {"op": "add", "path": "/node_count", "value": 5},
+        "The attribute /node_count has existed, please use 'replace' operation instead.",
+    ),
+]
+
+
+def test_patch_refusals(svc: Service, baymodel: dict[str, Any], subtests: pytest.Subtests) -> None:
     bay = _settled_bay(svc, name="b1")
-    _api.error(svc.patch(f"/v1/bays/{bay['uuid']}", [op]), 400, detail)
-    assert svc.get(f"/v1/bays/{bay['uuid']}").json == bay
+    for op, detail in PATCH_REFUSALS:
+        with subtests.test(msg=f"{op['op']} {op['path']} {op.get('value')}"):
+            _api.error(svc.patch(f"/v1/bays/{bay['uuid']}", [op]), 400, detail)
+            assert svc.get(f"/v1/bays/{bay['uuid']}").json == bay
 
 
 def test_patch_of_several_immutable_fields_names_them_all(

@@ -15,7 +15,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from magnum.common import pki, rpc
-from magnum.conductor import endpoints, operations
+from magnum.conductor import endpoints, health, operations
 from magnum.db import engine
 from magnum.drivers import registry
 from magnum.objects import services
@@ -59,9 +59,11 @@ class Conductor:
         self.db = db
         self.host = service_host(conf)
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        drivers = drivers if drivers is not None else registry.load(conf)
+        self.health = health.HealthChecker(db, drivers, interval=conf.conductor.health_interval)
         self.ops = operations.BayOperations(
             db,
-            drivers if drivers is not None else registry.load(conf),
+            drivers,
             owner=self.owner,
             ttl=conf.conductor.lease_ttl,
             workers=conf.conductor.workers,
@@ -80,6 +82,10 @@ class Conductor:
                 "adopt-orphans", conf.conductor.sync_interval, self.ops.adopt_orphans, self._stop
             ),
         ]
+        if conf.conductor.health_interval > 0:
+            # Wake often; each bay is checked only once its own interval has passed.
+            wake = min(conf.conductor.health_interval, conf.conductor.sync_interval)
+            self._threads.append(_Every("health", wake, self.health.run, self._stop))
 
     def _heartbeat(self) -> None:
         self.ops.heartbeat()

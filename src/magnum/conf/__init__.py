@@ -102,6 +102,13 @@ CONDUCTOR_OPTS = [
         min=0.1,
         help="Seconds between scans for bay operations whose owner is gone.",
     ),
+    cfg.FloatOpt(
+        "health_interval",
+        default=30.0,
+        min=0.0,
+        help="Seconds between health checks of each settled bay (every node's daemon answers "
+        "and is part of the cluster). 0 disables them.",
+    ),
     cfg.IntOpt(
         "service_down_time",
         default=180,

@@ -114,6 +114,10 @@ class Bay(_Timestamps, Base):
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     # What the drivers built so far, so an operation taken over by another conductor resumes.
     driver_state: Mapped[dict[str, Any]] = mapped_column(_JsonText, default=dict)
+    # Periodic health check (magnum.conductor.health); the claim spreads checks over conductors.
+    health_status: Mapped[str | None] = mapped_column(sa.String(20))
+    health_status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    health_checked_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
 
 
 class MagnumService(_Timestamps, Base):

@@ -33,6 +33,8 @@ FULL = (
     "api_address",
     "node_addresses",
     "master_addresses",
+    "health_status",
+    "health_status_reason",
 )
 INTERNAL = common.BASE_INTERNAL | {
     "/api_address",
