@@ -174,12 +174,11 @@ BAYMODEL_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("body", "detail"), [c[1:] for c in BAYMODEL_CASES], ids=[c[0] for c in BAYMODEL_CASES]
-)
-def test_bad_baymodel_bodies(svc: Service, body: dict[str, Any], detail: str) -> None:
-    _api.error(svc.post("/v1/baymodels", body), 400, contains=(detail,))
-    assert svc.get("/v1/baymodels/detail").json == {"baymodels": []}
+def test_bad_baymodel_bodies(svc: Service, subtests: pytest.Subtests) -> None:
+    for case, body, detail in BAYMODEL_CASES:
+        with subtests.test(msg=case):
+            _api.error(svc.post("/v1/baymodels", body), 400, contains=(detail,))
+            assert svc.get("/v1/baymodels/detail").json == {"baymodels": []}
 
 
 def test_every_bad_field_is_reported(svc: Service) -> None:
@@ -263,15 +262,12 @@ BAY_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("fields", "detail"), [c[1:] for c in BAY_CASES], ids=[c[0] for c in BAY_CASES]
-)
-def test_bad_bay_bodies(
-    svc: Service, baymodel: dict[str, Any], fields: dict[str, Any], detail: str
-) -> None:
-    res = svc.post("/v1/bays", {"baymodel_id": baymodel["uuid"]} | fields)
-    _api.error(res, 400, contains=(detail,))
-    assert svc.get("/v1/bays/detail").json == {"bays": []}
+def test_bad_bay_bodies(svc: Service, baymodel: dict[str, Any], subtests: pytest.Subtests) -> None:
+    for case, fields, detail in BAY_CASES:
+        with subtests.test(msg=case):
+            res = svc.post("/v1/bays", {"baymodel_id": baymodel["uuid"]} | fields)
+            _api.error(res, 400, contains=(detail,))
+            assert svc.get("/v1/bays/detail").json == {"bays": []}
 
 
 def test_bay_baymodel_id_missing_or_unknown(svc: Service, baymodel: dict[str, Any]) -> None:
@@ -313,19 +309,15 @@ RAW_CASES: list[tuple[str, str | bytes, str | None, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type", "status", "detail"),
-    [c[1:] for c in RAW_CASES],
-    ids=[c[0] for c in RAW_CASES],
-)
-def test_malformed_bodies(
-    svc: Service, body: str | bytes, content_type: str | None, status: int, detail: str
-) -> None:
+def test_malformed_bodies(svc: Service, subtests: pytest.Subtests) -> None:
     existing = _api.make_baymodel(svc)
-    for path, arg in (("/v1/baymodels", "baymodel"), ("/v1/bays", "bay")):
-        _api.error(_raw(svc, path, body, content_type), status, contains=(detail.format(arg=arg),))
-    assert svc.get("/v1/baymodels/detail").json == {"baymodels": [existing]}
-    assert svc.get("/v1/bays").json == {"bays": []}
+    for case, body, content_type, status, detail in RAW_CASES:
+        for path, arg in (("/v1/baymodels", "baymodel"), ("/v1/bays", "bay")):
+            with subtests.test(msg=f"{case} {path}"):
+                res = _raw(svc, path, body, content_type)
+                _api.error(res, status, contains=(detail.format(arg=arg),))
+                assert svc.get("/v1/baymodels/detail").json == {"baymodels": [existing]}
+                assert svc.get("/v1/bays").json == {"bays": []}
 
 
 def test_json_with_charset_is_json(svc: Service) -> None:
@@ -363,48 +355,49 @@ def test_huge_body_is_413(service_factory: Callable[..., Service]) -> None:
 
 
 # --- query strings ---------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("query", "status", "detail"),
-    [
-        ("foo=1", 400, 'Unknown argument: "foo"'),
-        ("limit=1&foo=1", 400, 'Unknown argument: "foo"'),
-        ("sort_key=nope", 400, 'The sort_key value "nope" is an invalid field for sorting'),
-        ("sort_key=labels", 400, 'The sort_key value "labels" is an invalid field for sorting'),
-        ("sort_key=", 400, 'The sort_key value "" is an invalid field for sorting'),
-        (
-            "sort_dir=up",
-            400,
-            "Invalid sort direction: up. Acceptable values are 'asc' or 'desc'",
-        ),
-        (
-            "sort_dir=ASC",
-            400,
-            "Invalid sort direction: ASC. Acceptable values are 'asc' or 'desc'",
-        ),
-        ("limit=0", 400, "Limit must be positive"),
-        ("limit=-3", 400, "Limit must be positive"),
-        ("limit=abc", 400, "Invalid input for field/attribute limit. Value: 'abc'."),
-        ("limit=1.5", 400, "Invalid input for field/attribute limit. Value: '1.5'."),
-        ("limit=", 400, "Invalid input for field/attribute limit. Value: ''."),
-        ("marker=abc", 400, "Expected a uuid but received abc."),
-        (
-            "marker=5D12F6FD-A196-4BF0-AE4C-1F639A523A52",
-            400,
-            "Expected a uuid but received 5D12F6FD-A196-4BF0-AE4C-1F639A523A52.",
-        ),
-        (
-            "marker=5d12f6fd-a196-4bf0-ae4c-1f639a523a52",
-            404,
-            "could not be found.",
-        ),
-        ("sort_key=name&sort_key=id", 400, "Repeated query parameters are not allowed"),
-    ],
-)
-def test_bad_list_queries(svc: Service, query: str, status: int, detail: str) -> None:
-    for collection in ("baymodels", "bays"):
-        for suffix in ("", "/detail"):
-            res = svc.get(f"/v1/{collection}{suffix}?{query}")
-            _api.error(res, status, contains=(detail,))
+BAD_QUERIES: list[tuple[str, int, str]] = [
+    ("foo=1", 400, 'Unknown argument: "foo"'),
+    ("limit=1&foo=1", 400, 'Unknown argument: "foo"'),
+    ("sort_key=nope", 400, 'The sort_key value "nope" is an invalid field for sorting'),
+    ("sort_key=labels", 400, 'The sort_key value "labels" is an invalid field for sorting'),
+    ("sort_key=", 400, 'The sort_key value "" is an invalid field for sorting'),
+    (
+        "sort_dir=up",
+        400,
+        "Invalid sort direction: up. Acceptable values are 'asc' or 'desc'",
+    ),
+    (
+        "sort_dir=ASC",
+        400,
+        "Invalid sort direction: ASC. Acceptable values are 'asc' or 'desc'",
+    ),
+    ("limit=0", 400, "Limit must be positive"),
+    ("limit=-3", 400, "Limit must be positive"),
+    ("limit=abc", 400, "Invalid input for field/attribute limit. Value: 'abc'."),
+    ("limit=1.5", 400, "Invalid input for field/attribute limit. Value: '1.5'."),
+    ("limit=", 400, "Invalid input for field/attribute limit. Value: ''."),
+    ("marker=abc", 400, "Expected a uuid but received abc."),
+    (
+        "marker=5D12F6FD-A196-4BF0-AE4C-1F639A523A52",
+        400,
+        "Expected a uuid but received 5D12F6FD-A196-4BF0-AE4C-1F639A523A52.",
+    ),
+    (
+        "marker=5d12f6fd-a196-4bf0-ae4c-1f639a523a52",
+        404,
+        "could not be found.",
+    ),
+    ("sort_key=name&sort_key=id", 400, "Repeated query parameters are not allowed"),
+]
+
+
+def test_bad_list_queries(svc: Service, subtests: pytest.Subtests) -> None:
+    for query, status, detail in BAD_QUERIES:
+        for collection in ("baymodels", "bays"):
+            for suffix in ("", "/detail"):
+                url = f"/v1/{collection}{suffix}?{query}"
+                with subtests.test(msg=url):
+                    _api.error(svc.get(url), status, contains=(detail,))
 
 
 def test_unknown_arguments_everywhere(svc: Service, baymodel: dict[str, Any]) -> None:

@@ -448,108 +448,112 @@ def test_patch_revalidates_drivers(svc: Service) -> None:
     assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/uuid", "/id", "/created_at", "/updated_at", "/links", "/project_id", "/user_id"],
-)
-@pytest.mark.parametrize("op", ["replace", "add", "remove"])
-def test_patch_internal_attributes(svc: Service, path: str, op: str) -> None:
+INTERNAL = ["/uuid", "/id", "/created_at", "/updated_at", "/links", "/project_id", "/user_id"]
+
+
+def test_patch_internal_attributes(svc: Service, subtests: pytest.Subtests) -> None:
     m = _api.make_baymodel(svc)
-    patch: dict[str, Any] = {"op": op, "path": path}
-    if op != "remove":
-        patch["value"] = "x"
-    res = _patch(svc, m["uuid"], patch)
-    _api.error(res, 400, f"'{path}' is an internal attribute and can not be updated")
-    assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
+    for path in INTERNAL:
+        for op in ("replace", "add", "remove"):
+            with subtests.test(msg=f"{op} {path}"):
+                patch: dict[str, Any] = {"op": op, "path": path}
+                if op != "remove":
+                    patch["value"] = "x"
+                res = _patch(svc, m["uuid"], patch)
+                _api.error(res, 400, f"'{path}' is an internal attribute and can not be updated")
+                assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/image_id",
-        "/keypair_id",
-        "/external_network_id",
-        "/coe",
-        "/tls_disabled",
-        "/public",
-        "/registry_enabled",
-        "/server_type",
-        "/cluster_distro",
-        "/network_driver",
-    ],
-)
-def test_patch_mandatory_attributes_cannot_be_removed(svc: Service, path: str) -> None:
+MANDATORY = [
+    "/image_id",
+    "/keypair_id",
+    "/external_network_id",
+    "/coe",
+    "/tls_disabled",
+    "/public",
+    "/registry_enabled",
+    "/server_type",
+    "/cluster_distro",
+    "/network_driver",
+]
+
+
+def test_patch_mandatory_attributes_cannot_be_removed(
+    svc: Service, subtests: pytest.Subtests
+) -> None:
     m = _api.make_baymodel(svc)
-    res = _patch(svc, m["uuid"], {"op": "remove", "path": path})
-    _api.error(res, 400, f"'{path}' is a mandatory attribute and can not be removed")
-    assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
+    for path in MANDATORY:
+        with subtests.test(msg=path):
+            res = _patch(svc, m["uuid"], {"op": "remove", "path": path})
+            _api.error(res, 400, f"'{path}' is a mandatory attribute and can not be removed")
+            assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
 
 
-@pytest.mark.parametrize(
-    ("ops", "detail"),
-    [
-        (
-            [{"op": "add", "path": "/foo", "value": "x"}],
-            "Adding a new attribute /foo to the root of the resource is not allowed.",
-        ),
-        (
-            [{"op": "add", "path": "/image_id", "value": "x"}],
-            "The attribute /image_id has existed, please use 'replace' operation instead.",
-        ),
-        (
-            [{"op": "replace", "path": "/foo", "value": "x"}],
-            'Couldn\'t apply patch \'[{"op": "replace", "path": "/foo", "value": "x"}]\'. '
-            "Reason: can't replace a non-existent object 'foo'",
-        ),
-        (
-            [{"op": "remove", "path": "/foo"}],
-            'Couldn\'t apply patch \'[{"op": "remove", "path": "/foo"}]\'. '
-            "Reason: can't remove a non-existent object 'foo'",
-        ),
-        (
-            [{"op": "replace", "path": "/image_id"}],
-            "'add' and 'replace' operations needs value",
-        ),
-        (
-            [{"op": "move", "path": "/name", "value": "x"}],
-            "Invalid input for field/attribute op. Value: 'move'. "
-            "Value should be one of: add, replace, remove",
-        ),
-        (
-            [{"op": "replace", "path": "name", "value": "x"}],
-            "Invalid input for field/attribute path. Value: 'name'. "
-            "Value should match the pattern ^(/[\\w-]+)+$",
-        ),
-        (
-            [{"op": "replace", "path": "/name", "value": {"a": "b"}}],
-            "Invalid input for field/attribute name. Value: '{'a': 'b'}'. Value should be string",
-        ),
-        (
-            [{"op": "replace", "path": "/docker_volume_size", "value": "big"}],
-            "Invalid input for field/attribute docker_volume_size. Value: 'big'. "
-            "Value should be integer",
-        ),
-        (
-            [{"op": "replace", "path": "/name", "value": "x", "from": "/y"}],
-            "Unknown attribute for argument patch: from",
-        ),
-        (
-            [{"path": "/name", "value": "x"}],
-            "Invalid input for field/attribute op. Value: 'None'. Mandatory field missing.",
-        ),
-        (
-            {"op": "replace", "path": "/name", "value": "x"},
-            "Invalid input for argument patch: expected a non-empty JSON array of operations",
-        ),
-        ([], "Invalid input for argument patch: expected a non-empty JSON array of operations"),
-        (["replace"], "Invalid input for argument patch: expected a JSON object"),
-    ],
-    ids=lambda v: None if isinstance(v, str) else json.dumps(v)[:40],
-)
-def test_patch_errors(svc: Service, ops: Any, detail: str) -> None:
+PATCH_ERRORS: list[tuple[Any, str]] = [
+    (
+        [{"op": "add", "path": "/foo", "value": "x"}],
+        "Adding a new attribute /foo to the root of the resource is not allowed.",
+    ),
+    (
+        [{"op": "add", "path": "/image_id", "value": "x"}],
+        "The attribute /image_id has existed, please use 'replace' operation instead.",
+    ),
+    (
+        [{"op": "replace", "path": "/foo", "value": "x"}],
+        'Couldn\'t apply patch \'[{"op": "replace", "path": "/foo", "value": "x"}]\'. '
+        "Reason: can't replace a non-existent object 'foo'",
+    ),
+    (
+        [{"op": "remove", "path": "/foo"}],
+        'Couldn\'t apply patch \'[{"op": "remove", "path": "/foo"}]\'. '
+        "Reason: can't remove a non-existent object 'foo'",
+    ),
+    (
+        [{"op": "replace", "path": "/image_id"}],
+        "'add' and 'replace' operations needs value",
+    ),
+    (
+        [{"op": "move", "path": "/name", "value": "x"}],
+        "Invalid input for field/attribute op. Value: 'move'. "
+        "Value should be one of: add, replace, remove",
+    ),
+    (
+        [{"op": "replace", "path": "name", "value": "x"}],
+        "Invalid input for field/attribute path. Value: 'name'. "
+        "Value should match the pattern ^(/[\\w-]+)+$",
+    ),
+    (
+        [{"op": "replace", "path": "/name", "value": {"a": "b"}}],
+        "Invalid input for field/attribute name. Value: '{'a': 'b'}'. Value should be string",
+    ),
+    (
+        [{"op": "replace", "path": "/docker_volume_size", "value": "big"}],
+        "Invalid input for field/attribute docker_volume_size. Value: 'big'. "
+        "Value should be integer",
+    ),
+    (
+        [{"op": "replace", "path": "/name", "value": "x", "from": "/y"}],
+        "Unknown attribute for argument patch: from",
+    ),
+    (
+        [{"path": "/name", "value": "x"}],
+        "Invalid input for field/attribute op. Value: 'None'. Mandatory field missing.",
+    ),
+    (
+        {"op": "replace", "path": "/name", "value": "x"},
+        "Invalid input for argument patch: expected a non-empty JSON array of operations",
+    ),
+    ([], "Invalid input for argument patch: expected a non-empty JSON array of operations"),
+    (["replace"], "Invalid input for argument patch: expected a JSON object"),
+]
+
+
+def test_patch_errors(svc: Service, subtests: pytest.Subtests) -> None:
     m = _api.make_baymodel(svc)
-    _api.error(svc.patch(f"/v1/baymodels/{m['uuid']}", ops), 400, detail)
-    assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
+    for ops, detail in PATCH_ERRORS:
+        with subtests.test(msg=json.dumps(ops)):
+            _api.error(svc.patch(f"/v1/baymodels/{m['uuid']}", ops), 400, detail)
+            assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
 
 
 def test_patch_is_all_or_nothing(svc: Service) -> None:

@@ -67,66 +67,69 @@ def test_every_response_has_a_fresh_request_id(svc: Service) -> None:
     assert all(_api.UUID.match(i.removeprefix("req-")) for i in ids), ids
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {LEGACY: "1.1"},
-        {LEGACY: "latest"},
-        {LEGACY: "LATEST"},
-        {NEW: "container-infra 1.1"},
-        {NEW: "container-infra latest"},
-        {NEW: "container-infrastructure-management 1.1"},
-    ],
-)
-def test_accepted_versions_are_echoed(svc: Service, headers: dict[str, str]) -> None:
-    res = svc.get("/v1/bays", headers=headers)
-    assert res.status_code == 200, res.text
-    assert res.json == {"bays": []}
-    _has_range(res)
-    assert res.headers[LEGACY.lower()] == "1.1"
-    assert res.headers[NEW.lower()] == "container-infra 1.1"
-    assert res.headers["openstack-api-minimum-version"] == "container-infra 1.1"
-    assert res.headers["openstack-api-maximum-version"] == "container-infra 1.1"
+ACCEPTED: list[dict[str, str]] = [
+    {},
+    {LEGACY: "1.1"},
+    {LEGACY: "latest"},
+    {LEGACY: "LATEST"},
+    {NEW: "container-infra 1.1"},
+    {NEW: "container-infra latest"},
+    {NEW: "container-infrastructure-management 1.1"},
+]
 
 
-@pytest.mark.parametrize(
-    ("headers", "detail"),
-    [
-        ({LEGACY: "abc"}, f"Invalid value for {LEGACY} header"),
-        ({LEGACY: "1"}, f"Invalid value for {LEGACY} header"),
-        ({LEGACY: "1.1.1"}, f"Invalid value for {LEGACY} header"),
-        (
-            {LEGACY: "2.0"},
-            "Mutually exclusive versions requested. Version 2.0 requested but not supported by "
-            "this service. The supported version range is: [1.1, 1.1].",
-        ),
-        (
-            {LEGACY: "1.5"},
-            "Version 1.5 was requested but the minor version is not supported by this service. "
-            "The supported version range is: [1.1, 1.1].",
-        ),
-        (
-            {LEGACY: "1.0"},
-            "Version 1.0 was requested but the minor version is not supported by this service. "
-            "The supported version range is: [1.1, 1.1].",
-        ),
-        ({NEW: "compute 1.1"}, f"Invalid service type for {NEW} header"),
-        ({NEW: "1.1"}, f"Invalid service type for {NEW} header"),
-        ({NEW: "container-infra x.y"}, f"Invalid value for {NEW} header"),
-        (
-            {NEW: "container-infra 1.9"},
-            "Version 1.9 was requested but the minor version is not supported by this service. "
-            "The supported version range is: [1.1, 1.1].",
-        ),
-    ],
-)
-def test_unacceptable_versions(svc: Service, headers: dict[str, str], detail: str) -> None:
-    res = svc.get("/v1/bays", headers=headers)
-    _api.error(res, 406, detail)
-    _has_range(res)  # the range is announced even on the failed check...
-    assert LEGACY.lower() not in res.headers  # ...but nothing is echoed
-    assert NEW.lower() not in res.headers
+def test_accepted_versions_are_echoed(svc: Service, subtests: pytest.Subtests) -> None:
+    for headers in ACCEPTED:
+        with subtests.test(msg=str(headers)):
+            res = svc.get("/v1/bays", headers=headers)
+            assert res.status_code == 200, res.text
+            assert res.json == {"bays": []}
+            _has_range(res)
+            assert res.headers[LEGACY.lower()] == "1.1"
+            assert res.headers[NEW.lower()] == "container-infra 1.1"
+            assert res.headers["openstack-api-minimum-version"] == "container-infra 1.1"
+            assert res.headers["openstack-api-maximum-version"] == "container-infra 1.1"
+
+
+UNACCEPTABLE: list[tuple[dict[str, str], str]] = [
+    ({LEGACY: "abc"}, f"Invalid value for {LEGACY} header"),
+    ({LEGACY: "1"}, f"Invalid value for {LEGACY} header"),
+    ({LEGACY: "1.1.1"}, f"Invalid value for {LEGACY} header"),
+    (
+        {LEGACY: "2.0"},
+        "Mutually exclusive versions requested. Version 2.0 requested but not supported by "
+        "this service. The supported version range is: [1.1, 1.1].",
+    ),
+    (
+        {LEGACY: "1.5"},
+        "Version 1.5 was requested but the minor version is not supported by this service. "
+        "The supported version range is: [1.1, 1.1].",
+    ),
+    (
+        {LEGACY: "1.0"},
+        "Version 1.0 was requested but the minor version is not supported by this service. "
+        "The supported version range is: [1.1, 1.1].",
+    ),
+    ({NEW: "compute 1.1"}, f"Invalid service type for {NEW} header"),
+    ({NEW: "1.1"}, f"Invalid service type for {NEW} header"),
+    ({NEW: "container-infra x.y"}, f"Invalid value for {NEW} header"),
+    (
+        {NEW: "container-infra 1.9"},
+        "Version 1.9 was requested but the minor version is not supported by this service. "
+        "The supported version range is: [1.1, 1.1].",
+    ),
+]
+
+
+def test_unacceptable_versions(svc: Service, subtests: pytest.Subtests) -> None:
+    for headers, detail in UNACCEPTABLE:
+        for url in ("/v1", "/v1/bays", "/v1/baymodels/x"):
+            with subtests.test(msg=f"{url} {headers}"):
+                res = svc.get(url, headers=headers)
+                _api.error(res, 406, detail)
+                _has_range(res)  # the range is announced even on the failed check...
+                assert LEGACY.lower() not in res.headers  # ...but nothing is echoed
+                assert NEW.lower() not in res.headers
 
 
 def test_new_style_header_wins_over_legacy(svc: Service) -> None:
@@ -163,11 +166,12 @@ def test_trailing_slash_is_ignored(svc: Service) -> None:
     assert svc.get(f"/v1/baymodels/{first['uuid']}/").json["uuid"] == first["uuid"]
 
 
-@pytest.mark.parametrize("url", ["/v1/nothing", "/nothing/here", "/v1/bays/x/y/z", "/v2/bays"])
-def test_unknown_url_is_404_in_error_shape(svc: Service, url: str) -> None:
-    elements = _api.error(svc.get(url), 404, code="")
-    assert elements[0]["title"] == "Not Found"
-    assert elements[0]["detail"] == ""
+def test_unknown_url_is_404_in_error_shape(svc: Service, subtests: pytest.Subtests) -> None:
+    for url in ("/v1/nothing", "/nothing/here", "/v1/bays/x/y/z", "/v2/bays"):
+        with subtests.test(msg=url):
+            elements = _api.error(svc.get(url), 404, code="")
+            assert elements[0]["title"] == "Not Found"
+            assert elements[0]["detail"] == ""
 
 
 def test_detail_below_an_item_is_404(svc: Service) -> None:
@@ -175,22 +179,21 @@ def test_detail_below_an_item_is_404(svc: Service) -> None:
     _api.error(svc.get(f"/v1/baymodels/{created['uuid']}/detail"), 404, code="")
 
 
-@pytest.mark.parametrize(
-    ("method", "url"),
-    [
+def test_wrong_method_is_405(svc: Service, subtests: pytest.Subtests) -> None:
+    for method, url in (
         ("PUT", "/v1/bays"),
         ("DELETE", "/v1/baymodels"),
         ("PUT", "/v1/baymodels/x"),
         ("POST", "/v1/bays/x"),
         ("POST", "/v1/mservices"),
         ("DELETE", "/v1/bays/detail"),
-    ],
-)
-def test_wrong_method_is_405(svc: Service, method: str, url: str) -> None:
-    res = svc.request(method, url)
-    elements = _api.error(res, 405, code="")
-    assert elements[0]["title"] == "Method Not Allowed"
-    assert method not in res.headers["allow"]
+        ("POST", "/bays/x"),
+    ):
+        with subtests.test(msg=f"{method} {url}"):
+            res = svc.request(method, url)
+            elements = _api.error(res, 405, code="")
+            assert elements[0]["title"] == "Method Not Allowed"
+            assert method not in res.headers["allow"]
 
 
 def test_links_and_timestamps(svc: Service) -> None:
