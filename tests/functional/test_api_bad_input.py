@@ -360,6 +360,12 @@ BAD_QUERIES: list[tuple[str, int, str]] = [
     ("limit=1&foo=1", 400, 'Unknown argument: "foo"'),
     ("sort_key=nope", 400, 'The sort_key value "nope" is an invalid field for sorting'),
     ("sort_key=labels", 400, 'The sort_key value "labels" is an invalid field for sorting'),
+    ("sort_key=project_id", 400, 'The sort_key value "project_id" is an invalid field for sorting'),
+    (
+        "sort_key=lease_owner",
+        400,
+        'The sort_key value "lease_owner" is an invalid field for sorting',
+    ),
     ("sort_key=", 400, 'The sort_key value "" is an invalid field for sorting'),
     (
         "sort_dir=up",
