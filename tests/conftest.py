@@ -69,7 +69,7 @@ def db(db_url: str) -> Iterator[engine.Database]:
 
 def make_conf(db_url: str, state: pathlib.Path, **groups: dict[str, Any]) -> Any:
     overrides: dict[str, dict[str, Any]] = {
-        "DEFAULT": {"transport_url": "fake://", "state_path": str(state), "host": "test"},
+        "DEFAULT": {"transport_url": "inproc://", "state_path": str(state), "host": "test"},
         "database": {"connection": db_url},
         "conductor": {
             "enabled_infra_drivers": ["fake"],

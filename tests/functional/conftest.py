@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""An in-process magnum (API + conductor over the fake:// transport) on each real database."""
+"""An in-process magnum (API + conductor over the inproc:// transport) on each real database."""
 
 from __future__ import annotations
 

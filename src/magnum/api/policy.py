@@ -25,6 +25,7 @@ RULES = [
     *(policy.RuleDefault(f"bay:{a}", "rule:default") for a in _ACTIONS),
     *(policy.RuleDefault(f"baymodel:{a}", "rule:default") for a in _ACTIONS),
     policy.RuleDefault("baymodel:publish", ADMIN_OR_OWNER),
+    policy.RuleDefault("bay:load_image", "rule:default"),
     policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
     policy.RuleDefault("certificate:create", "rule:admin_or_user"),
     policy.RuleDefault("certificate:get", "rule:admin_or_user"),
@@ -33,8 +34,13 @@ RULES = [
 
 class Policy:
     def __init__(self, conf: cfg.ConfigOpts) -> None:
+        # With a policy file, oslo.policy re-reads it when it changes (a stat per check).
+        # Without one it would search the config directories on every check: skip that.
         self._enforcer = policy.Enforcer(conf)
         self._enforcer.register_defaults(RULES)
+        self._enforcer.load_rules()
+        if conf.find_file(conf.oslo_policy.policy_file) is None:
+            self._enforcer.use_conf = False  # the defaults loaded above stay in force
 
     def authorize(
         self, action: str, ctx: context.RequestContext, target: dict[str, Any] | None = None

@@ -50,7 +50,7 @@ def settings(args: argparse.Namespace, rest: list[str]) -> Any:
     state.mkdir(parents=True, exist_ok=True)
     host, _, port = args.bind.rpartition(":")
     defaults: dict[str, dict[str, object]] = {
-        "DEFAULT": {"transport_url": "fake://", "state_path": str(state), "host": "aio"},
+        "DEFAULT": {"transport_url": "inproc://", "state_path": str(state), "host": "aio"},
         "database": {"connection": f"sqlite:///{state / 'magnum.sqlite'}"},
         "api": {"host": host or "127.0.0.1", "port": int(port)},
     }

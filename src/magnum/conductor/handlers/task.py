@@ -79,12 +79,15 @@ class Task:
         self._write(driver_state=self._state)
 
     def finish(self, status: fields.BayStatus, reason: str, **values: Any) -> None:
-        """Settle the operation: final status, no operation, lease kept until released."""
+        """Settle the operation: final status, no operation and no lease, in one write, so
+        a settled bay never shows an owner (not even one that died right after)."""
         self._write(
             status=status,
             status_reason=reason,
             operation=None,
             operation_deadline=None,
+            lease_owner=None,
+            lease_expires_at=None,
             driver_state=self._state,
             **values,
         )
