@@ -28,7 +28,7 @@ def _scoped(ctx: context.RequestContext) -> sa.Select[models.Bay]:
 
 def list_(
     session: orm.Session, ctx: context.RequestContext, page: query.Page
-) -> Sequence[models.Bay]:
+) -> Sequence[Any]:
     return query.paginate(
         session, _scoped(ctx), models.Bay, page, not_found=exceptions.BayNotFound, kind=KIND
     )
