@@ -13,7 +13,7 @@ ALLOWED_EXMODS = ["magnum.common.exceptions"]
 
 
 def transport(conf: cfg.ConfigOpts) -> Any:
-    """The RPC transport named by [DEFAULT] transport_url (rabbit://..., or inproc:// within one process)."""
+    """The transport named by [DEFAULT] transport_url: rabbit://..., or inproc:// in-process."""
     return messaging.get_rpc_transport(conf, allowed_remote_exmods=ALLOWED_EXMODS)
 
 

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
 
 from magnum.api import schemas, validation
 from magnum.api.v1 import common
-from magnum.common import exceptions, utils
+from magnum.common import context, exceptions, utils
 from magnum.db import models
-from magnum.objects import baymodels, fields
+from magnum.objects import baymodels, fields, query
 
 COLLECTION = "baymodels"
 BRIEF = ("uuid", "name", "image_id", "apiserver_port", "coe")
@@ -95,33 +96,18 @@ def check_drivers(values: dict[str, Any]) -> None:
         )
 
 
-class Collection:
+class Collection(common.Listing):
+    COLLECTION = COLLECTION
+    POLICY = "baymodel"
+
     def __init__(self, api: Any) -> None:
         self.api = api
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._list(req, resp, detail=False)
+    def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
+        return baymodels.list_(session, ctx, pg)
 
-    def on_get_detail(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._list(req, resp, detail=True)
-
-    def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
-        ctx = common.ctx(req)
-        self.api.policy.authorize("baymodel:detail" if detail else "baymodel:get_all", ctx)
-        pg = common.page(req, max_limit=self.api.max_limit)
-        with self.api.db.session() as session:
-            rows = baymodels.list_(session, ctx, pg)
-        common.send(
-            resp,
-            common.collection(
-                req,
-                COLLECTION,
-                rows,
-                lambda r: render(r, req.prefix, brief=not detail),
-                pg,
-                detail=detail,
-            ),
-        )
+    def render(self, row: Any, prefix: str, *, brief: bool) -> dict[str, Any]:
+        return render(row, prefix, brief=brief)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)

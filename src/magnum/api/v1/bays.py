@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
@@ -12,7 +13,7 @@ from magnum.api import schemas, validation
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, utils
 from magnum.db import models
-from magnum.objects import bays, fields
+from magnum.objects import bays, fields, query
 
 LOG = logging.getLogger(__name__)
 COLLECTION = "bays"
@@ -90,30 +91,15 @@ class _Base:
             )
 
 
-class Collection(_Base):
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._list(req, resp, detail=False)
+class Collection(_Base, common.Listing):
+    COLLECTION = COLLECTION
+    POLICY = "bay"
 
-    def on_get_detail(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._list(req, resp, detail=True)
+    def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
+        return bays.list_(session, ctx, pg)
 
-    def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
-        ctx = common.ctx(req)
-        self.api.policy.authorize("bay:detail" if detail else "bay:get_all", ctx)
-        pg = common.page(req, max_limit=self.api.max_limit)
-        with self.api.db.session() as session:
-            rows = bays.list_(session, ctx, pg)
-        common.send(
-            resp,
-            common.collection(
-                req,
-                COLLECTION,
-                rows,
-                lambda r: render(r, req.prefix, brief=not detail),
-                pg,
-                detail=detail,
-            ),
-        )
+    def render(self, row: Any, prefix: str, *, brief: bool) -> dict[str, Any]:
+        return render(row, prefix, brief=brief)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)

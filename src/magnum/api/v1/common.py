@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import falcon
 import jsonpatch
@@ -185,3 +185,43 @@ def _check_op(
             raise exceptions.InvalidParameterValue(
                 err=f"The attribute {path} has existed, please use 'replace' operation instead."
             )
+
+
+class Listing:
+    """GET /v1/<collection> (brief items) and /v1/<collection>/detail for a resource.
+
+    Subclasses name the collection and the policy prefix, and provide `rows` (the page of
+    rows the caller may see) and `render`.
+    """
+
+    api: Any
+    COLLECTION: ClassVar[str]
+    POLICY: ClassVar[str]
+
+    def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def render(self, row: Any, prefix: str, *, brief: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._list(req, resp, detail=False)
+
+    def on_get_detail(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._list(req, resp, detail=True)
+
+    def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
+        caller = ctx(req)
+        self.api.policy.authorize(f"{self.POLICY}:{'detail' if detail else 'get_all'}", caller)
+        pg = page(req, max_limit=self.api.max_limit)
+        with self.api.db.session() as session:
+            items = self.rows(session, caller, pg)
+        body = collection(
+            req,
+            self.COLLECTION,
+            items,
+            lambda r: self.render(r, req.prefix, brief=not detail),
+            pg,
+            detail=detail,
+        )
+        send(resp, body)

@@ -32,7 +32,38 @@ def baymodel_view(row: models.BayModel) -> base.BayModelView:
     return base.BayModelView.of(row)
 
 
-class Task:
+class Snapshot:
+    """A read-only BayTask for checks on a settled bay: no lease, nothing is written.
+
+    Drivers may read `state`; `progress` and `checkpoint` do nothing, because a check
+    must never change what an operation relies on.
+    """
+
+    def __init__(self, row: models.Bay, template: models.BayModel) -> None:
+        self._bay = bay_view(row)
+        self._baymodel = baymodel_view(template)
+        self._state: dict[str, Any] = dict(row.driver_state or {})
+
+    @property
+    def bay(self) -> base.BayView:
+        return self._bay
+
+    @property
+    def baymodel(self) -> base.BayModelView:
+        return self._baymodel
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._state
+
+    def progress(self, reason: str) -> None:
+        del reason
+
+    def checkpoint(self) -> None:
+        pass
+
+
+class Task(Snapshot):
     """One operation on one bay, run by the conductor that holds the bay's lease."""
 
     def __init__(
@@ -52,21 +83,7 @@ class Task:
         assert row.operation is not None, "a task exists only for a pending operation"
         self.op = fields.Operation(row.operation)
         self.deadline = row.operation_deadline
-        self._bay = bay_view(row)
-        self._baymodel = baymodel_view(template)
-        self._state: dict[str, Any] = dict(row.driver_state or {})
-
-    @property
-    def bay(self) -> base.BayView:
-        return self._bay
-
-    @property
-    def baymodel(self) -> base.BayModelView:
-        return self._baymodel
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
+        super().__init__(row, template)
 
     def progress(self, reason: str) -> None:
         if self.deadline is not None and utils.utcnow() > self.deadline:
@@ -121,34 +138,3 @@ class Task:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise Superseded
-
-
-class Snapshot:
-    """A read-only BayTask for checks on a settled bay: no lease, nothing is written.
-
-    Drivers may read `state`; `progress` and `checkpoint` do nothing, because a check
-    must never change what an operation relies on.
-    """
-
-    def __init__(self, row: models.Bay, template: models.BayModel) -> None:
-        self._bay = bay_view(row)
-        self._baymodel = baymodel_view(template)
-        self._state: dict[str, Any] = dict(row.driver_state or {})
-
-    @property
-    def bay(self) -> base.BayView:
-        return self._bay
-
-    @property
-    def baymodel(self) -> base.BayModelView:
-        return self._baymodel
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    def progress(self, reason: str) -> None:
-        del reason
-
-    def checkpoint(self) -> None:
-        pass
