@@ -104,3 +104,19 @@ def test_update_refused_while_in_progress(svc: Service, tmp_path: pathlib.Path) 
     bay = svc.wait_bay(uuid, _settled)
     assert bay is not None and bay["status"] == "CREATE_COMPLETE"
     assert bay["node_count"] == 1
+
+
+def test_failed_scale_can_be_retried(svc: Service) -> None:
+    model = BAYMODEL | {"name": "small-host", "labels": {"fake_max_nodes": "3"}}
+    assert svc.post("/v1/baymodels", model).status_code == 201
+    uuid = svc.post("/v1/bays", {"baymodel_id": "small-host"}).json["uuid"]
+    assert svc.wait_bay(uuid, _settled)["status"] == "CREATE_COMPLETE"  # type: ignore[index]
+    svc.patch(f"/v1/bays/{uuid}", [{"op": "replace", "path": "/node_count", "value": 5}])
+    bay = svc.wait_bay(uuid, _settled)
+    assert bay is not None and bay["status"] == "UPDATE_FAILED"
+    assert bay["status_reason"] == "fake host holds 3 nodes at most"
+    res = svc.patch(f"/v1/bays/{uuid}", [{"op": "replace", "path": "/node_count", "value": 2}])
+    assert res.status_code == 200, res.text
+    bay = svc.wait_bay(uuid, _settled)
+    assert bay is not None and bay["status"] == "UPDATE_COMPLETE"
+    assert len(bay["node_addresses"]) == 2

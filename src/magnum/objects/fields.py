@@ -66,12 +66,12 @@ def may_start(op: Operation, current: BayStatus) -> bool:
 
     Delete is allowed from anywhere except while a delete already runs (a delete
     during a create takes the operation over: see conductor.handlers.bay).
-    Update needs a settled, healthy bay.
+    Update needs a settled bay whose last create or update succeeded, or a failed update.
     """
     if op is Operation.DELETE:
         return current is not BayStatus.DELETE_IN_PROGRESS
-    if op is Operation.UPDATE:
-        return current in UPDATABLE
+    if op is Operation.UPDATE:  # a failed scale may be retried (or reversed)
+        return current in UPDATABLE or current is BayStatus.UPDATE_FAILED
     return False
 
 

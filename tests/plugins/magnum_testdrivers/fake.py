@@ -6,6 +6,7 @@ can see exactly what exists and that failures and deletes leave nothing behind.
 Behaviour is steered by baymodel labels:
 
   fake_fail=<step>     raise BayOperationFailed at create_nodes / bootstrap / delete_bay
+  fake_max_nodes=<n>   create_nodes refuses to make a bay of more than n nodes
   fake_gate=<path>     before forming the cluster, wait until <path> exists (bounded)
   fake_entered=<path>  touch <path> when the gate is reached (lets a test know it is there)
 """
@@ -39,6 +40,9 @@ class FakeInfra(base.InfraDriver):
 
     def create_nodes(self, task: base.BayTask, specs: Sequence[base.NodeSpec]) -> list[base.Node]:
         _fail_if(task, "create_nodes")
+        limit = int(task.baymodel.labels.get("fake_max_nodes", "1000"))
+        if len(specs) > limit:
+            raise exceptions.BayOperationFailed(reason=f"fake host holds {limit} nodes at most")
         root = self._dir(task)
         root.mkdir(parents=True, exist_ok=True)
         for i, spec in enumerate(specs):
