@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pathlib
 from typing import Any
 
 import falcon
 from oslo_config import cfg
 
 from magnum.api import errors, middleware, openapi, policy
-from magnum.api.v1 import baymodels, bays, certificates, common, mservices, root
+from magnum.api.v1 import (
+    baymodels,
+    bays,
+    certificates,
+    common,
+    containers,
+    images,
+    mservices,
+    root,
+)
+from magnum.common import images as image_archives
 from magnum.common import pki
 from magnum.conductor import rpcapi
 from magnum.db import engine
@@ -31,6 +42,9 @@ class Api:
     max_limit: int
     default_bay_timeout: int
     service_down_time: int
+    upload_dir: pathlib.Path
+    max_image_size: int
+    image_load_timeout: int
 
 
 class _OpenApi:
@@ -55,6 +69,9 @@ def build(
         max_limit=conf.api.max_limit,
         default_bay_timeout=conf.conductor.default_bay_timeout,
         service_down_time=conf.conductor.service_down_time,
+        upload_dir=image_archives.upload_dir(conf),
+        max_image_size=conf.api.max_image_size,
+        image_load_timeout=conf.api.image_load_timeout,
     )
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
         middleware=middleware.pipeline(conf)
@@ -65,11 +82,13 @@ def build(
     app.add_route("/", root.Root())
     app.add_route("/v1", root.V1())
     app.add_route("/v1/openapi.json", _OpenApi())
-    for name, module in (("baymodels", baymodels), ("bays", bays)):
+    for name, module in (("baymodels", baymodels), ("bays", bays), ("containers", containers)):
         collection = module.Collection(api)
         app.add_route(f"/v1/{name}", collection)
         app.add_route(f"/v1/{name}/detail", collection, suffix="detail")
         app.add_route(f"/v1/{name}/{{ident}}", module.Item(api))
+    app.add_route("/v1/bays/{ident}/images", images.Collection(api))
+    app.add_route("/v1/containers/{ident}/{action}", containers.Action(api))
     app.add_route("/v1/mservices", mservices.Collection(api))
     app.add_route("/v1/certificates", certificates.Collection(api))
     app.add_route("/v1/certificates/{ident}", certificates.Item(api))

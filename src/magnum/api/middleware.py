@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -14,6 +15,8 @@ from magnum.common import context, exceptions
 PUBLIC_PATHS = frozenset({"/", "/v1", "/v1/openapi.json"})
 _JSON_TYPES = ("application/json", "application/vnd.openstack.magnum")
 _VERSIONS = ("v1",)
+# Routes that read their own body, with their own size limit and media types.
+_OWN_BODIES = (("POST", re.compile(r"^/v1/bays/[^/]+/images$")),)
 
 
 class RequestId:
@@ -44,6 +47,8 @@ class Bodies:
         self.max_body_size = max_body_size
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if any(req.method == m and pattern.match(req.path) for m, pattern in _OWN_BODIES):
+            return
         length = req.content_length or 0
         if length > self.max_body_size:
             raise exceptions.BodyTooLarge(limit=self.max_body_size)

@@ -107,6 +107,45 @@ def _crud(name: str, body: str, tag: str) -> dict[str, Any]:
     }
 
 
+def _bay_images() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "contentMediaType": "application/x-tar"}}
+    loaded = {
+        "type": "object",
+        "required": ["bay_uuid", "images", "nodes"],
+        "properties": {
+            "bay_uuid": {"type": "string", "format": "uuid"},
+            "images": {"type": "array", "items": {"type": "string"}},
+            "nodes": {"type": "integer", "minimum": 1},
+            "links": {"type": "array"},
+        },
+    }
+    return {
+        "parameters": _IDENT,
+        "post": {
+            "tags": ["bays"],
+            "summary": "Load an image archive into every node of the bay",
+            "description": "The body is what `docker save repo:tag` writes (plain or gzip, "
+            "bzip2, xz compressed), at most [api] max_image_size bytes. The bay must be "
+            "CREATE_COMPLETE or UPDATE_COMPLETE. Answers once every node has loaded it.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-tar": binary,
+                    "application/octet-stream": binary,
+                    "application/gzip": binary,
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "loaded into every node",
+                    "content": {"application/json": {"schema": loaded}},
+                }
+            }
+            | _errors(400, 403, 404, 409, 413, 415, 500),
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in (schemas.BayModelBody, schemas.BayBody, schemas.PatchOp)],
@@ -117,6 +156,7 @@ def document() -> dict[str, Any]:
     paths = {
         **_crud("baymodels", "BayModelBody", "baymodels"),
         **_crud("bays", "BayBody", "bays"),
+        "/v1/bays/{ident}/images": _bay_images(),
         "/v1/mservices": {
             "get": {"tags": ["mservices"], "responses": _ok(200, "services") | _errors(403)}
         },

@@ -20,6 +20,7 @@ _BASE = [
     policy.RuleDefault("admin_or_user", "is_admin:True or user_id:%(user_id)s"),
 ]
 _ACTIONS = ("create", "delete", "detail", "get", "get_all", "update")
+CONTAINER_ACTIONS = ("start", "stop", "reboot", "pause", "unpause", "logs", "execute")
 RULES = [
     *_BASE,
     *(policy.RuleDefault(f"bay:{a}", "rule:default") for a in _ACTIONS),
@@ -27,6 +28,13 @@ RULES = [
     policy.RuleDefault("baymodel:publish", ADMIN_OR_OWNER),
     policy.RuleDefault("bay:load_image", "rule:default"),
     policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
+    policy.RuleDefault("container:create", "rule:admin_or_user"),  # target: the bay
+    policy.RuleDefault("container:delete", "rule:admin_or_user"),
+    policy.RuleDefault("container:update", "rule:admin_or_user"),
+    *(
+        policy.RuleDefault(f"container:{a}", "rule:default")
+        for a in ("detail", "get", "get_all", *CONTAINER_ACTIONS)
+    ),
     policy.RuleDefault("certificate:create", "rule:admin_or_user"),
     policy.RuleDefault("certificate:get", "rule:admin_or_user"),
 ]

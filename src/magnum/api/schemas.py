@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -142,6 +143,36 @@ class BayBody(_Body):
     discovery_url: Str255 | None = None
     status: Literal[tuple(s.value for s in fields.BayStatus)] | None = None  # type: ignore[valid-type]
     status_reason: Annotated[str, NoNul] | None = None
+
+
+def _check_command(value: str) -> str:
+    try:
+        shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"Value is not a command line: {exc}") from None
+    return value
+
+
+MEMORY = r"^[0-9]+[bkmg]?$"
+_EnvStr = Annotated[str, Field(max_length=4096), NoNul]
+
+
+class ContainerBody(_Body):
+    ARGUMENT = "container"
+    READ_ONLY = _Body.READ_ONLY | {"host", "status_reason"}
+
+    uuid: Uuid | None = None
+    name: Str255 | None = None
+    image: Str255
+    bay_uuid: Uuid
+    command: (
+        Annotated[str, Field(max_length=255), NoNul, pydantic.AfterValidator(_check_command)] | None
+    ) = None
+    memory: Annotated[str, Field(pattern=MEMORY, max_length=32)] | None = None
+    environment: dict[Annotated[str, Field(min_length=1, max_length=255), NoNul], _EnvStr] = Field(
+        default_factory=dict
+    )
+    status: Literal[tuple(s.value for s in fields.ContainerStatus)] | None = None  # type: ignore[valid-type]
 
 
 class PatchOp(BaseModel):

@@ -3,16 +3,20 @@
 
 * MagnumError (500)
   + Invalid (400)                 InvalidParameterValue, InvalidUUID, PatchError,
-  |                               BayModelReferenced, NotSupported, BayTypeNotEnabled
+  |                               BayModelReferenced, NotSupported, BayTypeNotEnabled,
+  |                               ImageNotAvailable
   + NotAuthorized (403)           PolicyNotAuthorized, BaymodelPublishDenied
-  + NotFound (404)                BayNotFound, BayModelNotFound, MagnumServiceNotFound
+  + NotFound (404)                BayNotFound, BayModelNotFound, MagnumServiceNotFound,
+  |                               NotFoundMessage, ContainerNotFound
   + NotAcceptable (406)
   + Conflict (409)                AmbiguousName, BayAlreadyExists, BayModelAlreadyExists,
-  |                               OperationInProgress, InvalidState
+  |                               OperationInProgress, InvalidState, ContainerAlreadyExists,
+  |                               NodeUnavailable
   + DriverError (500)             DriverNotFound, DriverConflict, BayOperationFailed
     + RetryLater                  the conductor tries again; never reaches the API
 
-Messages are safe to show to API users: they name the resource and the problem,
+Errors cross RPC calls intact (same class, fields and status) when their fields are
+JSON values. Messages are safe to show to API users: they name the resource and the problem,
 never a stack trace or a secret. Only magnum.api.errors knows about HTTP bodies;
 `status` here is the HTTP status the API answers with.
 """
@@ -34,10 +38,13 @@ class MagnumError(Exception):
             name for _, name, _, _ in string.Formatter().parse(cls.template) if name
         )
 
-    def __init__(self, **fields: object) -> None:
+    def __init__(self, *_message: object, **fields: object) -> None:
+        # `_message` is ignored: oslo.messaging rebuilds a remote error as
+        # cls(*exc.args, **exc.kwargs), and the fields alone make the message again.
         if unknown := set(fields) ^ self._fields:
             raise TypeError(f"{type(self).__name__}: bad fields {sorted(unknown)}")
         self.fields = fields
+        self.kwargs = fields  # what oslo.messaging sends so the caller can rebuild this error
         super().__init__(self.template.format(**fields))
 
     @property
@@ -75,9 +82,17 @@ class BayTypeNotEnabled(Invalid):
     template = "Bay type ({server_type}, {os}, {coe}) not enabled."
 
 
+class ImageNotAvailable(Invalid):
+    template = "Image {image} is not available in bay {bay}{why}."
+
+
 class BodyTooLarge(MagnumError):
     status = 413
     template = "Request body is larger than {limit} bytes."
+
+
+class ImageTooLarge(BodyTooLarge):
+    template = "The image archive is larger than {limit} bytes ([api] max_image_size)."
 
 
 class UnsupportedMediaType(MagnumError):
@@ -117,6 +132,16 @@ class MagnumServiceNotFound(NotFound):
     template = "A magnum service {magnum_service_id} could not be found."
 
 
+class ContainerNotFound(NotFound):
+    template = "Container {container} could not be found."
+
+
+class NotFoundMessage(NotFound):
+    """A 404 whose message was composed elsewhere (e.g. by a conductor, over RPC)."""
+
+    template = "{detail}"
+
+
 # --- 406 -------------------------------------------------------------------
 class NotAcceptable(MagnumError):
     status = 406
@@ -139,6 +164,16 @@ class BayAlreadyExists(Conflict):
 
 class BayModelAlreadyExists(Conflict):
     template = "A baymodel with UUID {uuid} already exists."
+
+
+class ContainerAlreadyExists(Conflict):
+    template = "A container with UUID {uuid} already exists."
+
+
+class NodeUnavailable(Conflict):
+    """A bay node that holds a container does not answer (or no longer exists)."""
+
+    template = "{detail}"
 
 
 class OperationInProgress(Conflict):

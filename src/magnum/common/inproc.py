@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import oslo_messaging
 from oslo_messaging._drivers import base, impl_fake
+from oslo_messaging._drivers import common as driver_common
 
 
 class _Exchange(impl_fake.FakeExchange):  # type: ignore[misc]
@@ -41,7 +42,27 @@ class _ExchangeManager(impl_fake.FakeExchangeManager):  # type: ignore[misc]
             return self._exchanges.setdefault(name, _Exchange(name, self.wakeup))
 
 
+class _Message(impl_fake.FakeIncomingMessage):  # type: ignore[misc]
+    """Replies with failures serialized and rebuilt exactly as a broker would carry them:
+    allow-listed errors arrive as themselves, anything else as a RemoteError."""
+
+    def __init__(self, *args: Any, allowed: list[str]) -> None:
+        super().__init__(*args)
+        self._allowed = allowed
+
+    def reply(self, reply: Any = None, failure: Any = None) -> None:
+        if failure:
+            data = driver_common.serialize_remote_exception(failure)
+            rebuilt = driver_common.deserialize_remote_exception(data, self._allowed)
+            failure = (type(rebuilt), rebuilt, None)
+        super().reply(reply, failure)
+
+
 class _Listener(impl_fake.FakeListener):  # type: ignore[misc]
+    def __init__(self, *args: Any, allowed: list[str]) -> None:
+        super().__init__(*args)
+        self._allowed = allowed
+
     @base.batch_poll_helper  # type: ignore[untyped-decorator]
     def poll(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -52,7 +73,7 @@ class _Listener(impl_fake.FakeListener):  # type: ignore[misc]
                     exchange = self._exchange_manager.get_exchange(target.exchange)
                     ctxt, message, reply_q, requeue = exchange.poll(target, self._pool)
                     if message is not None:
-                        return impl_fake.FakeIncomingMessage(ctxt, message, reply_q, requeue)
+                        return _Message(ctxt, message, reply_q, requeue, allowed=self._allowed)
                 remaining = 1.0 if deadline is None else deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -84,5 +105,6 @@ class InprocDriver(impl_fake.FakeDriver):  # type: ignore[misc]
                 oslo_messaging.Target(topic=target.topic, server=target.server, exchange=exchange),
                 oslo_messaging.Target(topic=target.topic, exchange=exchange),
             ],
+            allowed=self._allowed_remote_exmods,
         )
         return base.PollStyleListenerAdapter(listener, batch_size, batch_timeout)

@@ -3,23 +3,54 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+import pathlib
 from typing import Any
 
 import oslo_messaging as messaging
 
+from magnum.common import exceptions, images
 from magnum.conductor import operations
+from magnum.conductor.handlers import images as image_handlers
 from magnum.conductor.rpcapi import RPC_VERSION
+
+LOG = logging.getLogger(__name__)
 
 
 class ConductorEndpoint:
     target = messaging.Target(version=RPC_VERSION)
 
-    def __init__(self, ops: operations.BayOperations) -> None:
+    def __init__(self, ops: operations.BayOperations, *, uploads: pathlib.Path) -> None:
         self._ops = ops
+        self._uploads = uploads
 
     def bay_operation(self, ctxt: dict[str, Any], bay_uuid: str) -> None:
         del ctxt  # the operation and its owner are in the database; the caller was authorized
         self._ops.submit(bay_uuid)
+
+    def bay_load_image(self, ctxt: dict[str, Any], bay_uuid: str, path: str) -> dict[str, Any]:
+        """Load the uploaded archive at `path` into every node of the bay (an RPC *call*).
+
+        Answers {"result": {...}} or {"error": {"status": ..., "message": ...}}: our errors
+        carry keyword fields that oslo.messaging cannot re-create on the calling side, so
+        they travel as data and rpcapi turns them back into exceptions.
+        """
+        del ctxt  # the API authorized the caller against the bay
+        try:
+            upload = pathlib.Path(path)
+            if not images.is_upload(self._uploads, upload):
+                raise exceptions.InvalidParameterValue(
+                    err="The image archive was not found where the API writes uploads; the "
+                    "API and the conductor must share [DEFAULT] state_path."
+                )
+            action = functools.partial(image_handlers.load, path=upload)
+            return {"result": self._ops.on_settled(bay_uuid, action)}
+        except exceptions.MagnumError as exc:
+            return {"error": {"status": exc.status, "message": exc.message}}
+        except Exception as exc:
+            LOG.exception("bay %s: loading an image failed unexpectedly", bay_uuid)
+            return {"error": {"status": 500, "message": f"Loading the image failed: {exc}"}}
 
     def ping(self, ctxt: dict[str, Any]) -> bool:
         del ctxt

@@ -12,6 +12,7 @@ take the operation over.
 from __future__ import annotations
 
 import datetime
+import enum
 from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -85,3 +86,49 @@ def unowned(db: engine.Database) -> Sequence[str]:
                 sa.or_(models.Bay.lease_owner.is_(None), models.Bay.lease_expires_at < now),
             )
         ).all()
+
+
+class Hold(enum.Enum):
+    """What became of an attempt to hold a settled bay (see `hold_settled`)."""
+
+    HELD = "held"
+    GONE = "gone"
+    UNSETTLED = "unsettled"  # an operation is waiting or running, or the status forbids it
+    BUSY = "busy"  # another conductor holds it for an action of its own
+
+
+def hold_settled(
+    db: engine.Database,
+    bay_uuid: str,
+    *,
+    owner: str,
+    ttl: float,
+    statuses: Iterable[str],
+) -> Hold:
+    """Take the lease on a bay with *no* operation and a status in `statuses`, for a short
+    action on the settled bay (loading an image). While held, no conductor starts an
+    operation on it: the API still records one, and it runs once the lease is released."""
+    now = utils.utcnow()
+    wanted = list(statuses)
+    with db.session() as session:
+        result = session.execute(
+            sa.update(models.Bay)
+            .where(
+                models.Bay.uuid == bay_uuid,
+                models.Bay.operation.is_(None),
+                models.Bay.status.in_(wanted),
+                sa.or_(models.Bay.lease_owner.is_(None), models.Bay.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=_expiry(ttl))
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return Hold.HELD
+        row = session.execute(
+            sa.select(models.Bay.operation, models.Bay.status).where(models.Bay.uuid == bay_uuid)
+        ).one_or_none()
+    if row is None:
+        return Hold.GONE
+    if row.operation is not None or row.status not in wanted:
+        return Hold.UNSETTLED
+    return Hold.BUSY

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent import futures
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -18,6 +20,9 @@ from magnum.drivers import registry
 from magnum.objects import fields
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+# Statuses in which a settled bay accepts a short action (loading an image).
+ACTION_STATUSES = (fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE)
 
 
 class BayOperations:
@@ -42,6 +47,10 @@ class BayOperations:
         self._lock = threading.Lock()
         self._running: set[str] = set()
         self._lost: set[str] = set()
+        # Runs started since the current heartbeat took its snapshot of _running: a lease
+        # found missing by that heartbeat belongs to an earlier run (released meanwhile),
+        # never to these.
+        self._started: set[str] = set()
 
     # --- entry points -------------------------------------------------------
     def submit(self, bay_uuid: str) -> None:
@@ -50,20 +59,89 @@ class BayOperations:
             if bay_uuid in self._running:
                 return
             self._running.add(bay_uuid)
+            self._started.add(bay_uuid)
         self._pool.submit(self._guarded, bay_uuid)
 
     def heartbeat(self) -> None:
         """Renew every lease this process holds; remember the ones taken from it."""
         with self._lock:
             running = set(self._running)
+            self._started.clear()
         lost = leases.renew(self._db, running, owner=self.owner, ttl=self._ttl)
         with self._lock:
-            self._lost |= lost & self._running
+            self._lost |= (lost & self._running) - self._started
 
     def adopt_orphans(self) -> None:
         """Take over operations nobody holds (their conductor died, or the cast was lost)."""
         for bay_uuid in leases.unowned(self._db):
             self.submit(bay_uuid)
+
+    def on_settled(
+        self, bay_uuid: str, action: Callable[[registry.Drivers, task_mod.Snapshot], T]
+    ) -> T:
+        """Run `action` on a settled bay while holding its lease, so that no operation
+        (scale, delete) starts under it; the lease is renewed by the heartbeat like an
+        operation's. Raises BayNotFound, or InvalidState (409) when an operation is in
+        flight, the status is not CREATE/UPDATE_COMPLETE, or another action holds the bay.
+        An operation requested meanwhile starts as soon as the action ends."""
+        with self._lock:
+            if bay_uuid in self._running:
+                raise exceptions.InvalidState(
+                    detail=f"Bay {bay_uuid} is busy with another operation or action; "
+                    "try again once it is done."
+                )
+            self._running.add(bay_uuid)
+            self._started.add(bay_uuid)
+        held = False
+        try:
+            self._hold(bay_uuid)
+            held = True
+            return action(self._drivers, self._snapshot(bay_uuid))
+        finally:
+            if held:
+                leases.release(self._db, bay_uuid, owner=self.owner)
+            with self._lock:
+                self._running.discard(bay_uuid)
+                self._lost.discard(bay_uuid)
+            if held and self._pending(bay_uuid):
+                self.submit(bay_uuid)
+
+    def _hold(self, bay_uuid: str) -> None:
+        outcome = leases.hold_settled(
+            self._db,
+            bay_uuid,
+            owner=self.owner,
+            ttl=self._ttl,
+            statuses=[s.value for s in ACTION_STATUSES],
+        )
+        if outcome is leases.Hold.GONE:
+            raise exceptions.BayNotFound(bay=bay_uuid)
+        if outcome is leases.Hold.UNSETTLED:
+            raise exceptions.InvalidState(
+                detail=f"Bay {bay_uuid} must be CREATE_COMPLETE or UPDATE_COMPLETE with no "
+                "operation in progress."
+            )
+        if outcome is leases.Hold.BUSY:
+            raise exceptions.InvalidState(
+                detail=f"Bay {bay_uuid} is busy with another action; try again once it is done."
+            )
+
+    def _snapshot(self, bay_uuid: str) -> task_mod.Snapshot:
+        with self._db.session() as session:
+            row = session.scalar(sa.select(models.Bay).where(models.Bay.uuid == bay_uuid))
+            if row is None:
+                raise exceptions.BayNotFound(bay=bay_uuid)
+            template = session.scalar(
+                sa.select(models.BayModel).where(models.BayModel.uuid == row.baymodel_id)
+            )
+            if template is None:
+                raise exceptions.BayModelNotFound(baymodel=row.baymodel_id)
+            return task_mod.Snapshot(row, template)
+
+    def _pending(self, bay_uuid: str) -> bool:
+        with self._db.session() as session:
+            op = session.scalar(sa.select(models.Bay.operation).where(models.Bay.uuid == bay_uuid))
+        return op is not None
 
     def shutdown(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -14,8 +14,9 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from magnum.common import pki, rpc
+from magnum.common import images, pki, rpc
 from magnum.conductor import endpoints, health, operations
+from magnum.conductor.handlers import container
 from magnum.db import engine
 from magnum.drivers import registry
 from magnum.objects import services
@@ -69,11 +70,18 @@ class Conductor:
             workers=conf.conductor.workers,
             key_secret=pki.key_secret(conf),
         )
+        self.drivers = drivers
+        self.containers = container.Containers(
+            db, drivers, interval=conf.conductor.container_sync_interval
+        )
         self._stop = threading.Event()
         self._server = messaging.get_rpc_server(
             transport,
             rpc.target(conf, server=self.owner),
-            [endpoints.ConductorEndpoint(self.ops)],
+            [
+                endpoints.ConductorEndpoint(self.ops, uploads=images.upload_dir(conf)),
+                container.ContainerEndpoint(self.containers),
+            ],
         )
         interval = conf.conductor.heartbeat_interval
         self._threads = [
@@ -86,6 +94,9 @@ class Conductor:
             # Wake often; each bay is checked only once its own interval has passed.
             wake = min(conf.conductor.health_interval, conf.conductor.sync_interval)
             self._threads.append(_Every("health", wake, self.health.run, self._stop))
+        if conf.conductor.container_sync_interval > 0:
+            wake = conf.conductor.container_sync_interval
+            self._threads.append(_Every("container-sync", wake, self.containers.sync, self._stop))
 
     def _heartbeat(self) -> None:
         self.ops.heartbeat()
@@ -105,3 +116,5 @@ class Conductor:
         self.ops.shutdown(wait=True)
         for thread in self._threads:
             thread.join(timeout=5)
+        for driver in self.drivers.coe.values():
+            driver.close()

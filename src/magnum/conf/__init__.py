@@ -49,7 +49,21 @@ API_OPTS = [
         "max_body_size",
         default=1048576,
         min=1024,
-        help="Largest request body accepted, in bytes; larger bodies get 413.",
+        help="Largest request body accepted, in bytes; larger bodies get 413. Image uploads "
+        "(POST /v1/bays/{bay}/images) have their own limit, max_image_size.",
+    ),
+    cfg.IntOpt(
+        "max_image_size",
+        default=512 * 1024 * 1024,
+        min=1024,
+        help="Largest image archive a tenant may upload into a bay, in bytes; larger ones get "
+        "413. The upload is kept under <[DEFAULT] state_path>/uploads while it is loaded.",
+    ),
+    cfg.IntOpt(
+        "image_load_timeout",
+        default=600,
+        min=1,
+        help="Seconds the API waits for a conductor to load an uploaded image into a bay.",
     ),
     cfg.StrOpt(
         "auth_strategy",
@@ -108,6 +122,14 @@ CONDUCTOR_OPTS = [
         min=0.0,
         help="Seconds between health checks of each settled bay (every node's daemon answers "
         "and is part of the cluster). 0 disables them.",
+    ),
+    cfg.FloatOpt(
+        "container_sync_interval",
+        default=10.0,
+        min=0.0,
+        help="Seconds between syncs of each settled bay's container statuses with Docker "
+        "(exited containers become Stopped, containers on a node that does not answer "
+        "Error). 0 disables them.",
     ),
     cfg.IntOpt(
         "service_down_time",

@@ -92,6 +92,17 @@ OPTS: list[cfg.Opt] = [
         default="/bin/busybox",
         help="Static busybox binary from which the local/busybox:latest image is built.",
     ),
+    cfg.StrOpt(
+        "registry",
+        default="docker-registry",
+        help="Registry binary (Debian's docker-registry, distribution 2.x) run for every bay "
+        "whose baymodel has registry_enabled.",
+    ),
+    cfg.PortOpt(
+        "registry_port",
+        default=5000,
+        help="Port of a bay's registry on the host side of the bay's bridge (<gateway>:port).",
+    ),
     cfg.BoolOpt(
         "load_base_image",
         default=True,

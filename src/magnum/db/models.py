@@ -118,6 +118,8 @@ class Bay(_Timestamps, Base):
     health_status: Mapped[str | None] = mapped_column(sa.String(20))
     health_status_reason: Mapped[str | None] = mapped_column(sa.Text)
     health_checked_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    # Periodic container status sync (magnum.conductor.handlers.container), claimed likewise.
+    containers_synced_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
 
 
 class MagnumService(_Timestamps, Base):
@@ -132,3 +134,25 @@ class MagnumService(_Timestamps, Base):
     last_seen_up: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     forced_down: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     report_count: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+
+
+class Container(_Timestamps, Base):
+    """A Docker container on a swarm bay's node (Mitaka's table plus placement)."""
+
+    __tablename__ = "container"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    name: Mapped[str | None] = mapped_column(sa.String(255))
+    image: Mapped[str] = mapped_column(sa.String(255))
+    command: Mapped[str | None] = mapped_column(sa.String(255))
+    bay_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    status: Mapped[str | None] = mapped_column(sa.String(20))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    memory: Mapped[str | None] = mapped_column(sa.String(255))
+    environment: Mapped[dict[str, str]] = mapped_column(_JsonText, default=dict)
+    # The bay node that runs it, and Docker's id for it there.
+    host: Mapped[str | None] = mapped_column(sa.String(255))
+    docker_id: Mapped[str | None] = mapped_column(sa.String(255))

@@ -18,10 +18,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+import pathlib
 from collections.abc import MutableMapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from oslo_config import cfg
+
+from magnum.common import exceptions
 
 
 class Role(enum.StrEnum):
@@ -107,6 +110,38 @@ class Health:
     reason: str
 
 
+class ContainerAction(enum.StrEnum):
+    """Container actions of the API, each one Docker call (reboot is Docker's restart)."""
+
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerSpec:
+    """A container to create (not start) on a node. `uuid` is Magnum's; the driver labels
+    the container with it (and the bay's uuid) so that it can find it again."""
+
+    uuid: str
+    name: str | None
+    image: str
+    command: str | None
+    environment: dict[str, str]
+    memory_bytes: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerState:
+    """What the engine says of a container: a magnum.objects.fields.ContainerStatus value
+    (Running, Stopped, Paused, Error) and, for Error, why."""
+
+    status: str
+    reason: str | None = None
+
+
 class BayTask(Protocol):
     """What a driver is handed. Implemented by magnum.conductor, so drivers never import it."""
 
@@ -159,6 +194,18 @@ class InfraDriver(abc.ABC):
     def list_nodes(self, task: BayTask) -> list[Node]:
         """The nodes that exist now."""
 
+    def node_memory_mb(self, task: BayTask, node: Node) -> int | None:
+        """Memory of `node` in MB, which containers placed on it share; None if unknown
+        (then placement counts containers only). Cheap: no remote calls."""
+        del task, node
+        return None
+
+    def registry_address(self, task: BayTask) -> str | None:
+        """host:port of the image registry this infrastructure runs for the bay (baymodels
+        with registry_enabled), or None. Optional: the default runs none."""
+        del task
+        return None
+
 
 class CoeDriver(abc.ABC):
     """What runs on the nodes."""
@@ -187,3 +234,62 @@ class CoeDriver(abc.ABC):
     @abc.abstractmethod
     def health(self, task: BayTask, nodes: Sequence[Node]) -> Health:
         """Whether every node is up and part of the cluster."""
+
+    def load_image(self, task: BayTask, nodes: Sequence[Node], path: pathlib.Path) -> list[str]:
+        """Load the image archive at `path` (what `docker save` writes, possibly compressed)
+        into the container engine of every node in `nodes`; return the repo:tags it held.
+
+        Called on a settled bay whose lease the caller holds, with a read-only task
+        (progress and checkpoint do nothing). Loading the same archive again is harmless.
+        Raises InvalidParameterValue when the engines refuse the archive, BayOperationFailed
+        when a node cannot be reached. Optional: the default says the COE cannot.
+        """
+        del task, nodes, path
+        raise exceptions.NotSupported(operation=f"Loading images into {self.coe} bays")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release what the driver keeps between calls (the conductor is stopping)."""
+
+    # --- containers on the bay's nodes (Magnum's /v1/containers) -------------------------
+    # Called on a settled bay with a read-only task. Every method raises NodeUnavailable
+    # (409) when the node's engine does not answer, InvalidState (409) when the engine
+    # refuses the action in the container's state (pause a stopped container) or no
+    # longer has the container, and InvalidParameterValue (400) for requests the engine
+    # calls bad. Optional: the defaults say the COE has no containers.
+    def container_create(self, task: BayTask, node: Node, spec: ContainerSpec) -> str:
+        """Create (do not start) the container on `node`; return the engine's id for it.
+        Raises ImageNotAvailable when the node does not have the image (and cannot pull it)."""
+        del task, node, spec
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_action(
+        self, task: BayTask, node: Node, container_id: str, action: ContainerAction
+    ) -> None:
+        del task, node, container_id, action
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_logs(self, task: BayTask, node: Node, container_id: str) -> str:
+        del task, node, container_id
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_exec(
+        self, task: BayTask, node: Node, container_id: str, argv: Sequence[str]
+    ) -> str:
+        """Run `argv` in the running container; return its stdout and stderr combined."""
+        del task, node, container_id, argv
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_remove(self, task: BayTask, node: Node, container_id: str) -> None:
+        """Remove the container, running or not. A container already gone is fine."""
+        del task, node, container_id
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_states(self, task: BayTask, node: Node) -> dict[str, ContainerState]:
+        """{magnum uuid: state} of every container this bay has on `node` (one engine call)."""
+        del task, node
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
+
+    def container_state(self, task: BayTask, node: Node, container_id: str) -> ContainerState:
+        """The state of one container; status Error with a reason if the engine lacks it."""
+        del task, node, container_id
+        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")

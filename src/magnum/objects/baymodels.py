@@ -23,9 +23,7 @@ def _visible(ctx: context.RequestContext) -> sa.Select[models.BayModel]:
     )
 
 
-def list_(
-    session: orm.Session, ctx: context.RequestContext, page: query.Page
-) -> Sequence[Any]:
+def list_(session: orm.Session, ctx: context.RequestContext, page: query.Page) -> Sequence[Any]:
     return query.paginate(
         session,
         _visible(ctx),

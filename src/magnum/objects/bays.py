@@ -26,9 +26,7 @@ def _scoped(ctx: context.RequestContext) -> sa.Select[models.Bay]:
     return sa.select(models.Bay).where(models.Bay.project_id == ctx.project_id)
 
 
-def list_(
-    session: orm.Session, ctx: context.RequestContext, page: query.Page
-) -> Sequence[Any]:
+def list_(session: orm.Session, ctx: context.RequestContext, page: query.Page) -> Sequence[Any]:
     return query.paginate(
         session, _scoped(ctx), models.Bay, page, not_found=exceptions.BayNotFound, kind=KIND
     )

@@ -81,6 +81,16 @@ class COE(enum.StrEnum):
     MESOS = "mesos"
 
 
+class ContainerStatus(enum.StrEnum):
+    """What Docker says of a container (Mitaka's values)."""
+
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    PAUSED = "Paused"
+    ERROR = "Error"
+    UNKNOWN = "Unknown"
+
+
 class ServiceState(enum.StrEnum):
     UP = "up"
     DOWN = "down"

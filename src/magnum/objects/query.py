@@ -13,7 +13,7 @@ from sqlalchemy import orm
 from magnum.common import exceptions, utils
 from magnum.db import models
 
-Row = TypeVar("Row", models.Bay, models.BayModel)
+Row = TypeVar("Row", models.Bay, models.BayModel, models.Container)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +41,8 @@ _UNSORTABLE = frozenset({"driver_state", "labels", "node_addresses", "master_add
 # would leak through the order they produce.
 _COMMON_SORTABLE = frozenset({"id", "uuid", "name", "created_at", "updated_at"})
 _SORTABLE = {
+    "container": _COMMON_SORTABLE
+    | {"image", "command", "bay_uuid", "status", "status_reason", "memory", "host"},
     "bay": _COMMON_SORTABLE
     | {
         "baymodel_id",

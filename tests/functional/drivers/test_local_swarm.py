@@ -9,20 +9,14 @@ host before and checks after deletion that nothing it made is left behind.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-import docker
-import docker.errors
-import docker.tls
 import pytest
-import requests.exceptions
 
 from magnum import conf as magnum_conf
 from magnum.common import pki
@@ -30,24 +24,19 @@ from magnum.conf import local as local_conf
 from magnum.drivers import base
 from magnum.drivers.coe.swarm.driver import SwarmDriver
 from magnum.drivers.infra.local import bay as local_bay
-from magnum.drivers.infra.local import image
+from magnum.drivers.infra.local import image, network
 from magnum.drivers.infra.local.driver import LocalInfra
+from tests.functional.hostcheck import (
+    REALHOST,
+    REFUSED,
+    assert_clean,
+    skip_unless_possible,
+    snapshot,
+    tls_client,
+    without_kept,
+)
 
-pytestmark = pytest.mark.slow
-
-REFUSED = (docker.errors.DockerException, requests.exceptions.RequestException)
-
-
-def _skip_unless_possible() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the local driver needs root")
-    for tool in ("dockerd", "docker-init", "containerd", "runc", "nsenter", "iptables"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install docker.io iptables)")
-    if not pathlib.Path("/bin/busybox").exists():
-        pytest.skip("busybox-static is not installed")
-    if pathlib.Path("/run/containerd/containerd.sock").exists():
-        pytest.skip("a system containerd is running")
+pytestmark = REALHOST
 
 
 class FakeTask:
@@ -124,39 +113,10 @@ def specs(masters: int, workers: int) -> list[base.NodeSpec]:
     ]
 
 
-# --- host snapshot -------------------------------------------------------------
-def _out(*argv: str) -> str:
-    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-
-
-def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
-    cg = pathlib.Path("/sys/fs/cgroup")
-    procs = _out("ps", "-eo", "pid=,comm=").splitlines()
-    return {
-        "netns": sorted(_out("ip", "netns", "list").split()),
-        "links": sorted(line.split()[0] for line in _out("ip", "-br", "link").splitlines()),
-        "forward": _out("iptables", "-w", "-S", "FORWARD"),
-        "cgroups": sorted(str(p) for p in cg.glob("*/magnum")),
-        "mounts": [
-            m
-            for m in _out("cat", "/proc/self/mounts").splitlines()
-            if any(str(d) in m for d in dirs)
-        ],
-        "procs": sorted(
-            p.split()[1]
-            for p in procs
-            if any(n in p for n in ("dockerd", "containerd", "docker-init"))
-        ),
-        "shims": sorted(_out("ls", "-A", "/run/containerd/s").split()),
-        "loops": _out("losetup", "-a"),
-        "run": sorted(str(p) for d in dirs if d.exists() for p in d.rglob("*")),
-    }
-
-
 # --- fixtures --------------------------------------------------------------------
 @pytest.fixture
 def host_dirs() -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
-    _skip_unless_possible()
+    skip_unless_possible()
     tag = uuid.uuid4().hex[:8]
     # Short paths: containerd's socket lives under the run dir (108-byte limit).
     state, run = pathlib.Path(f"/tmp/mgn-{tag}"), pathlib.Path(f"/run/mgn-{tag}")
@@ -195,19 +155,6 @@ def write_client_creds(task: FakeTask, conf: Any, path: pathlib.Path) -> pathlib
     (path / "cert.pem").write_bytes(creds.client_cert)
     (path / "key.pem").write_bytes(pki.decrypt_key(creds.client_key, pki.key_secret(conf)))
     return path
-
-
-def tls_client(address: str, ca: pathlib.Path, cert: pathlib.Path | None) -> docker.DockerClient:
-    tls = docker.tls.TLSConfig(
-        ca_cert=str(ca / "ca.pem"),
-        verify=True,
-        client_cert=(str(cert / "cert.pem"), str(cert / "key.pem")) if cert else None,
-    )
-    client = docker.DockerClient(
-        base_url=f"tcp://{address}:2376", tls=tls, version="1.41", timeout=15
-    )
-    client.api.trust_env = False
-    return client
 
 
 def run_everywhere(nodes: list[base.Node], creds: pathlib.Path) -> None:
@@ -306,25 +253,24 @@ def test_bay_lifecycle_leaves_host_clean(
     print(f"delete 1+2: {time.monotonic() - started:.2f}s")
     tasks.clear()
     assert "local" not in task.state
-    after = snapshot(*host_dirs)
     # The base-image cache and the key secret are kept per host on purpose.
-    kept = str(local_bay.state_root(conf))
-    after["run"] = [
-        p
-        for p in after["run"]
-        if not (p == kept or p.startswith(f"{kept}/images") or p.endswith((".lock", "pki.secret")))
-    ]
-    assert after == before
+    assert_clean(
+        before,
+        lambda: without_kept(snapshot(*host_dirs), local_bay.state_root(conf)),
+        tags=[network.short_id(t.bay.uuid) for t in (task, other)],
+        dirs=host_dirs,
+    )
 
 
 def test_validate_refuses_what_it_cannot_honour(conf: Any) -> None:
+    conf.set_override("registry", "no-such-registry-binary", group="local")
     infra = LocalInfra(conf)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"flavor_id": "m1.huge"}, "Flavor m1.huge not found"),
         ({"image_id": "ubuntu"}, "Image ubuntu not found"),
         ({"external_network_id": "private"}, "Network private not found"),
         ({"fixed_network": "10.0.0.0/24"}, "fixed_network is not supported"),
-        ({"registry_enabled": True}, "registry_enabled is not supported"),
+        ({"registry_enabled": True}, "registry_enabled needs no-such-registry-binary"),
         ({"dns_nameserver": "dns.example"}, "is not an IP address"),
     ]
     for overrides, message in cases:

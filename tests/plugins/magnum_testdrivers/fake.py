@@ -9,18 +9,30 @@ Behaviour is steered by baymodel labels:
   fake_max_nodes=<n>   create_nodes refuses to make a bay of more than n nodes
   fake_gate=<path>     before forming the cluster, wait until <path> exists (bounded)
   fake_entered=<path>  touch <path> when the gate is reached (lets a test know it is there)
+  fake_node_memory=<MB> memory of every node, for container placement (default 1024)
+
+FakeCoe keeps containers in memory with Docker's state rules (pause needs a running
+container, ...). Its nodes have the images in FAKE_IMAGES; a test makes a node stop
+answering by adding its name to `FakeCoe.down`, and a container exit with `exit_all`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import pathlib
+import shlex
 import threading
 from collections.abc import Sequence
 
+from oslo_config import cfg
+
 from magnum.common import exceptions
 from magnum.drivers import base
+from magnum.objects import fields
 
 GATE_TIMEOUT = 60.0
+FAKE_IMAGES = frozenset({"local/busybox:latest", "busybox", "nginx", "nginx:latest"})
 
 
 def _fail_if(task: base.BayTask, step: str) -> None:
@@ -64,6 +76,9 @@ class FakeInfra(base.InfraDriver):
                 path.unlink()
             root.rmdir()
 
+    def node_memory_mb(self, task: base.BayTask, node: base.Node) -> int | None:
+        return int(task.baymodel.labels.get("fake_node_memory", "1024"))
+
     def list_nodes(self, task: base.BayTask) -> list[base.Node]:
         root = self._dir(task)
         if not root.exists():
@@ -75,8 +90,31 @@ class FakeInfra(base.InfraDriver):
         return nodes
 
 
+@dataclasses.dataclass
+class _FakeContainer:
+    spec: base.ContainerSpec
+    state: str = "created"
+    exit_code: int = 0
+    runs: int = 0
+
+    def view(self) -> base.ContainerState:
+        if self.state == "running":
+            return base.ContainerState(status=fields.ContainerStatus.RUNNING)
+        if self.state == "paused":
+            return base.ContainerState(status=fields.ContainerStatus.PAUSED)
+        reason = f"exited with code {self.exit_code}" if self.state == "exited" else None
+        return base.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
+
+
 class FakeCoe(base.CoeDriver):
     coe = "swarm"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.engines: dict[tuple[str, str], dict[str, _FakeContainer]] = {}
+        self.down: set[tuple[str, str]] = set()  # (bay uuid, node name) that do not answer
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
 
     def bootstrap(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Endpoints:
         labels = task.baymodel.labels
@@ -101,6 +139,106 @@ class FakeCoe(base.CoeDriver):
 
     def health(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Health:
         return base.Health(healthy=bool(nodes), reason=f"{len(nodes)} nodes")
+
+    # --- containers, in memory -------------------------------------------------------
+    def _engine(self, task: base.BayTask, node: base.Node) -> dict[str, _FakeContainer]:
+        if (task.bay.uuid, node.name) in self.down:
+            raise exceptions.NodeUnavailable(
+                detail=f"node {node.name} of bay {task.bay.uuid} is not answering (fake)."
+            )
+        return self.engines.setdefault((task.bay.uuid, node.name), {})
+
+    def _one(self, task: base.BayTask, node: base.Node, cid: str) -> _FakeContainer:
+        found = self._engine(task, node).get(cid)
+        if found is None:
+            raise exceptions.InvalidState(detail=f"node {node.name} has no container {cid}.")
+        return found
+
+    def container_create(
+        self, task: base.BayTask, node: base.Node, spec: base.ContainerSpec
+    ) -> str:
+        engine = self._engine(task, node)
+        if spec.image not in FAKE_IMAGES:
+            raise exceptions.ImageNotAvailable(
+                image=spec.image, bay=task.bay.uuid, why=f" (node {node.name})"
+            )
+        if spec.memory_bytes is not None and spec.memory_bytes < 6 * 1024 * 1024:
+            raise exceptions.InvalidParameterValue(
+                err="Creating the container: Minimum memory limit allowed is 6MB"
+            )
+        cid = f"fake{next(self._ids):060d}"
+        engine[cid] = _FakeContainer(spec=spec)
+        return cid
+
+    def container_action(
+        self, task: base.BayTask, node: base.Node, container_id: str, action: base.ContainerAction
+    ) -> None:
+        c = self._one(task, node, container_id)
+        with self._lock:
+            if action in (base.ContainerAction.START, base.ContainerAction.REBOOT):
+                if c.state in ("paused", "running") and action is base.ContainerAction.START:
+                    return  # Docker answers 304
+                c.state, c.runs = "running", c.runs + 1
+            elif action is base.ContainerAction.STOP:
+                if c.state in ("running", "paused"):
+                    c.state, c.exit_code = "exited", 137
+            elif action is base.ContainerAction.PAUSE:
+                if c.state != "running":
+                    raise exceptions.InvalidState(
+                        detail=f"Container action pause: Container {container_id} is not running"
+                    )
+                c.state = "paused"
+            elif action is base.ContainerAction.UNPAUSE:
+                if c.state != "paused":
+                    raise exceptions.InvalidState(
+                        detail=f"Container action unpause: Container {container_id} is not paused"
+                    )
+                c.state = "running"
+
+    def container_logs(self, task: base.BayTask, node: base.Node, container_id: str) -> str:
+        c = self._one(task, node, container_id)
+        return "".join(f"run {i + 1} of {c.spec.command or 'the image'}\n" for i in range(c.runs))
+
+    def container_exec(
+        self, task: base.BayTask, node: base.Node, container_id: str, argv: Sequence[str]
+    ) -> str:
+        c = self._one(task, node, container_id)
+        if c.state != "running":
+            raise exceptions.InvalidState(
+                detail=f"Executing in the container: Container {container_id} is not running"
+            )
+        if argv[0] == "echo":
+            return " ".join(argv[1:]) + "\n"
+        if argv[0] == "env":
+            return "".join(f"{k}={v}\n" for k, v in sorted(c.spec.environment.items()))
+        return f"ran {shlex.join(argv)}\n"
+
+    def container_remove(self, task: base.BayTask, node: base.Node, container_id: str) -> None:
+        self._engine(task, node).pop(container_id, None)
+
+    def container_states(
+        self, task: base.BayTask, node: base.Node
+    ) -> dict[str, base.ContainerState]:
+        return {c.spec.uuid: c.view() for c in self._engine(task, node).values()}
+
+    def container_state(
+        self, task: base.BayTask, node: base.Node, container_id: str
+    ) -> base.ContainerState:
+        c = self._engine(task, node).get(container_id)
+        if c is None:
+            return base.ContainerState(
+                status=fields.ContainerStatus.ERROR,
+                reason=f"the container is gone from node {node.name}",
+            )
+        return c.view()
+
+    def exit_all(self, code: int = 0) -> None:
+        """Every running container of every bay exits (its command ended)."""
+        with self._lock:
+            for engine in self.engines.values():
+                for c in engine.values():
+                    if c.state == "running":
+                        c.state, c.exit_code = "exited", code
 
     @staticmethod
     def _endpoints(nodes: Sequence[base.Node]) -> base.Endpoints:

@@ -47,6 +47,16 @@ def _summary(nodes: Sequence[base.Node]) -> str:
     return f"{_plural(masters, 'master')}, {_plural(len(nodes) - masters, 'node')}"
 
 
+def _done(
+    what: str, infra: base.InfraDriver, task: task_mod.Task, nodes: Sequence[base.Node]
+) -> str:
+    """The final status_reason; it names the bay's registry, if the infrastructure runs one."""
+    reason = f"Bay {what} completed: {_summary(nodes)}"
+    if (registry_address := infra.registry_address(task)) is not None:
+        reason += f"; registry at {registry_address}"
+    return reason
+
+
 def _endpoint_values(endpoints: base.Endpoints) -> dict[str, object]:
     return {
         "api_address": endpoints.api_address,
@@ -86,7 +96,7 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         raise
     task.finish(
         fields.BayStatus.CREATE_COMPLETE,
-        f"Bay CREATE completed: {_summary(nodes)}",
+        _done("CREATE", infra, task, nodes),
         **_endpoint_values(endpoints),
     )
 
@@ -126,7 +136,7 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
         endpoints = coe.add_workers(task, nodes, [])
     task.finish(
         fields.BayStatus.UPDATE_COMPLETE,
-        f"Bay UPDATE completed: {_summary(nodes)}",
+        _done("UPDATE", infra, task, nodes),
         **_endpoint_values(endpoints),
     )
 

@@ -110,6 +110,7 @@ class Task(Snapshot):
         )
 
     def delete_row(self) -> None:
+        """Delete the bay row and its containers' rows in one transaction."""
         with self._db.session() as session:
             result = session.execute(
                 sa.delete(models.Bay)
@@ -117,7 +118,12 @@ class Task(Snapshot):
                 .execution_options(synchronize_session=False)
             )
             if not result.rowcount:  # type: ignore[attr-defined]
-                raise Superseded
+                raise Superseded  # rolls back: the containers stay with the bay
+            session.execute(
+                sa.delete(models.Container)
+                .where(models.Container.bay_uuid == self._bay.uuid)
+                .execution_options(synchronize_session=False)
+            )
 
     def _mine(self) -> tuple[sa.ColumnElement[bool], ...]:
         return (

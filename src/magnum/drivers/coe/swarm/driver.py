@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import pathlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
@@ -26,7 +27,7 @@ import docker
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.coe.swarm import clients, membership
+from magnum.drivers.coe.swarm import clients, containers, images, membership
 
 JOIN_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0
@@ -35,7 +36,7 @@ MAX_PARALLEL = 8
 NETWORK_DRIVERS = (None, "", "docker")
 
 
-class SwarmDriver(base.CoeDriver):
+class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
     coe: ClassVar[str] = "swarm"
 
     def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
@@ -106,6 +107,12 @@ class SwarmDriver(base.CoeDriver):
         if problems:
             return base.Health(healthy=False, reason="; ".join(problems))
         return base.Health(healthy=True, reason=f"{len(nodes)} nodes ready")
+
+    def load_image(
+        self, task: base.BayTask, nodes: Sequence[base.Node], path: pathlib.Path
+    ) -> list[str]:
+        with self._connect(task) as conn:
+            return images.load(conn, nodes, path)
 
     # --- helpers ---------------------------------------------------------------
     def _connect(self, task: base.BayTask) -> clients.Connections:

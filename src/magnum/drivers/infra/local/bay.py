@@ -20,7 +20,7 @@ from oslo_config import cfg
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import cgroups, host, network
+from magnum.drivers.infra.local import cgroups, host, network, registry
 
 STATE = "local"
 
@@ -98,6 +98,7 @@ def credentials(conf: cfg.ConfigOpts, task: base.BayTask) -> pki.BayCredentials:
 
 def teardown(conf: cfg.ConfigOpts, bay_uuid: str) -> None:
     """Remove what the bay's nodes shared, once they are gone."""
+    registry.stop(bay_uuid, run_dir=dirs(conf, bay_uuid)[1])
     network.delete_bridge(network.bridge_name(bay_uuid), network.rule_comment(bay_uuid))
     short = network.short_id(bay_uuid)
     state_dir, run_dir = dirs(conf, bay_uuid)

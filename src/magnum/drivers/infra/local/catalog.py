@@ -71,7 +71,7 @@ def validate(conf: cfg.ConfigOpts, model: base.BayModelView, *, nodes: int) -> N
     flavor(conf, model.flavor_id)
     flavor(conf, model.master_flavor_id or model.flavor_id)
     _check_catalog(conf, model)
-    _check_unsupported(model)
+    _check_unsupported(conf, model)
     _check_values(model)
 
 
@@ -101,14 +101,17 @@ def _check_catalog(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
         raise _bad(f"Keypair {model.keypair_id} not found.")
 
 
-def _check_unsupported(model: base.BayModelView) -> None:
+def _check_unsupported(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
     if model.fixed_network:
         raise _bad(
             "fixed_network is not supported by the local driver: every bay gets its "
             "own /24 from [local] subnet_pool."
         )
-    if model.registry_enabled:
-        raise _bad("registry_enabled is not supported by the local driver yet.")
+    if model.registry_enabled and shutil.which(conf.local.registry) is None:
+        raise _bad(
+            f"registry_enabled needs {conf.local.registry} (Debian's docker-registry package) "
+            "on the conductor host."
+        )
     if model.volume_driver:
         raise _bad(f"Volume driver {model.volume_driver} is not supported by the local driver.")
     if model.server_type not in (None, "", "vm"):

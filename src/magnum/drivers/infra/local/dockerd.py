@@ -92,6 +92,7 @@ class Settings:
     dns: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     proxy_env: tuple[tuple[str, str], ...] = ()
+    insecure_registries: tuple[str, ...] = ()
 
 
 def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
@@ -112,6 +113,8 @@ def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
     }
     if settings.dns:
         config["dns"] = list(settings.dns)
+    if settings.insecure_registries:
+        config["insecure-registries"] = list(settings.insecure_registries)
     if settings.tls:
         config |= {
             "tls": True,

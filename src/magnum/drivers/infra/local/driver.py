@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import bay, catalog, dockerd, image, node
+from magnum.drivers.infra.local import bay, catalog, dockerd, image, node, registry
 
 MAX_PARALLEL = 8
 FIRST_SLOT = 2  # .1 is the bridge (host side)
@@ -49,7 +49,20 @@ class LocalInfra(base.InfraDriver):
                 reason=f"A local bay holds at most {self.conf.local.max_nodes_per_bay} nodes."
             )
         subnet = bay.ensure_network(self.conf, task)
-        ctx = self._context(task, subnet)
+        registries: tuple[str, ...] = ()
+        if task.baymodel.registry_enabled:
+            task.progress("Starting the bay registry")
+            state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+            registries = (
+                registry.ensure(
+                    self.conf,
+                    bay_uuid=task.bay.uuid,
+                    subnet=subnet,
+                    state_dir=state_dir,
+                    run_dir=run_dir,
+                ),
+            )
+        ctx = self._context(task, subnet, registries)
         records = self._allocate(task, specs, existing, subnet)
         self._build_all(task, ctx, specs, records)
         return self.list_nodes(task)
@@ -81,6 +94,23 @@ class LocalInfra(base.InfraDriver):
         records = sorted(node.read_records(state_dir), key=_order)
         return [base.Node(name=r.name, role=r.role, address=r.address) for r in records]
 
+    def node_memory_mb(self, task: base.BayTask, node: base.Node) -> int | None:
+        """The memory of the node's flavor (its cgroup limit)."""
+        model = task.baymodel
+        name = model.master_flavor_id or model.flavor_id
+        if node.role is not base.Role.MASTER:
+            name = model.flavor_id
+        try:
+            return catalog.flavor(self.conf, name).memory_mb
+        except exceptions.InvalidParameterValue:  # the flavor left [local] flavors since
+            return None
+
+    def registry_address(self, task: base.BayTask) -> str | None:
+        subnet = task.state.get(bay.STATE, {}).get("subnet")
+        if not task.baymodel.registry_enabled or not isinstance(subnet, str):
+            return None
+        return registry.address(self.conf, ipaddress.IPv4Network(subnet))
+
     # --- helpers ---------------------------------------------------------------
     def _check_host(self) -> None:
         for tool in (self.conf.local.dockerd, self.conf.local.docker_init, "nsenter", "iptables"):
@@ -88,7 +118,12 @@ class LocalInfra(base.InfraDriver):
                 raise exceptions.BayOperationFailed(reason=f"{tool} is not installed on this host.")
         dockerd.check_host()
 
-    def _context(self, task: base.BayTask, subnet: ipaddress.IPv4Network) -> node.BayContext:
+    def _context(
+        self,
+        task: base.BayTask,
+        subnet: ipaddress.IPv4Network,
+        registries: tuple[str, ...] = (),
+    ) -> node.BayContext:
         model = task.baymodel
         creds = bay.credentials(self.conf, task)
         state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
@@ -107,12 +142,13 @@ class LocalInfra(base.InfraDriver):
             tls=not model.tls_disabled,
             dns=(model.dns_nameserver,) if model.dns_nameserver else (),
             labels=tuple(f"{k}={v}" for k, v in sorted(model.labels.items())),
-            env=_daemon_env(model),
+            env=_daemon_env(model, registries),
             volume_gb=model.docker_volume_size,
             dockerd_bin=self.conf.local.dockerd,
             docker_init_bin=self.conf.local.docker_init,
             start_timeout=self.conf.local.dockerd_start_timeout,
             image_archive=archive,
+            insecure_registries=registries,
         )
 
     def _allocate(
@@ -200,13 +236,19 @@ def _order(record: node.Record) -> tuple[int, int, str]:
     )
 
 
-def _daemon_env(model: base.BayModelView) -> dict[str, str]:
+def _daemon_env(model: base.BayModelView, registries: tuple[str, ...] = ()) -> dict[str, str]:
     # A clean environment: the conductor's own (proxy CA bundles, ...) is not the node's.
-    env = {"PATH": PATH, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+    # Swarm agents skip pulling service images that exist locally, unless the bay has a
+    # registry to pull from.
+    env = {"PATH": PATH, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "0" if registries else "1"}
+    no_proxy = model.no_proxy
+    if registries and (model.http_proxy or model.https_proxy):
+        # The bay registry is on-link: never through a proxy.
+        no_proxy = ",".join(filter(None, [no_proxy, *(r.split(":")[0] for r in registries)]))
     for name, value in (
         ("HTTP_PROXY", model.http_proxy),
         ("HTTPS_PROXY", model.https_proxy),
-        ("NO_PROXY", model.no_proxy),
+        ("NO_PROXY", no_proxy),
     ):
         if value:
             env[name] = env[name.lower()] = value

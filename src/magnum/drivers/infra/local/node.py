@@ -65,6 +65,7 @@ class BayContext:
     docker_init_bin: str
     start_timeout: float
     image_archive: pathlib.Path | None
+    insecure_registries: tuple[str, ...] = ()
 
     @property
     def short_id(self) -> str:
@@ -120,6 +121,7 @@ def _settings(ctx: BayContext, record: Record) -> dockerd.Settings:
         tls=ctx.tls,
         dns=ctx.dns,
         labels=ctx.labels,
+        insecure_registries=ctx.insecure_registries,
     )
 
 

@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: Apache-2.0
+"""/v1/containers: Docker containers on swarm bays (Magnum Mitaka's container API).
+
+The API validates, scopes and authorizes; a conductor places the container on a node,
+talks to that node's Docker and writes the row, through RPC *calls*, so Docker's
+refusals reach the tenant as 4xx answers. Lists are read from the database, whose
+statuses the conductors' periodic sync keeps true; GET of one container refreshes it
+from Docker first.
+
+Paths: /v1/containers[/detail], /v1/containers/{ident}, and the actions
+PUT /v1/containers/{ident}/{start|stop|reboot|pause|unpause} (200, JSON null),
+GET /v1/containers/{ident}/logs and PUT /v1/containers/{ident}/execute?command=...
+(200 {"output": ...}). /v1/containers/{action}/{ident} is accepted as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+import sqlalchemy as sa
+
+from magnum.api import schemas
+from magnum.api.v1 import common
+from magnum.common import context, exceptions, utils
+from magnum.db import models
+from magnum.objects import bays, containers, fields
+
+COLLECTION = "containers"
+BRIEF = (
+    "uuid",
+    "name",
+    "image",
+    "bay_uuid",
+    "command",
+    "memory",
+    "environment",
+    "status",
+    "status_reason",
+    "host",
+)
+INTERNAL = common.BASE_INTERNAL | {"/status", "/status_reason", "/host", "/docker_id"}
+MANDATORY = frozenset({"/bay_uuid", "/image"})
+PATCHABLE = ("name", "image", "command", "memory", "environment", "bay_uuid")
+CHANGEABLE = frozenset({"name"})
+ACTIONS = frozenset({"start", "stop", "reboot", "pause", "unpause"})
+READS = frozenset({"logs"})
+EXECUTE = "execute"
+ALL_ACTIONS = ACTIONS | READS | {EXECUTE}
+READY = (fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE)
+
+
+def render(row: Any, prefix: str, *, brief: bool = False) -> dict[str, Any]:
+    body = {key: getattr(row, key) for key in BRIEF}
+    if body["environment"] is None:
+        body["environment"] = {}
+    body["links"] = common.links(prefix, COLLECTION, row.uuid)
+    if not brief:
+        body["created_at"] = utils.isotime(row.created_at)
+        body["updated_at"] = utils.isotime(row.updated_at)
+    return body
+
+
+def _target(row: models.Container | models.Bay) -> dict[str, Any]:
+    return {"project_id": row.project_id, "user_id": row.user_id}
+
+
+class _Base:
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    def _get(self, ctx: context.RequestContext, ident: str) -> models.Container:
+        with self.api.db.session() as session:
+            return containers.get(session, ctx, ident)
+
+    def _show(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
+        with self.api.db.session() as session:
+            row = containers.get_by_uuid(session, uuid)
+        if row is None:
+            raise exceptions.ContainerNotFound(container=uuid)
+        common.send(resp, render(row, req.prefix))
+
+
+class Collection(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._list(req, resp, detail=False)
+
+    def on_get_detail(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._list(req, resp, detail=True)
+
+    def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
+        ctx = common.ctx(req)
+        self.api.policy.authorize("container:detail" if detail else "container:get_all", ctx)
+        pg = common.page(
+            req, max_limit=self.api.max_limit, allowed=common.PAGE_ARGS | {"bay_ident"}
+        )
+        bay_ident = req.params.get("bay_ident")
+        if bay_ident is not None and not isinstance(bay_ident, str):
+            raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
+        with self.api.db.session() as session:
+            bay_uuid = bays.get(session, ctx, bay_ident).uuid if bay_ident is not None else None
+            rows = containers.list_(session, ctx, pg, bay_uuid=bay_uuid)
+        body = common.collection(
+            req,
+            COLLECTION,
+            rows,
+            lambda r: render(r, req.prefix, brief=not detail),
+            pg,
+            detail=detail,
+        )
+        if bay_ident is not None and "next" in body:
+            body["next"] += f"&bay_ident={bay_ident}"
+        common.send(resp, body)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        common.reject_unknown_args(req)
+        body = schemas.validate(schemas.ContainerBody, common.json_body(req, argument="container"))
+        ctx = common.ctx(req)
+        with self.api.db.session() as session:
+            try:
+                bay = bays.get(session, ctx, body.bay_uuid)
+            except exceptions.BayNotFound as exc:  # a bad body field is a 400
+                raise exceptions.InvalidParameterValue(err=exc.message) from None
+            coe = session.scalar(
+                sa.select(models.BayModel.coe).where(models.BayModel.uuid == bay.baymodel_id)
+            )
+            if body.uuid is not None and containers.get_by_uuid(session, body.uuid) is not None:
+                raise exceptions.ContainerAlreadyExists(uuid=body.uuid)
+        self.api.policy.authorize("container:create", ctx, _target(bay))
+        if coe != fields.COE.SWARM:
+            raise exceptions.InvalidParameterValue(
+                err=f"Cannot fulfill request with a {coe} bay, expecting a swarm bay."
+            )
+        if bay.operation is not None or bay.status not in READY:
+            state = f"{bay.status}, {bay.operation} requested" if bay.operation else bay.status
+            raise exceptions.InvalidState(
+                detail=f"Bay {bay.name or bay.uuid} is {state}; containers need a bay that "
+                "is CREATE_COMPLETE or UPDATE_COMPLETE with no operation in progress."
+            )
+        values = body.model_dump(exclude={"status"})
+        uuid = self.api.conductor.container_create(ctx, values=values)
+        with self.api.db.session() as session:
+            row = containers.get_by_uuid(session, uuid)
+        if row is None:  # deleted (with its bay?) the moment it was made
+            raise exceptions.ContainerNotFound(container=uuid)
+        common.send(
+            resp,
+            render(row, req.prefix),
+            status=201,
+            location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}",
+        )
+
+
+class Item(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+        common.reject_unknown_args(req)
+        ctx = common.ctx(req)
+        row = self._get(ctx, ident)
+        self.api.policy.authorize("container:get", ctx, _target(row))
+        if row.docker_id is not None:
+            self.api.conductor.container_show(ctx, uuid=row.uuid)
+        self._show(req, resp, row.uuid)
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+        common.reject_unknown_args(req)
+        ctx = common.ctx(req)
+        with self.api.db.session() as session:
+            row = containers.get(session, ctx, ident, for_update=True)
+            self.api.policy.authorize("container:update", ctx, _target(row))
+            current = {key: getattr(row, key) for key in PATCHABLE}
+            patched = common.apply_patch(
+                current, req, internal=INTERNAL, mandatory=MANDATORY, defaults={}
+            )
+            values = schemas.validate(schemas.ContainerBody, patched).model_dump()
+            changed = sorted(k for k in PATCHABLE if values[k] != current[k])
+            if forbidden := [k for k in changed if k not in CHANGEABLE]:
+                raise exceptions.InvalidParameterValue(
+                    err=f"cannot change container property(ies) {', '.join(forbidden)}: "
+                    "only the name of a container can change."
+                )
+            if changed:
+                row.name = values["name"]
+                row.updated_at = utils.utcnow()
+        common.send(resp, render(row, req.prefix))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
+        common.reject_unknown_args(req)
+        ctx = common.ctx(req)
+        row = self._get(ctx, ident)
+        self.api.policy.authorize("container:delete", ctx, _target(row))
+        self.api.conductor.container_delete(ctx, uuid=row.uuid)
+        resp.status = 204
+
+
+def _split(first: str, second: str) -> tuple[str, str]:
+    """(ident, action) of /v1/containers/{ident}/{action} or /v1/containers/{action}/{ident}."""
+    if second in ALL_ACTIONS:
+        return first, second
+    if first in ALL_ACTIONS:
+        return second, first
+    raise falcon.HTTPNotFound()
+
+
+class Action(_Base):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, ident: str, action: str) -> None:
+        ident, action = _split(ident, action)
+        if action in READS:
+            raise falcon.HTTPMethodNotAllowed(["GET"])
+        ctx = common.ctx(req)
+        if action == EXECUTE:
+            common.reject_unknown_args(req, {"command"})
+            command = req.params.get("command")
+            if command is None:
+                raise exceptions.InvalidParameterValue(err='Missing argument: "command"')
+            if not isinstance(command, str):
+                raise exceptions.InvalidParameterValue(
+                    err="Repeated query parameters are not allowed"
+                )
+            if not command.strip():
+                raise exceptions.InvalidParameterValue(err="Command to execute can not be empty.")
+            row = self._get(ctx, ident)
+            self.api.policy.authorize("container:execute", ctx, _target(row))
+            output = self.api.conductor.container_exec(ctx, uuid=row.uuid, command=command)
+            common.send(resp, {"output": output})
+            return
+        common.reject_unknown_args(req)
+        row = self._get(ctx, ident)
+        self.api.policy.authorize(f"container:{action}", ctx, _target(row))
+        self.api.conductor.container_action(ctx, uuid=row.uuid, action=action)
+        common.send(resp, None)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str, action: str) -> None:
+        ident, action = _split(ident, action)
+        if action not in READS:
+            raise falcon.HTTPMethodNotAllowed(["PUT"])
+        common.reject_unknown_args(req)
+        ctx = common.ctx(req)
+        row = self._get(ctx, ident)
+        self.api.policy.authorize("container:logs", ctx, _target(row))
+        common.send(resp, {"output": self.api.conductor.container_logs(ctx, uuid=row.uuid)})

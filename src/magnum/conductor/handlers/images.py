@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Loading a tenant's image archive into every node of a settled bay.
+
+Runs under BayOperations.on_settled (the bay's lease held, no operation in flight) with
+a read-only task: nothing about the bay changes, its nodes' engines gain images.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+from magnum.common import exceptions
+from magnum.conductor.handlers import task as task_mod
+from magnum.drivers import registry
+
+LOG = logging.getLogger(__name__)
+
+
+def load(drivers: registry.Drivers, task: task_mod.Snapshot, path: pathlib.Path) -> dict[str, Any]:
+    infra = drivers.infra_for(task.state.get("infra"))
+    coe = drivers.coe_for(task.baymodel.coe)
+    nodes = infra.list_nodes(task)
+    if not nodes:
+        raise exceptions.InvalidState(detail=f"Bay {task.bay.uuid} has no nodes.")
+    tags = coe.load_image(task, nodes, path)
+    LOG.info("bay %s: loaded %s into %d nodes", task.bay.uuid, ", ".join(tags), len(nodes))
+    return {"bay_uuid": task.bay.uuid, "images": tags, "nodes": len(nodes)}

@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The per-bay image registry of bays whose baymodel has `registry_enabled`.
+
+One Debian `docker-registry` (distribution 2.8) process per bay, listening on the
+host side of the bay's bridge (`<gateway>:<[local] registry_port>`, e.g.
+10.250.3.1:5000). Only the bay's nodes (on-link on that /24) and the host reach
+that address; other bays have no route to it. Its storage lives under the bay's
+state directory, so deleting the bay deletes the images. The process runs in its
+own cgroup below the bay's (`magnum/<bay id>/registry`) and in its own session, so
+it outlives the conductor that started it and is found and killed through the
+cgroup, like a node.
+
+Every node's dockerd lists the registry under `insecure-registries` (plain HTTP: the
+traffic never leaves the host) and runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=0,
+so swarm agents pull service images from it.
+
+Traffic from a node to the gateway address is addressed to the host itself, so it
+traverses the host's INPUT chain (not FORWARD, which only sees node-to-node frames
+on the bridge); an INPUT rule per bay accepts it on hosts whose INPUT policy drops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import pathlib
+import secrets
+import shlex
+import shutil
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+
+from oslo_config import cfg
+
+from magnum.common import exceptions
+from magnum.drivers.infra.local import cgroups, host, network
+
+CGROUP_NAME = "registry"  # never a node name: nodes are master-N and node-N
+MEMORY_MB = 256
+START_TIMEOUT = 15.0
+
+_LAUNCH = """
+set -e
+while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
+shift
+exec "$@"
+"""
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+_CHILDREN_LOCK = threading.Lock()
+
+
+def address(conf: cfg.ConfigOpts, subnet: ipaddress.IPv4Network) -> str:
+    """host:port of the bay's registry, as nodes and tenants name it."""
+    return f"{network.gateway(subnet)}:{conf.local.registry_port}"
+
+
+def _dir(state_dir: pathlib.Path) -> pathlib.Path:
+    return state_dir / CGROUP_NAME
+
+
+def _pidfile(run_dir: pathlib.Path) -> pathlib.Path:
+    return run_dir / "registry.pid"
+
+
+def _cgroup(bay_uuid: str) -> str:
+    return cgroups.node_path(network.short_id(bay_uuid), CGROUP_NAME)
+
+
+def _config(root: pathlib.Path, listen: str) -> str:
+    # JSON is YAML: no YAML library needed, and nothing is interpolated unquoted.
+    return json.dumps(
+        {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(root / "data")},
+                "delete": {"enabled": True},
+            },
+            "http": {"addr": listen, "secret": secrets.token_hex(16)},
+        },
+        indent=1,
+    )
+
+
+def _input_rule(bridge: str, listen: str, comment: str) -> list[str]:
+    ip, port = listen.rsplit(":", 1)
+    return [
+        "INPUT",
+        "-i",
+        bridge,
+        "-d",
+        ip,
+        "-p",
+        "tcp",
+        "--dport",
+        port,
+        "-m",
+        "comment",
+        "--comment",
+        comment,
+        "-j",
+        "ACCEPT",
+    ]
+
+
+def _comment(bay_uuid: str) -> str:
+    return f"{network.rule_comment(bay_uuid)} registry"
+
+
+def answers(listen: str, timeout: float = 1.0) -> bool:
+    """Whether the registry serves its API (GET /v2/ answers 200) at `listen`."""
+    # Plain HTTP to the bay's own gateway address, never through the conductor's proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{listen}/v2/", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def running_pid(run_dir: pathlib.Path) -> int | None:
+    pid = host.read_pid(_pidfile(run_dir))
+    return pid if pid is not None and host.pid_alive(pid) else None
+
+
+def ensure(
+    conf: cfg.ConfigOpts,
+    *,
+    bay_uuid: str,
+    subnet: ipaddress.IPv4Network,
+    state_dir: pathlib.Path,
+    run_dir: pathlib.Path,
+) -> str:
+    """Make sure the bay's registry runs and answers; return its host:port. Idempotent."""
+    binary = shutil.which(conf.local.registry)
+    if binary is None:
+        raise exceptions.BayOperationFailed(
+            reason=f"{conf.local.registry} is not installed on this host "
+            "(apt-get install docker-registry); registry_enabled bays need it."
+        )
+    listen = address(conf, subnet)
+    bridge = network.bridge_name(bay_uuid)
+    rule = _input_rule(bridge, listen, _comment(bay_uuid))
+    if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
+        host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
+    pid = running_pid(run_dir)
+    if pid is None:
+        pid = _start(binary, bay_uuid=bay_uuid, listen=listen, state_dir=state_dir, run_dir=run_dir)
+
+    def ready() -> bool:
+        if not host.pid_alive(pid):
+            raise exceptions.BayOperationFailed(
+                reason=f"The bay registry at {listen} exited: {_log_tail(state_dir)}"
+            )
+        return answers(listen)
+
+    try:
+        host.wait_for(f"the bay registry at {listen}", ready, timeout=START_TIMEOUT)
+    except exceptions.BayOperationFailed as exc:
+        if "Timed out" in exc.message:
+            raise exceptions.BayOperationFailed(
+                reason=f"The bay registry at {listen} did not answer within "
+                f"{START_TIMEOUT:.0f}s: {_log_tail(state_dir)}"
+            ) from exc
+        raise
+    return listen
+
+
+def _start(
+    binary: str,
+    *,
+    bay_uuid: str,
+    listen: str,
+    state_dir: pathlib.Path,
+    run_dir: pathlib.Path,
+) -> int:
+    root = _dir(state_dir)
+    (root / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
+    config = root / "config.yml"
+    config.write_text(_config(root, listen))
+    config.chmod(0o600)
+    procs = cgroups.create(_cgroup(bay_uuid), memory_mb=MEMORY_MB, cpus=1)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    argv = ["sh", "-c", _LAUNCH, "sh", *map(str, procs), "--", binary, "serve", str(config)]
+    with (root / "registry.log").open("ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+            start_new_session=True,
+            close_fds=True,
+            cwd=str(root),
+        )
+    with _CHILDREN_LOCK:
+        _CHILDREN[proc.pid] = proc
+    _pidfile(run_dir).write_text(str(proc.pid))
+    return proc.pid
+
+
+def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
+    try:
+        text = (_dir(state_dir) / "registry.log").read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+def stop(bay_uuid: str, *, run_dir: pathlib.Path) -> None:
+    """Kill the bay's registry and remove its firewall rule and cgroup; its storage goes
+    with the bay's state directory. Safe when there is no registry."""
+    rel = _cgroup(bay_uuid)
+    cgroups.kill_all(rel)
+    pid = host.read_pid(_pidfile(run_dir))
+    with _CHILDREN_LOCK:
+        proc = _CHILDREN.pop(pid, None) if pid is not None else None
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    cgroups.remove(rel)
+    with contextlib.suppress(FileNotFoundError):
+        _pidfile(run_dir).unlink()
+    comment = _comment(bay_uuid)
+    # The rule names the bay in its comment; find it without knowing the port it used.
+    for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():
+        if f'"{comment}"' in line and line.startswith("-A INPUT"):
+            host.run("iptables", "-w", "-D", *shlex.split(line)[1:], check=False)

@@ -1,0 +1,455 @@
+# SPDX-License-Identifier: Apache-2.0
+"""/v1/containers on the three databases, with the test-double COE (containers in memory
+with Docker's state rules): every endpoint, placement, bad input, policy, sync."""
+
+from __future__ import annotations
+
+import pathlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from magnum.db import models
+from tests.functional import _api
+from tests.functional.conftest import Service
+
+FIELDS = {
+    "uuid",
+    "name",
+    "image",
+    "bay_uuid",
+    "command",
+    "memory",
+    "environment",
+    "status",
+    "status_reason",
+    "host",
+    "links",
+}
+IMAGE = "local/busybox:latest"
+
+
+@pytest.fixture
+def svc(service_factory: Callable[..., Service]) -> Service:
+    return service_factory(conductor={"container_sync_interval": 0.1})
+
+
+def _bay(svc: Service, *, nodes: int = 2, project: str = "p1", **labels: str) -> dict[str, Any]:
+    name = f"m-{uuid.uuid4().hex[:6]}"
+    model = _api.make_baymodel(svc, project, name=name, labels=labels)
+    res = svc.post(
+        "/v1/bays",
+        {"name": f"b-{name}", "baymodel_id": model["uuid"], "node_count": nodes},
+        project=project,
+    )
+    assert res.status_code == 201, res.text
+    body = svc.wait_bay(
+        res.json["uuid"],
+        lambda b: b is not None and b["status"] == "CREATE_COMPLETE",
+        project=project,
+    )
+    assert body is not None
+    return body
+
+
+@pytest.fixture
+def bay(svc: Service) -> dict[str, Any]:
+    return _bay(svc)
+
+
+def _create(svc: Service, bay: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    project = fields.pop("project", "p1")
+    res = svc.post(
+        "/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]} | fields, project=project
+    )
+    assert res.status_code == 201, res.text
+    body: dict[str, Any] = res.json
+    return body
+
+
+def _rows(svc: Service) -> int:
+    with svc.db.session() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(models.Container)) or 0)
+
+
+def _put(svc: Service, path: str, **kw: Any) -> Any:
+    return svc.request("PUT", path, **kw)
+
+
+def _fake(svc: Service) -> Any:
+    return svc.conductor.drivers.coe["swarm"]
+
+
+# --- the whole lifecycle -------------------------------------------------------------
+def test_container_lifecycle(svc: Service, bay: dict[str, Any]) -> None:
+    res = svc.post(
+        "/v1/containers",
+        {
+            "name": "web",
+            "image": IMAGE,
+            "bay_uuid": bay["uuid"],
+            "command": "sleep 3600",
+            "memory": "64m",
+            "environment": {"A": "1", "B": "two"},
+        },
+    )
+    assert res.status_code == 201, res.text
+    c = res.json
+    assert set(c) == FIELDS | {"created_at", "updated_at"}
+    assert _api.UUID.match(c["uuid"])
+    assert res.headers["location"] == f"http://falconframework.org/v1/containers/{c['uuid']}"
+    assert c["status"] == "Stopped" and c["status_reason"] is None
+    assert c["host"] in ("node-0", "node-1")  # workers, not the master
+    assert (c["name"], c["command"], c["memory"]) == ("web", "sleep 3600", "64m")
+    assert c["environment"] == {"A": "1", "B": "two"}
+    assert _api.ISO.match(c["created_at"])
+    path = f"/v1/containers/{c['uuid']}"
+
+    listed = svc.get("/v1/containers").json["containers"]
+    assert [x["uuid"] for x in listed] == [c["uuid"]]
+    assert set(listed[0]) == FIELDS
+    detail = svc.get("/v1/containers/detail").json["containers"]
+    assert set(detail[0]) == FIELDS | {"created_at", "updated_at"}
+    assert svc.get("/v1/containers/web").json["uuid"] == c["uuid"]
+
+    def act(action: str, status: str) -> None:
+        res = _put(svc, f"{path}/{action}")
+        assert res.status_code == 200, res.text
+        assert res.text == "null"
+        assert svc.get(path).json["status"] == status
+
+    act("start", "Running")
+    act("start", "Running")  # idempotent, as in Docker
+    act("pause", "Paused")
+    act("unpause", "Running")
+    act("reboot", "Running")
+    res = svc.get(f"{path}/logs")
+    assert res.status_code == 200 and res.json == {
+        "output": "run 1 of sleep 3600\nrun 2 of sleep 3600\n"
+    }
+    res = _put(svc, f"{path}/execute", params={"command": "echo hello world"})
+    assert res.status_code == 200, res.text
+    assert res.json == {"output": "hello world\n"}
+    assert _put(svc, f"{path}/execute?command=env").json == {"output": "A=1\nB=two\n"}
+    act("stop", "Stopped")
+    act("stop", "Stopped")
+
+    # Actions that make no sense now are Docker's 409, never a 500.
+    _api.error(_put(svc, f"{path}/pause"), 409, contains=("is not running",))
+    _api.error(_put(svc, f"{path}/unpause"), 409, contains=("is not paused",))
+    _api.error(_put(svc, f"{path}/execute?command=ls"), 409, contains=("is not running",))
+    assert svc.get(path).json["status"] == "Stopped"
+
+    # The inverted form of the action paths.
+    assert _put(svc, f"/v1/containers/start/{c['uuid']}").status_code == 200
+    assert svc.get(path).json["status"] == "Running"
+
+    res = svc.delete(path)  # forcibly, although it runs
+    assert res.status_code == 204, res.text
+    _api.error(svc.get(path), 404, f"Container {c['uuid']} could not be found.")
+    assert _fake(svc).engines[(bay["uuid"], c["host"])] == {}
+    assert _rows(svc) == 0
+
+
+def test_methods_and_unknown_actions(svc: Service, bay: dict[str, Any]) -> None:
+    c = _create(svc, bay)
+    path = f"/v1/containers/{c['uuid']}"
+    assert svc.get(f"{path}/start").status_code == 405
+    assert _put(svc, f"{path}/logs").status_code == 405
+    assert svc.post(f"{path}/start", {}).status_code == 405
+    assert svc.request("POST", path, json={}).status_code == 405
+    assert svc.request("PUT", "/v1/containers").status_code == 405
+    assert _put(svc, f"{path}/explode").status_code == 404
+    assert _put(svc, f"/v1/containers/{uuid.uuid4()}/start").status_code == 404
+    _api.error(_put(svc, f"{path}/start?force=1"), 400, 'Unknown argument: "force"')
+
+
+def test_client_uuid_honoured_and_duplicates_refused(svc: Service, bay: dict[str, Any]) -> None:
+    mine = str(uuid.uuid4())
+    assert _create(svc, bay, uuid=mine)["uuid"] == mine
+    res = svc.post("/v1/containers", {"uuid": mine, "image": IMAGE, "bay_uuid": bay["uuid"]})
+    _api.error(res, 409, f"A container with UUID {mine} already exists.")
+    assert _rows(svc) == 1
+
+
+def test_names_are_not_unique(svc: Service, bay: dict[str, Any]) -> None:
+    _create(svc, bay, name="twin")
+    _create(svc, bay, name="twin")
+    _api.error(
+        svc.get("/v1/containers/twin"),
+        409,
+        "Multiple containers exist with same name. Please use the container uuid instead.",
+    )
+
+
+# --- lists ------------------------------------------------------------------------------
+def test_list_filters_by_bay_and_pages(svc: Service, bay: dict[str, Any]) -> None:
+    other = _bay(svc, nodes=1)
+    a = [_create(svc, bay, name=f"a{i}") for i in range(3)]
+    b = _create(svc, other, name="b0")
+    everything = {x["uuid"] for x in svc.get("/v1/containers").json["containers"]}
+    assert everything == {x["uuid"] for x in [*a, b]}
+    for ident in (bay["uuid"], bay["name"]):
+        res = svc.get("/v1/containers", params={"bay_ident": ident})
+        assert [x["uuid"] for x in res.json["containers"]] == [x["uuid"] for x in a]
+    # the trailing slash python-magnumclient sends
+    res = svc.get(f"/v1/containers/?bay_ident={other['uuid']}")
+    assert [x["name"] for x in res.json["containers"]] == ["b0"]
+    _api.error(
+        svc.get("/v1/containers", params={"bay_ident": "nope"}), 404, "Bay nope could not be found."
+    )
+    walked = _api.walk(
+        svc,
+        f"/v1/containers?bay_ident={bay['uuid']}&limit=2&sort_key=name&sort_dir=desc",
+        "containers",
+    )
+    assert [x["name"] for x in walked] == ["a2", "a1", "a0"]
+    _api.error(
+        svc.get("/v1/containers", params={"sort_key": "project_id"}),
+        400,
+        'The sort_key value "project_id" is an invalid field for sorting',
+    )
+    assert svc.get("/v1/containers", project="p2").json["containers"] == []
+
+
+# --- placement --------------------------------------------------------------------------
+def test_placement_spreads_and_respects_memory(svc: Service) -> None:
+    bay = _bay(svc, nodes=2, fake_node_memory="512")
+    first = _create(svc, bay, memory="300m")
+    second = _create(svc, bay, memory="300m")
+    assert {first["host"], second["host"]} == {"node-0", "node-1"}
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "300m"})
+    _api.error(res, 400, f"No node of bay {bay['uuid']} has 300 MB free.")
+    small = _create(svc, bay, memory="200m")  # fits the 212 MB left on either
+    assert small["host"] in ("node-0", "node-1")
+    unlimited = _create(svc, bay)  # no limit: the node with the most memory left
+    assert unlimited["host"] != small["host"]
+    assert _rows(svc) == 4
+    # Deleting frees the memory again.
+    assert svc.delete(f"/v1/containers/{first['uuid']}").status_code == 204
+    assert _create(svc, bay, memory="300m")["host"] == first["host"]
+
+
+def test_a_bay_without_workers_places_on_its_masters(svc: Service) -> None:
+    bay = _bay(svc, nodes=1)
+    (pathlib.Path(svc.conf.state_path) / "fake" / bay["uuid"] / "node-0").unlink()
+    assert _create(svc, bay)["host"] == "master-0"
+
+
+# --- bad input --------------------------------------------------------------------------
+def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, bay: dict[str, Any]) -> None:
+    def refused(body: dict[str, Any], status: int = 400, *fragments: str) -> None:
+        res = svc.post("/v1/containers", body)
+        _api.error(res, status, contains=fragments)
+
+    b = bay["uuid"]
+    refused({"bay_uuid": b}, 400, "Invalid input for field/attribute image", "Mandatory field")
+    refused({"image": IMAGE}, 400, "field/attribute bay_uuid", "Mandatory field missing")
+    refused({"image": "", "bay_uuid": b}, 400, "field/attribute image")
+    for memory in ("12x", "-1", "1.5g", "512M", ""):
+        refused({"image": IMAGE, "bay_uuid": b, "memory": memory}, 400, "field/attribute memory")
+    refused({"image": IMAGE, "bay_uuid": b, "memory": 512}, 400, "field/attribute memory")
+    refused({"image": IMAGE, "bay_uuid": b, "memory": "1k"}, 400, "Minimum memory limit")
+    missing = str(uuid.uuid4())
+    refused({"image": IMAGE, "bay_uuid": missing}, 400, f"Bay {missing} could not be found.")
+    refused(
+        {"image": IMAGE, "bay_uuid": bay["name"]},
+        400,
+        f"Expected a uuid but received {bay['name']}.",
+    )
+    refused(
+        {"image": IMAGE, "bay_uuid": b, "foo": 1},
+        400,
+        "Unknown attribute for argument container: foo",
+    )
+    refused({"image": IMAGE, "bay_uuid": b, "environment": {"A": 1}}, 400, "environment")
+    refused({"image": IMAGE, "bay_uuid": b, "environment": ["A=1"]}, 400, "environment")
+    refused({"image": IMAGE, "bay_uuid": b, "command": "sh -c 'unbalanced"}, 400, "command")
+    refused({"image": IMAGE, "bay_uuid": b, "host": "node-0"}, 400, "Cannot set read only field")
+    refused({"image": IMAGE, "bay_uuid": b, "name": "x" * 256}, 400, "field/attribute name")
+    refused(
+        {"image": "nope/missing:1", "bay_uuid": b},
+        400,
+        f"Image nope/missing:1 is not available in bay {b}",
+    )
+    res = svc.request(
+        "POST", "/v1/containers", body="{", headers={"Content-Type": "application/json"}
+    )
+    _api.error(res, 400, "Request is not in valid JSON format")
+    assert _rows(svc) == 0
+    # ... and in another project the bay does not exist.
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": b}, project="p2")
+    _api.error(res, 400, f"Bay {b} could not be found.")
+    assert _rows(svc) == 0
+
+
+def test_execute_needs_a_command(svc: Service, bay: dict[str, Any]) -> None:
+    c = _create(svc, bay)
+    path = f"/v1/containers/{c['uuid']}/execute"
+    assert _put(svc, f"/v1/containers/{c['uuid']}/start").status_code == 200
+    _api.error(_put(svc, path), 400, 'Missing argument: "command"')
+    _api.error(_put(svc, f"{path}?command="), 400, "Command to execute can not be empty.")
+    _api.error(_put(svc, f"{path}?command=%20%20"), 400, "Command to execute can not be empty.")
+    _api.error(_put(svc, f"{path}?command=sh%20-c%20%27x"), 400, contains=("cannot be parsed",))
+
+
+def test_bay_not_complete_is_409(svc: Service, tmp_path: Any) -> None:
+    gate = tmp_path / "gate"
+    model = _api.make_baymodel(svc, name="gated", labels={"fake_gate": str(gate)})
+    res = svc.post("/v1/bays", {"name": "slow", "baymodel_id": model["uuid"]})
+    assert res.status_code == 201
+    try:
+        res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": res.json["uuid"]})
+        _api.error(
+            res, 409, contains=("is CREATE_IN_PROGRESS", "CREATE_COMPLETE or UPDATE_COMPLETE")
+        )
+        assert _rows(svc) == 0
+    finally:
+        gate.touch()
+
+
+def test_actions_on_a_bay_being_scaled_are_409(svc: Service, bay: dict[str, Any]) -> None:
+    c = _create(svc, bay)
+    with svc.db.session() as session:
+        session.execute(
+            sa.update(models.Bay)
+            .where(models.Bay.uuid == bay["uuid"])
+            .values(status="UPDATE_FAILED")
+        )
+    _api.error(_put(svc, f"/v1/containers/{c['uuid']}/start"), 409, contains=("UPDATE_FAILED",))
+    assert svc.get(f"/v1/containers/{c['uuid']}").status_code == 200  # shown, not refreshed
+
+
+def test_wrong_coe_is_400(svc: Service, bay: dict[str, Any]) -> None:
+    with svc.db.session() as session:
+        session.execute(
+            sa.update(models.BayModel)
+            .where(models.BayModel.uuid == bay["baymodel_id"])
+            .values(coe="kubernetes")
+        )
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]})
+    _api.error(res, 400, "Cannot fulfill request with a kubernetes bay, expecting a swarm bay.")
+    assert _rows(svc) == 0
+
+
+# --- PATCH --------------------------------------------------------------------------------
+def test_patch_changes_only_the_name(svc: Service, bay: dict[str, Any]) -> None:
+    c = _create(svc, bay, name="old", command="sleep 1")
+    path = f"/v1/containers/{c['uuid']}"
+    res = svc.patch(path, [{"op": "replace", "path": "/name", "value": "new"}])
+    assert res.status_code == 200, res.text
+    assert res.json["name"] == "new" and res.json["updated_at"] is not None
+    assert svc.get("/v1/containers/new").json["uuid"] == c["uuid"]
+    _api.error(
+        svc.patch(path, [{"op": "replace", "path": "/image", "value": "nginx"}]),
+        400,
+        contains=("cannot change container property(ies) image",),
+    )
+    _api.error(
+        svc.patch(path, [{"op": "remove", "path": "/bay_uuid"}]),
+        400,
+        "'/bay_uuid' is a mandatory attribute and can not be removed",
+    )
+    _api.error(
+        svc.patch(path, [{"op": "replace", "path": "/status", "value": "Running"}]),
+        400,
+        "'/status' is an internal attribute and can not be updated",
+    )
+    _api.error(
+        svc.patch(path, [{"op": "replace", "path": "/host", "value": "node-1"}]),
+        400,
+        "'/host' is an internal attribute and can not be updated",
+    )
+
+
+# --- policy -------------------------------------------------------------------------------
+def test_policy(svc: Service, bay: dict[str, Any]) -> None:
+    c = _create(svc, bay)
+    path = f"/v1/containers/{c['uuid']}"
+    other = {"X-User-Id": "someone-else", "X-Roles": "member"}
+    # Project members may see and drive it...
+    assert svc.get(path, headers=other).status_code == 200
+    assert svc.request("PUT", f"{path}/start", headers=other).status_code == 200
+    # ... but only its creator (or an admin) may delete or rename it, or create on the bay.
+    _api.error(
+        svc.delete(path, headers=other),
+        403,
+        "Policy doesn't allow container:delete to be performed.",
+    )
+    _api.error(
+        svc.patch(path, [{"op": "replace", "path": "/name", "value": "x"}], headers=other),
+        403,
+        "Policy doesn't allow container:update to be performed.",
+    )
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]}, headers=other)
+    _api.error(res, 403, "Policy doesn't allow container:create to be performed.")
+    # Other projects do not see it at all.
+    _api.error(svc.get(path, project="p2"), 404)
+    _api.error(svc.delete(path, project="p2"), 404)
+    assert _rows(svc) == 1
+    assert svc.delete(path).status_code == 204
+
+
+# --- status stays true --------------------------------------------------------------------
+def test_sync_marks_exited_and_unreachable(svc: Service, bay: dict[str, Any]) -> None:
+    a = _create(svc, bay, name="a")
+    b = _create(svc, bay, name="b")
+    assert {a["host"], b["host"]} == {"node-0", "node-1"}
+    for c in (a, b):
+        assert _put(svc, f"/v1/containers/{c['uuid']}/start").status_code == 200
+    _fake(svc).exit_all(code=3)
+
+    def statuses() -> dict[str, tuple[str, str | None]]:
+        items = svc.get("/v1/containers").json["containers"]
+        return {x["name"]: (x["status"], x["status_reason"]) for x in items}
+
+    want = ("Stopped", "exited with code 3")
+    _api.poll(statuses, lambda s: s == {"a": want, "b": want})
+
+    _fake(svc).down.add((bay["uuid"], a["host"]))
+    down = ("Error", f"node {a['host']} is not answering")
+    _api.poll(statuses, lambda s: s == {"a": down, "b": want})
+    # GET of one says the same, and an action on it is a 409 naming the node.
+    assert svc.get(f"/v1/containers/{a['uuid']}").json["status_reason"] == down[1]
+    _api.error(_put(svc, f"/v1/containers/{a['uuid']}/start"), 409, contains=("not answering",))
+    # Back up: the next sync has the truth again.
+    _fake(svc).down.clear()
+    _api.poll(statuses, lambda s: s == {"a": want, "b": want})
+    # A container Docker lost is an Error too.
+    _fake(svc).engines[(bay["uuid"], b["host"])].clear()
+    res = svc.get(f"/v1/containers/{b['uuid']}").json
+    assert (res["status"], res["status_reason"]) == (
+        "Error",
+        f"the container is gone from node {b['host']}",
+    )
+
+
+def test_deleting_a_bay_deletes_its_containers(svc: Service, bay: dict[str, Any]) -> None:
+    other = _bay(svc, nodes=1)
+    for _ in range(3):
+        _create(svc, bay)
+    kept = _create(svc, other)
+    assert svc.delete(f"/v1/bays/{bay['uuid']}").status_code == 204
+    svc.wait_bay(bay["uuid"], lambda b: b is None)
+    assert [x["uuid"] for x in svc.get("/v1/containers").json["containers"]] == [kept["uuid"]]
+    assert _rows(svc) == 1
+
+
+def test_container_survives_a_conductor_restart(
+    service_factory: Callable[..., Service],
+) -> None:
+    first = service_factory(conductor={"container_sync_interval": 0.1})
+    bay = _bay(first)
+    c = _create(first, bay)
+    assert _put(first, f"/v1/containers/{c['uuid']}/start").status_code == 200
+    engines = _fake(first).engines
+    first.conductor.stop()
+    second = service_factory(conductor={"container_sync_interval": 0.1})
+    _fake(second).engines.update(engines)  # the "Docker" of the nodes outlives the conductor
+    res = second.get(f"/v1/containers/{c['uuid']}")
+    assert res.status_code == 200 and res.json["status"] == "Running"
+    assert _put(second, f"/v1/containers/{c['uuid']}/stop").status_code == 200
+    assert second.get(f"/v1/containers/{c['uuid']}").json["status"] == "Stopped"

@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The real python-magnumclient 2.1.0 against `magnum-aio` with the real drivers: it creates
+a 1+2 Swarm bay, fetches the bay's CA and has our CSR signed; a docker client with that
+certificate then lists the swarm's nodes. The client runs in .venv-client
+(tests/functional/magnumclient_bay_script.py); keys and CSR are made here.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from magnum import conf as magnum_conf
+from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import network
+from tests.functional.hostcheck import (
+    REALHOST,
+    assert_clean,
+    key_and_csr,
+    remove_leftover_bays,
+    skip_unless_possible,
+    snapshot,
+    tls_client,
+    without_kept,
+    write_creds,
+)
+from tests.functional.test_magnumclient import CLIENT_PYTHON, URL_LINE, VENV_BIN, Lines
+
+pytestmark = [
+    *REALHOST,
+    pytest.mark.skipif(
+        not CLIENT_PYTHON.exists(),
+        reason=".venv-client is missing: run scripts/setup to install python-magnumclient 2.1.0",
+    ),
+]
+SCRIPT = pathlib.Path(__file__).with_name("magnumclient_bay_script.py")
+
+
+class Aio:
+    def __init__(self, url: str, proc: subprocess.Popen[str], lines: Lines, conf: Any) -> None:
+        self.url, self.proc, self.lines, self.conf = url, proc, lines, conf
+
+
+@pytest.fixture
+def aio(tmp_path: pathlib.Path) -> Iterator[Aio]:
+    skip_unless_possible()
+    run = pathlib.Path(f"/run/mgn-c{uuid.uuid4().hex[:8]}")
+    state = tmp_path / "state"
+    conf_file = tmp_path / "magnum.conf"
+    conf_file.write_text(
+        "[conductor]\n"
+        "enabled_infra_drivers = local\n"
+        "enabled_coe_drivers = swarm\n"
+        "heartbeat_interval = 0.3\n"
+        "sync_interval = 0.5\n"
+        f"[local]\nrun_dir = {run}\n"
+    )
+    # The same settings, for the last-resort cleanup with the driver itself.
+    conf = magnum_conf.load(
+        ["--config-file", str(conf_file)],
+        config_files=[],
+        overrides={"DEFAULT": {"state_path": str(state.resolve())}},
+    )
+    stderr = (tmp_path / "aio.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "magnum-aio"),
+            "--bind",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(state),
+            "--config-file",
+            str(conf_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = Lines(proc.stdout)
+    try:
+        try:
+            url = lines.wait_for(URL_LINE, timeout=30).group(1)
+        except AssertionError:
+            proc.kill()
+            proc.wait()
+            raise AssertionError((tmp_path / "aio.log").read_text()) from None
+        yield Aio(url, proc, lines, conf)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        lines.rest(timeout=5)
+        proc.stdout.close()
+        stderr.close()
+        remove_leftover_bays(conf)
+
+
+def run_client(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(CLIENT_PYTHON), str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_magnumclient_real_bay_and_certificates(aio: Aio, tmp_path: pathlib.Path) -> None:
+    dirs = (local_bay.state_root(aio.conf), pathlib.Path(aio.conf.local.run_dir))
+    before = without_kept(snapshot(*dirs), dirs[0])
+    key, csr = key_and_csr("magnumclient-user")
+    (tmp_path / "client.csr").write_text(csr)
+    out = run_client("create", aio.url, str(tmp_path / "client.csr"))
+
+    bay = out["bay_created"]
+    assert bay["status"] == "CREATE_COMPLETE", out
+    assert bay["node_count"] == 2 and bay["master_count"] == 1
+    (master,) = bay["master_addresses"]
+    assert bay["api_address"] == f"tcp://{master}:2376"
+    assert len(bay["node_addresses"]) == 2
+    print(f"\nmagnumclient: 1+2 bay CREATE_COMPLETE after {out['create_seconds']}s")
+    assert out["ca"]["bay_uuid"] == bay["uuid"]
+    assert out["signed"]["bay_uuid"] == bay["uuid"]
+
+    creds = write_creds(tmp_path / "certs", ca=out["ca"]["pem"], cert=out["signed"]["pem"], key=key)
+    client = tls_client(master, creds, creds)
+    try:
+        nodes = client.nodes.list()
+    finally:
+        client.close()
+    assert len(nodes) == 3
+    assert {n.attrs["Status"]["Addr"] for n in nodes} == {master, *bay["node_addresses"]}
+    assert {n.attrs["Status"]["State"] for n in nodes} == {"ready"}
+    assert sorted(n.attrs["Spec"]["Labels"]["magnum.role"] for n in nodes) == [
+        "master",
+        "worker",
+        "worker",
+    ]
+
+    gone = run_client("delete", aio.url, bay["uuid"], out["baymodel"]["uuid"])
+    assert gone == {"bay_delete": "ok", "bay_deleted": {"gone": True}, "baymodel_delete": "ok"}
+    assert_clean(
+        before,
+        lambda: without_kept(snapshot(*dirs), dirs[0]),
+        tags=[network.short_id(bay["uuid"])],
+        dirs=dirs,
+    )
+    aio.proc.send_signal(signal.SIGTERM)
+    assert aio.proc.wait(timeout=30) == 0

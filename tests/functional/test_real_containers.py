@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Containers on real bays: the in-process API + conductor with the local infrastructure
+and Swarm drivers, Docker containers on the nodes' own dockerd over TLS.
+
+SQLite only; needs root and the docker.io binaries (skipped otherwise). Each test checks
+Docker directly on the nodes (with a tenant certificate from the certificates API) and
+that the host is clean once its bays are deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from magnum.db import migration
+from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import dockerd, image, network
+from tests.functional import _api
+from tests.functional.conftest import Service
+from tests.functional.hostcheck import (
+    REALHOST,
+    assert_clean,
+    key_and_csr,
+    remove_leftover_bays,
+    skip_unless_possible,
+    snapshot,
+    tls_client,
+    without_kept,
+    write_creds,
+)
+
+pytestmark = REALHOST
+CREATE_TIMEOUT = 90.0
+MODEL = {
+    "name": "swarm",
+    "coe": "swarm",
+    "image_id": "fedora-atomic",
+    "keypair_id": "default",
+    "external_network_id": "public",
+    "flavor_id": "m1.small",  # 512 MB per node
+}
+IMAGE = image.TAG
+LOOP = "trap 'exit 0' TERM; echo hello from $(hostname); while :; do sleep 1; done"
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite only, overriding the three-database parametrisation of tests/conftest.py."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ctrdb') / 'magnum.sqlite'}"
+    migration.upgrade(url)
+    return url
+
+
+class Real:
+    def __init__(self, factory: Callable[..., Service], tmp: pathlib.Path) -> None:
+        self.factory = factory
+        self.tmp = tmp
+        self.run = pathlib.Path(f"/run/mgn-c{uuid.uuid4().hex[:8]}")  # short: socket paths
+        self.state = tmp / "state"
+        self.svc = self.start()
+        self.bays: list[str] = []
+
+    def start(self) -> Service:
+        """A (new) API + conductor on the same database, state and run directories."""
+        return self.factory(
+            conductor={
+                "enabled_infra_drivers": ["local"],
+                "enabled_coe_drivers": ["swarm"],
+                "container_sync_interval": 0.3,
+            },
+            local={"run_dir": str(self.run)},
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        return without_kept(snapshot(self.state, self.run), local_bay.state_root(self.svc.conf))
+
+    def bay(self, nodes: int) -> dict[str, Any]:
+        res = self.svc.post("/v1/baymodels", MODEL | {"name": f"m-{uuid.uuid4().hex[:6]}"})
+        assert res.status_code == 201, res.text
+        res = self.svc.post(
+            "/v1/bays",
+            {
+                "name": f"b-{uuid.uuid4().hex[:6]}",
+                "baymodel_id": res.json["uuid"],
+                "node_count": nodes,
+            },
+        )
+        assert res.status_code == 201, res.text
+        self.bays.append(res.json["uuid"])
+        body = self.svc.wait_bay(
+            res.json["uuid"],
+            lambda b: b is None or not b["status"].endswith("IN_PROGRESS"),
+            timeout=CREATE_TIMEOUT,
+        )
+        assert body is not None and body["status"] == "CREATE_COMPLETE", body
+        return body
+
+    def delete_bay(self, ident: str) -> None:
+        res = self.svc.delete(f"/v1/bays/{ident}")
+        assert res.status_code in (204, 404), res.text
+        self.svc.wait_bay(ident, lambda b: b is None, timeout=60)
+
+    def creds(self, bay: dict[str, Any]) -> pathlib.Path:
+        ca = self.svc.get(f"/v1/certificates/{bay['uuid']}").json["pem"]
+        key, csr = key_and_csr("tenant")
+        res = self.svc.post("/v1/certificates", {"bay_uuid": bay["uuid"], "csr": csr})
+        assert res.status_code == 201, res.text
+        return write_creds(self.tmp / bay["uuid"], ca=ca, cert=res.json["pem"], key=key)
+
+    def cleanup(self) -> None:
+        for ident in self.bays:
+            with contextlib.suppress(AssertionError):
+                self.delete_bay(ident)
+        remove_leftover_bays(self.svc.conf, self.bays)
+
+    def assert_clean(self, before: dict[str, Any]) -> None:
+        """Nothing of our bays is left (bays of other sessions on this host do not count)."""
+        tags = [network.short_id(u) for u in self.bays]
+        assert_clean(before, self.snapshot, tags=tags, dirs=(self.state, self.run))
+
+
+@pytest.fixture
+def real(service_factory: Callable[..., Service], tmp_path: pathlib.Path) -> Iterator[Real]:
+    skip_unless_possible()
+    made = Real(service_factory, tmp_path)
+    yield made
+    made.cleanup()
+
+
+def create(svc: Service, bay: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]} | fields)
+    assert res.status_code == 201, res.text
+    body: dict[str, Any] = res.json
+    return body
+
+
+def put(svc: Service, path: str, **kw: Any) -> Any:
+    return svc.request("PUT", path, **kw)
+
+
+def act(svc: Service, c: dict[str, Any], action: str) -> None:
+    res = put(svc, f"/v1/containers/{c['uuid']}/{action}")
+    assert res.status_code == 200, res.text
+    assert res.text == "null"
+
+
+def status(svc: Service, c: dict[str, Any]) -> tuple[str, str | None]:
+    res = svc.get(f"/v1/containers/{c['uuid']}")
+    assert res.status_code == 200, res.text
+    return res.json["status"], res.json["status_reason"]
+
+
+def on_node(address: str, creds: pathlib.Path, bay: dict[str, Any]) -> dict[str, str]:
+    """{magnum uuid: docker state} of the bay's containers on the node at `address`."""
+    client = tls_client(address, creds, creds)
+    try:
+        found = client.api.containers(all=True, filters={"label": f"magnum.bay={bay['uuid']}"})
+        return {c["Labels"]["magnum.container"]: c["State"] for c in found}
+    finally:
+        client.close()
+
+
+def addresses(bay: dict[str, Any]) -> dict[str, str]:
+    workers = {f"node-{i}": a for i, a in enumerate(bay["node_addresses"])}
+    return {"master-0": bay["master_addresses"][0]} | workers
+
+
+# --- every action end to end, placement, sync of an exited container ----------------------
+def test_containers_end_to_end(real: Real) -> None:
+    before = real.snapshot()
+    svc = real.svc
+    bay = real.bay(nodes=2)
+    creds = real.creds(bay)
+    where = addresses(bay)
+
+    c = create(
+        svc,
+        bay,
+        name="web",
+        command=f"sh -c {json.dumps(LOOP)}",
+        memory="64m",
+        environment={"GREETING": "hi there"},
+    )
+    assert c["status"] == "Stopped" and c["host"] in ("node-0", "node-1"), c
+    assert on_node(where[c["host"]], creds, bay) == {c["uuid"]: "created"}
+    act(svc, c, "start")
+    assert status(svc, c) == ("Running", None)
+    assert on_node(where[c["host"]], creds, bay) == {c["uuid"]: "running"}
+
+    path = f"/v1/containers/{c['uuid']}"
+    res = put(svc, f"{path}/execute", params={"command": "cat /etc/hostname"})
+    assert res.status_code == 200 and res.json == {"output": f"{c['uuid']}\n"}, res.text
+    res = put(svc, f"{path}/execute", params={"command": "sh -c 'echo $GREETING; echo err >&2'"})
+    assert res.json["output"].splitlines() == ["hi there", "err"], res.text
+    client = tls_client(where[c["host"]], creds, creds)
+    try:
+        info = client.api.inspect_container(f"magnum-{c['uuid']}")
+    finally:
+        client.close()
+    assert info["HostConfig"]["Memory"] == 64 * 1024**2
+    assert info["Config"]["Env"][:1] == ["GREETING=hi there"]
+
+    act(svc, c, "pause")
+    assert status(svc, c)[0] == "Paused"
+    assert on_node(where[c["host"]], creds, bay)[c["uuid"]] == "paused"
+    _api.error(put(svc, f"{path}/execute?command=ls"), 409, contains=("paused",))
+    _api.error(put(svc, f"{path}/pause"), 409, contains=("already paused",))
+    act(svc, c, "unpause")
+    assert status(svc, c)[0] == "Running"
+    act(svc, c, "reboot")
+    assert status(svc, c)[0] == "Running"
+    logs = _api.poll(
+        lambda: svc.get(f"{path}/logs").json["output"],
+        lambda out: out.count("hello from") == 2,
+    )
+    assert logs.splitlines() == [f"hello from {c['uuid']}"] * 2
+    act(svc, c, "stop")
+    assert status(svc, c)[0] == "Stopped"
+    _api.error(put(svc, f"{path}/pause"), 409, contains=("is not running",))
+    _api.error(put(svc, f"{path}/unpause"), 409)
+    act(svc, c, "stop")  # stopping a stopped container is fine
+    act(svc, c, "start")
+
+    # An image the nodes do not have, and more memory than a node has: 400, no row.
+    res = svc.post("/v1/containers", {"image": "nope/missing:1", "bay_uuid": bay["uuid"]})
+    _api.error(res, 400, contains=(f"Image nope/missing:1 is not available in bay {bay['uuid']}",))
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "600m"})
+    _api.error(res, 400, f"No node of bay {bay['uuid']} has 600 MB free.")
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "1k"})
+    _api.error(res, 400, contains=("Minimum memory limit",))
+    assert len(svc.get("/v1/containers").json["containers"]) == 1
+
+    # Placement: spread over both workers, recorded, and true in Docker.
+    more = [create(svc, bay, command="sleep 600", memory="64m") for _ in range(4)]
+    hosts = [m["host"] for m in more]
+    assert set(hosts) == {"node-0", "node-1"}, hosts
+    everything = [c, *more]
+    for name in ("node-0", "node-1"):
+        placed = {m["uuid"] for m in everything if m["host"] == name}
+        assert set(on_node(where[name], creds, bay)) == placed
+    assert on_node(where["master-0"], creds, bay) == {}
+
+    # A container whose command ends shows Stopped after the next sync.
+    short = create(svc, bay, command="sh -c 'exit 3'")
+    act(svc, short, "start")
+
+    def listed() -> dict[str, tuple[str, str | None]]:
+        items = svc.get("/v1/containers").json["containers"]
+        return {x["uuid"]: (x["status"], x["status_reason"]) for x in items}
+
+    _api.poll(listed, lambda s: s[short["uuid"]] == ("Stopped", "exited with code 3"))
+
+    for x in [*everything, short]:
+        assert svc.delete(f"/v1/containers/{x['uuid']}").status_code == 204
+    assert svc.get("/v1/containers").json["containers"] == []
+    for address in where.values():
+        assert on_node(address, creds, bay) == {}
+    real.delete_bay(bay["uuid"])
+    real.assert_clean(before)
+
+
+# --- a conductor restart ----------------------------------------------------------------
+def test_container_survives_a_conductor_restart(real: Real) -> None:
+    bay = real.bay(nodes=1)
+    c = create(real.svc, bay, command=f"sh -c {json.dumps(LOOP)}")
+    act(real.svc, c, "start")
+    real.svc.conductor.stop()
+    real.svc = real.start()  # a new conductor (and API) on the same database
+    assert status(real.svc, c) == ("Running", None)
+    out = real.svc.get(f"/v1/containers/{c['uuid']}/logs").json["output"]
+    assert out == f"hello from {c['uuid']}\n"
+    act(real.svc, c, "stop")
+    assert status(real.svc, c)[0] == "Stopped"
+    assert real.svc.delete(f"/v1/containers/{c['uuid']}").status_code == 204
+
+
+# --- a node killed under a container ------------------------------------------------------
+def test_node_killed_under_a_container(real: Real) -> None:
+    before = real.snapshot()
+    svc = real.svc
+    bay = real.bay(nodes=2)
+    a = create(svc, bay, command="sleep 600")
+    b = create(svc, bay, command="sleep 600")
+    assert {a["host"], b["host"]} == {"node-0", "node-1"}
+    act(svc, a, "start")
+    act(svc, b, "start")
+
+    _, run_dir = local_bay.dirs(svc.conf, bay["uuid"])
+    layout = dockerd.Layout(state=pathlib.Path("/nonexistent"), run=run_dir / a["host"])
+    pid = int(layout.pidfile.read_text().strip())
+    os.kill(pid, signal.SIGKILL)
+
+    def listed() -> dict[str, tuple[str, str | None]]:
+        items = svc.get("/v1/containers").json["containers"]
+        return {x["uuid"]: (x["status"], x["status_reason"]) for x in items}
+
+    dead = ("Error", f"node {a['host']} is not answering")
+    states = _api.poll(listed, lambda s: s[a["uuid"]] == dead, timeout=20)
+    assert states[b["uuid"]] == ("Running", None)
+    assert status(svc, a) == dead
+    _api.error(put(svc, f"/v1/containers/{a['uuid']}/stop"), 409, contains=("not answering",))
+    _api.error(svc.delete(f"/v1/containers/{a['uuid']}"), 409, contains=("not answering",))
+    res = put(svc, f"/v1/containers/{b['uuid']}/execute", params={"command": "echo alive"})
+    assert res.json == {"output": "alive\n"}
+    # Deleting the bay removes the dead node, its container and every row.
+    real.delete_bay(bay["uuid"])
+    assert svc.get("/v1/containers").json["containers"] == []
+    real.assert_clean(before)
