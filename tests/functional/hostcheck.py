@@ -59,14 +59,14 @@ def _out(*argv: str) -> str:
 
 def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
     """What a bay can leave on the host: namespaces, links (veths, bridges), FORWARD rules,
-    our cgroups in every hierarchy, mounts and files under `dirs`, node daemons (their
-    command lines), loop devices and containerd shim sockets."""
+    cgroups below the shared top `magnum` cgroup (which stays) in every hierarchy, mounts
+    and files under `dirs`, node daemons (their command lines), loop devices and
+    containerd shim sockets."""
     procs = _out("ps", "-ww", "-eo", "comm=,args=").splitlines()
     return {
         "netns": sorted(line.split()[0] for line in _out("ip", "netns", "list").splitlines()),
         "links": sorted(line.split()[0] for line in _out("ip", "-br", "link").splitlines()),
         "forward": _out("iptables", "-w", "-S", "FORWARD").splitlines(),
-        "cgroups": sorted(str(p) for p in CGROUP_ROOT.glob("*/magnum")),
         "cgroup_tree": sorted(str(p) for p in CGROUP_ROOT.glob("*/magnum/**")),
         "mounts": [
             m
@@ -101,7 +101,7 @@ def without_kept(snap: dict[str, Any], state_root: pathlib.Path) -> dict[str, An
 
 # Keys that name the bay (its short id) in every entry, and keys no entry of which does.
 _TAGGED = ("netns", "links", "forward", "cgroup_tree")
-_UNATTRIBUTABLE = ("cgroups", "shims")
+_UNATTRIBUTABLE = ("shims",)
 
 
 def ours(
@@ -109,7 +109,7 @@ def ours(
 ) -> dict[str, Any]:
     """Only the entries that belong to bays tagged `tags` (bay short ids) or live under
     `dirs`, so that bays of other users of this host do not count. Entries that cannot be
-    attributed (shim sockets, the shared top cgroup) are dropped when anyone else has
+    attributed (shim sockets) are dropped when anyone else has
     bays on this host (see `foreign`)."""
     out = dict(snap)
     for key in _TAGGED:

@@ -104,8 +104,10 @@ def teardown(conf: cfg.ConfigOpts, bay_uuid: str) -> None:
     state_dir, run_dir = dirs(conf, bay_uuid)
     host.unmount_all(state_dir, run_dir)
     with host.locked(_lock(conf)):
+        # Only the bay's own subtree goes. The shared top `magnum` cgroup stays for good (like
+        # docker's own): removing it when this bay was its last child in some hierarchy
+        # raced with runc creating a container's cgroup below it for another bay.
         cgroups.remove(cgroups.bay_path(short))
-        cgroups.remove_if_empty(cgroups.TOP)
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
         _remove_if_empty(run_dir.parent)

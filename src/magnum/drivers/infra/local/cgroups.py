@@ -118,10 +118,3 @@ def remove(rel: str) -> None:
                 d.rmdir()
         with contextlib.suppress(FileNotFoundError):
             top.rmdir()
-
-
-def remove_if_empty(rel: str) -> None:
-    """rmdir `rel` in every hierarchy where it has no children left (the bay level)."""
-    for top in _all_hierarchies(rel):
-        with contextlib.suppress(FileNotFoundError, OSError):
-            top.rmdir()
