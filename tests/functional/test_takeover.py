@@ -7,9 +7,11 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from magnum.common import utils
+from magnum.conductor.handlers import task as task_mod
 from magnum.db import models
 from tests.functional.conftest import BAYMODEL, Service
 
@@ -69,3 +71,33 @@ def test_operation_past_its_deadline_fails(service_factory: Callable[..., Servic
 
     bay = svc.wait_bay(uuid, failed)
     assert bay is not None and "timed out" in bay["status_reason"]
+
+
+def test_operation_recorded_as_the_previous_one_settles_runs_at_once(
+    service_factory: Callable[..., Service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scale requested in the instant after a create settled, while the conductor still
+    counts the bay as its own (so the cast is ignored), is run by that conductor at once
+    rather than waiting for the scan for unowned operations (disabled here)."""
+    svc = service_factory(conductor={"sync_interval": 3600.0})
+    svc.post("/v1/baymodels", BAYMODEL)
+    original = task_mod.Task.finish
+    patched: list[int] = []
+
+    def finish_then_patch(self: task_mod.Task, status: Any, reason: str, **values: Any) -> None:
+        original(self, status, reason, **values)
+        if self.op == "create":
+            res = svc.patch(
+                f"/v1/bays/{self.bay.uuid}", [{"op": "replace", "path": "/node_count", "value": 3}]
+            )
+            patched.append(res.status_code)
+
+    monkeypatch.setattr(task_mod.Task, "finish", finish_then_patch)
+    uuid = svc.post("/v1/bays", {"baymodel_id": "m1"}).json["uuid"]
+
+    def scaled(body: dict[str, Any] | None) -> bool:
+        return body is not None and body["status"] == "UPDATE_COMPLETE"
+
+    bay = svc.wait_bay(uuid, scaled, timeout=10)
+    assert patched == [200]
+    assert bay is not None and len(bay["node_addresses"]) == 3

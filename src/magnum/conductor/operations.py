@@ -166,10 +166,14 @@ class BayOperations:
             return bay_uuid in self._lost
 
     def _run(self, bay_uuid: str) -> None:
-        if not leases.acquire(self._db, bay_uuid, owner=self.owner, ttl=self._ttl):
-            return
+        # (Re)take the lease before every round: a settled operation gives it up in the same
+        # write that settles it, so an operation recorded meanwhile (while this runner still
+        # counts as running the bay, and so would not be submitted again) is found here.
         try:
-            while (task := self._next_task(bay_uuid)) is not None:
+            while leases.acquire(self._db, bay_uuid, owner=self.owner, ttl=self._ttl):
+                task = self._next_task(bay_uuid)
+                if task is None:
+                    break
                 try:
                     self._run_one(task)
                 except task_mod.Superseded:

@@ -26,7 +26,8 @@ from magnum.common import exceptions, pki
 from magnum.drivers import base
 from magnum.drivers.infra.local import bay, catalog, dockerd, image, node, registry
 
-MAX_PARALLEL = 8
+MAX_PARALLEL = 8  # node starts: dockerd start-up is CPU-bound
+MAX_PARALLEL_DESTROY = 64  # node teardown is mostly waiting on the kernel
 FIRST_SLOT = 2  # .1 is the bridge (host side)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -70,7 +71,10 @@ class LocalInfra(base.InfraDriver):
     def delete_nodes(self, task: base.BayTask, names: Sequence[str]) -> None:
         state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
         records = {r.name: r for r in node.read_records(state_dir)}
-        self._parallel([functools.partial(self._destroy, task, n, records) for n in names])
+        self._parallel(
+            [functools.partial(self._destroy, task, n, records) for n in names],
+            width=MAX_PARALLEL_DESTROY,
+        )
         nodes = task.state.setdefault(bay.STATE, {}).setdefault("nodes", {})
         for name in names:
             nodes.pop(name, None)
@@ -84,7 +88,10 @@ class LocalInfra(base.InfraDriver):
         names = {r.name for r in node.read_records(state_dir)}
         names |= set(bay.leftover_netns(task.bay.uuid))
         records = {r.name: r for r in node.read_records(state_dir)}
-        self._parallel([functools.partial(self._destroy, task, n, records) for n in sorted(names)])
+        self._parallel(
+            [functools.partial(self._destroy, task, n, records) for n in sorted(names)],
+            width=MAX_PARALLEL_DESTROY,
+        )
         bay.teardown(self.conf, task.bay.uuid)
         task.state.pop(bay.STATE, None)
         task.checkpoint()
@@ -209,14 +216,17 @@ class LocalInfra(base.InfraDriver):
 
     @staticmethod
     def _parallel(
-        jobs: Sequence[Callable[[], None]], progress: Callable[[int], None] | None = None
+        jobs: Sequence[Callable[[], None]],
+        progress: Callable[[int], None] | None = None,
+        *,
+        width: int = MAX_PARALLEL,
     ) -> None:
         """Run jobs on a few threads; report progress from this thread; raise the first error
         once all have finished (so nothing is left half-built behind our back)."""
         if not jobs:
             return
         errors: list[BaseException] = []
-        with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(jobs))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(min(width, len(jobs))) as pool:
             futures = [pool.submit(job) for job in jobs]
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 if (exc := future.exception()) is not None:
