@@ -453,3 +453,17 @@ def test_container_survives_a_conductor_restart(
     assert res.status_code == 200 and res.json["status"] == "Running"
     assert _put(second, f"/v1/containers/{c['uuid']}/stop").status_code == 200
     assert second.get(f"/v1/containers/{c['uuid']}").json["status"] == "Stopped"
+
+
+def test_openapi_describes_containers(svc: Service) -> None:
+    doc = svc.get("/v1/openapi.json").json
+    assert {
+        "/v1/containers",
+        "/v1/containers/detail",
+        "/v1/containers/{ident}",
+        "/v1/containers/{ident}/{action}",
+    } <= set(doc["paths"])
+    schema = doc["components"]["schemas"]["ContainerBody"]
+    assert sorted(schema["required"]) == ["bay_uuid", "image"]
+    assert schema.get("additionalProperties") is False
+    assert schema["properties"]["memory"]["anyOf"][0]["pattern"] == "^[0-9]+[bkmg]?$"

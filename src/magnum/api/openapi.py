@@ -146,9 +146,63 @@ def _bay_images() -> dict[str, Any]:
     }
 
 
+def _containers() -> dict[str, Any]:
+    """The container actions (Magnum Mitaka): PUT answers JSON null, logs and execute
+    {"output": ...}; /v1/containers/{action}/{ident} is accepted too."""
+    output = {
+        "description": "the output",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["output"],
+                    "properties": {"output": {"type": "string"}},
+                }
+            }
+        },
+    }
+    action = {
+        "name": "action",
+        "in": "path",
+        "required": True,
+        "schema": {"enum": ["start", "stop", "reboot", "pause", "unpause", "execute", "logs"]},
+        "description": "execute takes ?command=...; logs is a GET, the others PUT",
+    }
+    return {
+        "/v1/containers/{ident}/{action}": {
+            "parameters": [*_IDENT, action],
+            "put": {
+                "tags": ["containers"],
+                "parameters": [
+                    {"name": "command", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "done: JSON null, or {output} for execute",
+                        "content": {"application/json": {"schema": {}}},
+                    }
+                }
+                | _errors(400, 403, 404, 405, 409, 500),
+            },
+            "get": {
+                "tags": ["containers"],
+                "responses": {"200": output} | _errors(403, 404, 405, 409, 500),
+            },
+        }
+    }
+
+
 def document() -> dict[str, Any]:
     _, defs = models_json_schema(
-        [(m, "validation") for m in (schemas.BayModelBody, schemas.BayBody, schemas.PatchOp)],
+        [
+            (m, "validation")
+            for m in (
+                schemas.BayModelBody,
+                schemas.BayBody,
+                schemas.ContainerBody,
+                schemas.PatchOp,
+            )
+        ],
         ref_template=_REF,
     )
     components = dict(defs.get("$defs", {}))
@@ -157,6 +211,8 @@ def document() -> dict[str, Any]:
         **_crud("baymodels", "BayModelBody", "baymodels"),
         **_crud("bays", "BayBody", "bays"),
         "/v1/bays/{ident}/images": _bay_images(),
+        **_crud("containers", "ContainerBody", "containers"),
+        **_containers(),
         "/v1/mservices": {
             "get": {"tags": ["mservices"], "responses": _ok(200, "services") | _errors(403)}
         },

@@ -26,6 +26,7 @@ from magnum.conductor import service
 from magnum.db import migration
 
 LOG = logging.getLogger(__name__)
+LISTEN_BACKLOG = 128
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -70,7 +71,11 @@ class AllInOne:
         self.conductor = service.Conductor(conf, self.db, transport=self.transport)
         app = api_app.build(conf, self.db, self.transport)
         self.server = wsgi.Server(
-            (conf.api.host, conf.api.port), app, numthreads=max(conf.api.threads, 8)
+            (conf.api.host, conf.api.port),
+            app,
+            numthreads=max(conf.api.threads, 8),
+            # cheroot's default listen backlog (5) resets clients that connect at once.
+            request_queue_size=LISTEN_BACKLOG,
         )
         self._thread = threading.Thread(target=self.server.serve, name="api", daemon=True)
 
