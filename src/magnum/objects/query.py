@@ -24,6 +24,8 @@ class Page:
     marker: str | None = None
     sort_key: str = "id"
     sort_dir: str = "asc"
+    # Only these columns (plus id and uuid) are fetched; None fetches them all.
+    columns: tuple[str, ...] | None = None
 
 
 def sort_column(model: type[Row], key: str) -> sa.ColumnElement[Any]:
@@ -114,8 +116,15 @@ def paginate(
         order = [present.asc(), column.asc(), model.id.asc()]
     # Plain rows, not ORM objects: a list is only rendered, and building a hundred mapped
     # instances was most of the cost of GET /v1/baymodels.
-    columns = stmt.with_only_columns(*model.__table__.columns)
-    return session.execute(columns.order_by(*order).limit(page.limit)).all()
+    table = model.__table__.columns
+    names: list[str] = list(table.keys())
+    only: tuple[str, ...] | None = page.columns
+    if only is not None:
+        names = ["id", "uuid"]
+        names += [name for name in only if name not in names]
+    wanted = [table[name] for name in names]
+    narrowed = stmt.with_only_columns(*wanted)
+    return session.execute(narrowed.order_by(*order).limit(page.limit)).all()
 
 
 def _after(

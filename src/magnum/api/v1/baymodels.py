@@ -99,6 +99,7 @@ def check_drivers(values: dict[str, Any]) -> None:
 class Collection(common.Listing):
     COLLECTION = COLLECTION
     POLICY = "baymodel"
+    BRIEF = BRIEF
 
     def __init__(self, api: Any) -> None:
         self.api = api

@@ -94,6 +94,7 @@ class _Base:
 class Collection(_Base, common.Listing):
     COLLECTION = COLLECTION
     POLICY = "bay"
+    BRIEF = BRIEF
 
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
         return bays.list_(session, ctx, pg)

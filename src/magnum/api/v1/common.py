@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -197,6 +198,7 @@ class Listing:
     api: Any
     COLLECTION: ClassVar[str]
     POLICY: ClassVar[str]
+    BRIEF: ClassVar[tuple[str, ...]] = ()  # the fields of a brief item, when they are columns
 
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
         raise NotImplementedError
@@ -214,6 +216,8 @@ class Listing:
         caller = ctx(req)
         self.api.policy.authorize(f"{self.POLICY}:{'detail' if detail else 'get_all'}", caller)
         pg = page(req, max_limit=self.api.max_limit)
+        if not detail and self.BRIEF:  # fetch only what a brief item shows
+            pg = dataclasses.replace(pg, columns=self.BRIEF)
         with self.api.db.session() as session:
             items = self.rows(session, caller, pg)
         body = collection(
