@@ -329,6 +329,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        import magnum.cli  # noqa: F401, PLC0415 - keeps eventlet's import warning quiet
         from magnum import conf as magnum_conf  # noqa: PLC0415
 
         conf = magnum_conf.load(
