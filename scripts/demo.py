@@ -40,7 +40,9 @@ def start_aio(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     if args.config_file:
         cmd += ["--config-file", args.config_file]
     log = open(pathlib.Path(args.state_dir) / "aio.log", "a", encoding="utf-8")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("magnum-aio: API at "):
@@ -97,12 +99,15 @@ def main() -> int:
     args = parser.parse_args()
     pathlib.Path(args.state_dir).mkdir(parents=True, exist_ok=True)
     proc, api = start_aio(args)
+    # Ctrl-C comes to us alone (the service runs in its own session): the bay is deleted
+    # before the service is stopped. Blocked only now, or the child would inherit the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         return run(api, args)
     finally:
-        if args.exit or proc.poll() is not None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        print("magnum-aio stopped")
 
 
 def run(api: str, args: argparse.Namespace) -> int:
@@ -138,12 +143,22 @@ def run(api: str, args: argparse.Namespace) -> int:
     certs = fetch_credentials(api, bay["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
     run_container(bay, certs)
     print_usage(api, bay, certs)
-    if args.exit:
-        call(f"{api}/bays/{bay['uuid']}", "DELETE")
-        return 0
-    print(f"\nThe service keeps running at {api} (Ctrl-C to stop).")
-    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    if not args.exit:
+        print(f"\nThe service runs at {api}; Ctrl-C deletes the demo bay and stops it.")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    delete_bay(api, bay["uuid"])
     return 0
+
+
+def delete_bay(api: str, uuid: str) -> None:
+    started = time.monotonic()
+    call(f"{api}/bays/{uuid}", "DELETE")
+    pause = threading.Event()
+    while call(f"{api}/bays/{uuid}")[0] != 404:
+        if time.monotonic() - started > 120:
+            sys.exit(f"bay {uuid} was not deleted within 120 s")
+        pause.wait(0.1)
+    print(f"bay demo deleted in {time.monotonic() - started:.2f}s (nodes, network, certificates)")
 
 
 def fetch_credentials(api: str, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
