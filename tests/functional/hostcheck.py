@@ -33,7 +33,9 @@ from magnum.drivers import base
 from magnum.drivers.infra.local import bay as local_bay
 from magnum.drivers.infra.local.driver import LocalInfra
 
-REALHOST = [pytest.mark.slow, pytest.mark.xdist_group("realhost")]
+# Tests that build real bays on this host. scripts/test runs them in a pass of their own,
+# one at a time (xdist_group alone is not applied by every pytest/xdist pairing).
+REALHOST = [pytest.mark.slow, pytest.mark.realhost, pytest.mark.xdist_group("realhost")]
 REFUSED = (docker.errors.DockerException, requests.exceptions.RequestException)
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 SHIM_DIR = pathlib.Path("/run/containerd/s")

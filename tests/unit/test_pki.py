@@ -63,6 +63,19 @@ def test_server_cert_names_the_node(ca: tuple[bytes, bytes]) -> None:
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
+def test_server_cert_names_extra_addresses(ca: tuple[bytes, bytes]) -> None:
+    """A master's certificate also names the bay's API front (the gateway address)."""
+    _, pem = pki.issue_server_cert(
+        *ca, hostname="bay-x-master-1", address="10.250.0.3", extra_addresses=("10.250.0.1",)
+    )
+    san = _cert(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(san.get_values_for_type(x509.IPAddress)) == {
+        ipaddress.ip_address("10.250.0.3"),
+        ipaddress.ip_address("10.250.0.1"),
+        ipaddress.ip_address("127.0.0.1"),
+    }
+
+
 def test_client_cert_is_for_clients(ca: tuple[bytes, bytes]) -> None:
     _, pem = pki.issue_client_cert(*ca, common_name="magnum-conductor")
     cert = _cert(pem)

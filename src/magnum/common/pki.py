@@ -15,7 +15,7 @@ import ipaddress
 import os
 import pathlib
 import secrets
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -219,12 +219,19 @@ def _issuer(ca_cert_pem: bytes) -> x509.Name:
 
 
 def issue_server_cert(
-    ca_key: bytes, ca_cert: bytes, *, hostname: str, address: str
+    ca_key: bytes,
+    ca_cert: bytes,
+    *,
+    hostname: str,
+    address: str,
+    extra_addresses: Sequence[str] = (),
 ) -> tuple[bytes, bytes]:
-    """A node's server certificate, valid for its address, its hostname and loopback."""
+    """A node's server certificate, valid for its address, its hostname, loopback and
+    `extra_addresses` (a front address that forwards to the node)."""
     key = _new_key()
     names: list[x509.GeneralName] = [
         x509.IPAddress(ipaddress.ip_address(address)),
+        *(x509.IPAddress(ipaddress.ip_address(a)) for a in extra_addresses),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.DNSName(hostname),
         x509.DNSName("localhost"),

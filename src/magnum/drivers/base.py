@@ -206,6 +206,14 @@ class InfraDriver(abc.ABC):
         del task
         return None
 
+    def api_frontend(self, task: BayTask, masters: Sequence[Node]) -> str | None:
+        """host:port of one stable address in front of the API of every node in `masters`
+        (it keeps answering while any of them does), started or updated now; None when the
+        infrastructure has none (then master-0 is the bay's API address). Idempotent.
+        Optional: the default has none."""
+        del task, masters
+        return None
+
 
 class CoeDriver(abc.ABC):
     """What runs on the nodes."""

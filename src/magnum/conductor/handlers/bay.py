@@ -7,6 +7,7 @@ operation taken over by another conductor simply runs from the start.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -16,6 +17,8 @@ from magnum.drivers import base, registry
 from magnum.objects import fields
 
 LOG = logging.getLogger(__name__)
+# driver_state key: the workers a scale-up is adding (see update)
+ADDING = "adding_nodes"
 
 
 def node_specs(task: task_mod.Task, *, workers: int) -> list[base.NodeSpec]:
@@ -65,6 +68,19 @@ def _endpoint_values(endpoints: base.Endpoints) -> dict[str, object]:
     }
 
 
+def _fronted(
+    infra: base.InfraDriver, task: task_mod.Task, nodes: Sequence[base.Node], ends: base.Endpoints
+) -> base.Endpoints:
+    """With several masters, the bay's API address is the infrastructure's stable front
+    for all of them (if it has one) instead of master-0's."""
+    if task.bay.master_count < 2:
+        return ends
+    masters = [n for n in nodes if n.role is base.Role.MASTER]
+    if (front := infra.api_frontend(task, masters)) is None:
+        return ends
+    return dataclasses.replace(ends, api_address=f"tcp://{front}")
+
+
 def _infra(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
     name = task.state.get("infra")
     driver = drivers.infra_for(name)
@@ -88,7 +104,7 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         task.progress(f"Creating {len(specs)} nodes")
         nodes = infra.create_nodes(task, specs)
         task.progress(f"Forming the {coe.coe} cluster on {_summary(nodes)}")
-        endpoints = coe.bootstrap(task, nodes)
+        endpoints = _fronted(infra, task, nodes, coe.bootstrap(task, nodes))
     except (task_mod.Superseded, exceptions.LeaseLost):
         raise
     except Exception as exc:
@@ -116,14 +132,20 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
     nodes = infra.list_nodes(task)
     workers = sorted((n for n in nodes if n.role is base.Role.WORKER), key=_index)
     wanted = task.bay.node_count
-    if wanted > len(workers):
+    # Workers an earlier run of this operation was adding when its conductor died: the
+    # infrastructure may list them already (half built, not in the cluster). They count
+    # as new until the operation settles.
+    adding = set(task.state.pop(ADDING, None) or ())
+    have = {n.name for n in nodes} - adding
+    if wanted > sum(1 for w in workers if w.name in have):
         specs = node_specs(task, workers=wanted)
-        have = {n.name for n in nodes}
-        task.progress(f"Adding {wanted - len(workers)} nodes")
+        task.state[ADDING] = sorted(s.name for s in specs if s.name not in have)
+        task.progress(f"Adding {len(task.state[ADDING])} nodes")  # saves task.state too
         all_nodes = infra.create_nodes(task, specs)
         new = [n for n in all_nodes if n.name not in have]
         task.progress(f"Joining {len(new)} nodes")
-        endpoints = coe.add_workers(task, all_nodes, new)
+        endpoints = _fronted(infra, task, all_nodes, coe.add_workers(task, all_nodes, new))
+        task.state.pop(ADDING)
         nodes = all_nodes
     else:
         gone = workers[wanted:]
@@ -133,7 +155,7 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
             task.progress(f"Removing {len(gone)} nodes")
             infra.delete_nodes(task, [n.name for n in gone])
         nodes = [n for n in nodes if n not in gone]
-        endpoints = coe.add_workers(task, nodes, [])
+        endpoints = _fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
     task.finish(
         fields.BayStatus.UPDATE_COMPLETE,
         _done("UPDATE", infra, task, nodes),

@@ -5,10 +5,10 @@ master-0 initialises the swarm (advertising <ip>:2377, overlay pool 10.252.0.0/1
 other masters join as managers one at a time (raft wants that), workers join in
 parallel. Every node is labelled `magnum.role`, `magnum.bay` and `magnum.node`.
 
-The bay's api_address is master-0's daemon (tcp://<ip>:2376). With several masters,
-any manager serves the swarm API, but a single stable address is what Magnum reports;
-master-0 is that address (no proxy in front), so losing master-0 loses the address
-while the swarm itself stays up.
+The api_address this driver reports is master-0's daemon (tcp://<ip>:2376). With
+several masters any manager serves the swarm API, and the conductor replaces it with
+the infrastructure's stable front for all managers when there is one
+(InfraDriver.api_frontend), which keeps answering when master-0 is lost.
 
 The driver reaches nodes over TCP+TLS with the conductor's client certificate kept by
 the infrastructure driver in the bay's driver state (magnum.common.pki.STATE_KEY).

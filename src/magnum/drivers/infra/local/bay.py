@@ -20,7 +20,7 @@ from oslo_config import cfg
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import cgroups, host, network, registry
+from magnum.drivers.infra.local import cgroups, frontend, host, network, registry
 
 STATE = "local"
 
@@ -34,8 +34,10 @@ def dirs(conf: cfg.ConfigOpts, bay_uuid: str) -> tuple[pathlib.Path, pathlib.Pat
     return state_root(conf) / short, pathlib.Path(conf.local.run_dir) / short
 
 
-def _lock(conf: cfg.ConfigOpts) -> pathlib.Path:
-    return state_root(conf) / ".alloc.lock"
+# One lock for the whole host, whatever the state directory: subnets and bridges are
+# host-wide, and two conductors (or tests) with different state dirs must not pick the
+# same /24.
+HOST_LOCK = pathlib.Path("/run/lock/magnum-local-alloc.lock")
 
 
 def _claim_dir(state_dir: pathlib.Path, bay_uuid: str) -> None:
@@ -59,7 +61,7 @@ def ensure_network(conf: cfg.ConfigOpts, task: base.BayTask) -> ipaddress.IPv4Ne
     bridge = network.bridge_name(uuid)
     mine = task.state.setdefault(STATE, {})
     state_dir, _ = dirs(conf, uuid)
-    with host.locked(_lock(conf)):
+    with host.locked(HOST_LOCK):
         _claim_dir(state_dir, uuid)
         subnet = _known_subnet(mine, bridge)
         if subnet is None:
@@ -99,11 +101,12 @@ def credentials(conf: cfg.ConfigOpts, task: base.BayTask) -> pki.BayCredentials:
 def teardown(conf: cfg.ConfigOpts, bay_uuid: str) -> None:
     """Remove what the bay's nodes shared, once they are gone."""
     registry.stop(bay_uuid, run_dir=dirs(conf, bay_uuid)[1])
+    frontend.stop(bay_uuid, run_dir=dirs(conf, bay_uuid)[1])
     network.delete_bridge(network.bridge_name(bay_uuid), network.rule_comment(bay_uuid))
     short = network.short_id(bay_uuid)
     state_dir, run_dir = dirs(conf, bay_uuid)
     host.unmount_all(state_dir, run_dir)
-    with host.locked(_lock(conf)):
+    with host.locked(HOST_LOCK):
         # Only the bay's own subtree goes. The shared top `magnum` cgroup stays for good (like
         # docker's own): removing it when this bay was its last child in some hierarchy
         # raced with runc creating a container's cgroup below it for another bay.

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import bay, catalog, dockerd, image, node, registry
+from magnum.drivers.infra.local import bay, catalog, dockerd, frontend, image, node, registry
 
 MAX_PARALLEL = 8  # node starts: dockerd start-up is CPU-bound
 MAX_PARALLEL_DESTROY = 64  # node teardown is mostly waiting on the kernel
@@ -117,6 +117,23 @@ class LocalInfra(base.InfraDriver):
         if not task.baymodel.registry_enabled or not isinstance(subnet, str):
             return None
         return registry.address(self.conf, ipaddress.IPv4Network(subnet))
+
+    def api_frontend(self, task: base.BayTask, masters: Sequence[base.Node]) -> str | None:
+        """A forwarder on the bay's gateway in front of every master's dockerd (see
+        frontend.py); none for a single master."""
+        subnet = task.state.get(bay.STATE, {}).get("subnet")
+        if len(masters) < 2 or not isinstance(subnet, str):
+            return None
+        port = dockerd.PLAIN_PORT if task.baymodel.tls_disabled else dockerd.TLS_PORT
+        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+        return frontend.ensure(
+            bay_uuid=task.bay.uuid,
+            subnet=ipaddress.IPv4Network(subnet),
+            port=port,
+            backends=[f"{m.address}:{port}" for m in masters],
+            state_dir=state_dir,
+            run_dir=run_dir,
+        )
 
     # --- helpers ---------------------------------------------------------------
     def _check_host(self) -> None:

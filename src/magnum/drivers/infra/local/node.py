@@ -101,8 +101,14 @@ def _ensure_certs(ctx: BayContext, layout: dockerd.Layout, record: Record) -> No
     if not ctx.tls or (layout.tls / "key.pem").exists():
         return
     layout.tls.mkdir(mode=0o700, exist_ok=True)
+    # Masters also answer as the bay's API front (frontend.py) on the gateway address.
+    extra = (str(network.gateway(ctx.subnet)),) if record.role is base.Role.MASTER else ()
     key, cert = pki.issue_server_cert(
-        ctx.ca_key, ctx.ca_cert, hostname=ctx.hostname(record.name), address=record.address
+        ctx.ca_key,
+        ctx.ca_cert,
+        hostname=ctx.hostname(record.name),
+        address=record.address,
+        extra_addresses=extra,
     )
     (layout.tls / "ca.pem").write_bytes(ctx.ca_cert)
     (layout.tls / "cert.pem").write_bytes(cert)

@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The stable API address of multi-master bays: one TCP forwarder per bay.
+
+A bay with several masters gets `<gateway>:<dockerd port>` (e.g. 10.250.3.1:2376) as its
+API address: a `magnum.drivers.infra.local.forwarder` process on the host side of the
+bay's bridge that splices each connection to the first master whose dockerd accepts it
+(master-0 first). TLS passes through untouched; the masters' server certificates name
+the gateway address too (node.py), so clients verify them through the forwarder.
+
+Like the bay registry (registry.py) it runs in its own session and in its own cgroup
+below the bay's (`magnum/<bay id>/api`), with a pid file in the bay's run dir, so it
+outlives the conductor that started it; an INPUT rule accepts traffic from the bay's
+nodes to it on hosts whose INPUT policy drops. `ensure` is idempotent: a forwarder that
+runs with the same backends is kept, one with other backends is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import pathlib
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+
+import magnum
+from magnum.common import exceptions
+from magnum.drivers.infra.local import cgroups, host, network, registry
+
+CGROUP_NAME = "api"  # never a node name: nodes are master-N and node-N
+MODULE = "magnum.drivers.infra.local.forwarder"
+MEMORY_MB = 64
+START_TIMEOUT = 10.0
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+_CHILDREN_LOCK = threading.Lock()
+
+
+def address(subnet: ipaddress.IPv4Network, port: int) -> str:
+    """IP:PORT of the bay's API front."""
+    return f"{network.gateway(subnet)}:{port}"
+
+
+def _pidfile(run_dir: pathlib.Path) -> pathlib.Path:
+    return run_dir / "api-forwarder.pid"
+
+
+def _log(state_dir: pathlib.Path) -> pathlib.Path:
+    return state_dir / "api-forwarder.log"
+
+
+def _cgroup(bay_uuid: str) -> str:
+    return cgroups.node_path(network.short_id(bay_uuid), CGROUP_NAME)
+
+
+def _comment(bay_uuid: str) -> str:
+    return f"{network.rule_comment(bay_uuid)} api"
+
+
+def _argv(listen: str, backends: Sequence[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--listen",
+        listen,
+        *(a for b in backends for a in ("--backend", b)),
+    ]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def running_pid(run_dir: pathlib.Path) -> int | None:
+    pid = host.read_pid(_pidfile(run_dir))
+    return pid if pid is not None and host.pid_alive(pid) else None
+
+
+def _accepts(listen: str) -> bool:
+    ip, port = listen.rsplit(":", 1)
+    try:
+        with socket.create_connection((ip, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ensure(
+    *,
+    bay_uuid: str,
+    subnet: ipaddress.IPv4Network,
+    port: int,
+    backends: Sequence[str],
+    state_dir: pathlib.Path,
+    run_dir: pathlib.Path,
+) -> str:
+    """Make sure the bay's forwarder runs in front of `backends` (IP:PORT, in order of
+    preference); return the IP:PORT it listens on. Idempotent."""
+    listen = address(subnet, port)
+    bridge = network.bridge_name(bay_uuid)
+    rule = registry._input_rule(bridge, listen, _comment(bay_uuid))
+    if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
+        host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
+    argv = _argv(listen, backends)
+    pid = running_pid(run_dir)
+    if pid is not None and _cmdline(pid) != argv:
+        _kill(bay_uuid, run_dir)  # other masters (or another port): start afresh
+        pid = None
+    if pid is None:
+        pid = _start(argv, bay_uuid=bay_uuid, state_dir=state_dir, run_dir=run_dir)
+
+    def ready() -> bool:
+        if not host.pid_alive(pid):
+            raise exceptions.BayOperationFailed(
+                reason=f"The API forwarder at {listen} exited: {_log_tail(state_dir)}"
+            )
+        return _accepts(listen)
+
+    host.wait_for(f"the API forwarder at {listen}", ready, timeout=START_TIMEOUT)
+    return listen
+
+
+def _start(
+    argv: list[str], *, bay_uuid: str, state_dir: pathlib.Path, run_dir: pathlib.Path
+) -> int:
+    procs = cgroups.create(_cgroup(bay_uuid), memory_mb=MEMORY_MB, cpus=1)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The launcher joins the cgroup, then execs the forwarder (same pid, so the pid file
+    # and /proc/<pid>/cmdline name the forwarder itself).
+    launch = ["sh", "-c", registry._LAUNCH, "sh", *map(str, procs), "--", *argv]
+    src = str(pathlib.Path(magnum.__file__).resolve().parents[1])
+    with _log(state_dir).open("ab") as log:
+        proc = subprocess.Popen(
+            launch,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+            | {"PYTHONPATH": src},
+            start_new_session=True,
+            close_fds=True,
+            cwd="/",
+        )
+    with _CHILDREN_LOCK:
+        _CHILDREN[proc.pid] = proc
+    _pidfile(run_dir).write_text(str(proc.pid))
+    return proc.pid
+
+
+def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
+    try:
+        text = _log(state_dir).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+def _kill(bay_uuid: str, run_dir: pathlib.Path) -> None:
+    rel = _cgroup(bay_uuid)
+    cgroups.kill_all(rel)
+    pid = host.read_pid(_pidfile(run_dir))
+    with _CHILDREN_LOCK:
+        proc = _CHILDREN.pop(pid, None) if pid is not None else None
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+    cgroups.remove(rel)
+    with contextlib.suppress(FileNotFoundError):
+        _pidfile(run_dir).unlink()
+
+
+def stop(bay_uuid: str, *, run_dir: pathlib.Path) -> None:
+    """Kill the bay's forwarder and remove its firewall rule and cgroup. Safe when there
+    is none."""
+    _kill(bay_uuid, run_dir)
+    comment = _comment(bay_uuid)
+    for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():
+        if f'"{comment}"' in line and line.startswith("-A INPUT"):
+            host.run("iptables", "-w", "-D", *shlex.split(line)[1:], check=False)
