@@ -13,10 +13,11 @@ import tarfile
 import threading
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
-from magnum.common import utils
-from magnum.conductor import leases
+from magnum.common import exceptions, utils
+from magnum.conductor import leases, operations
 from magnum.db import models
 from tests.functional import _api
 from tests.functional.conftest import BAYMODEL, Service
@@ -172,3 +173,29 @@ def test_concurrent_uploads_to_one_bay_one_wins_or_both_serialize(svc: Service) 
     for t in threads:
         t.join(timeout=30)
     assert sorted(results) in ([400, 400], [400, 409]), results
+
+
+def test_action_waits_for_the_runner_of_a_just_settled_operation(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bay = svc.wait_bay(_bay(svc)["uuid"], _settled)
+    assert bay is not None
+    ops = svc.conductor.ops
+    monkeypatch.setattr(operations, "SETTLE_WAIT", 0.2)
+    with ops._lock:
+        ops._running.add(bay["uuid"])  # a runner that has not left (yet)
+    with pytest.raises(exceptions.InvalidState, match="busy"):
+        ops.on_settled(bay["uuid"], lambda drivers, task: "done")
+
+    def runner_leaves() -> None:
+        with ops._lock:
+            ops._running.discard(bay["uuid"])
+            ops._idle.notify_all()
+
+    monkeypatch.setattr(operations, "SETTLE_WAIT", 30.0)
+    with ops._lock:
+        ops._running.add(bay["uuid"])
+    leaving = threading.Thread(target=runner_leaves)
+    leaving.start()  # before or while on_settled waits: either way no refusal
+    assert ops.on_settled(bay["uuid"], lambda drivers, task: "done") == "done"
+    leaving.join(5)

@@ -22,6 +22,7 @@ from magnum.objects import fields
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 # Statuses in which a settled bay accepts a short action (loading an image).
+SETTLE_WAIT = 5.0  # seconds an action waits for a just-settled operation's runner to leave
 ACTION_STATUSES = (fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE)
 
 
@@ -45,6 +46,7 @@ class BayOperations:
         self._ttl = ttl
         self._pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bay-op")
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a bay leaves _running
         self._running: set[str] = set()
         self._lost: set[str] = set()
         # Runs started since the current heartbeat took its snapshot of _running: a lease
@@ -85,7 +87,9 @@ class BayOperations:
         flight, the status is not CREATE/UPDATE_COMPLETE, or another action holds the bay.
         An operation requested meanwhile starts as soon as the action ends."""
         with self._lock:
-            if bay_uuid in self._running:
+            # An operation that just settled leaves _running a moment after its row says
+            # so: wait for that rather than refuse an action on a bay that looks settled.
+            if not self._idle.wait_for(lambda: bay_uuid not in self._running, SETTLE_WAIT):
                 raise exceptions.InvalidState(
                     detail=f"Bay {bay_uuid} is busy with another operation or action; "
                     "try again once it is done."
@@ -103,6 +107,7 @@ class BayOperations:
             with self._lock:
                 self._running.discard(bay_uuid)
                 self._lost.discard(bay_uuid)
+                self._idle.notify_all()
             if held and self._pending(bay_uuid):
                 self.submit(bay_uuid)
 
@@ -160,6 +165,7 @@ class BayOperations:
             with self._lock:
                 self._running.discard(bay_uuid)
                 self._lost.discard(bay_uuid)
+                self._idle.notify_all()
 
     def _is_lost(self, bay_uuid: str) -> bool:
         with self._lock:
