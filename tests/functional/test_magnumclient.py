@@ -7,6 +7,7 @@ conflict with ours; tests/functional/magnumclient_script.py runs there and print
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import queue
@@ -76,21 +77,27 @@ def aio(tmp_path: pathlib.Path) -> Iterator[tuple[str, subprocess.Popen[str], Li
         "heartbeat_interval = 0.3\n"
         "sync_interval = 0.5\n"
     )
+    with started_aio(tmp_path, tmp_path / "state", conf) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_aio(
+    tmp_path: pathlib.Path, state: pathlib.Path, conf: pathlib.Path
+) -> Iterator[tuple[str, subprocess.Popen[str], Lines]]:
+    """A real magnum-aio on a free port with `conf`; yields its URL, process and stdout.
+    Its stderr goes to tmp_path/aio.log, shown when it fails to start."""
     stderr = (tmp_path / "aio.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "magnum-aio"),
-            "--bind",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--config-file",
-            str(conf),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-    )
+    argv = [
+        str(VENV_BIN / "magnum-aio"),
+        "--bind",
+        "127.0.0.1:0",
+        "--state-dir",
+        str(state),
+        "--config-file",
+        str(conf),
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True)
     assert proc.stdout is not None
     lines = Lines(proc.stdout)
     try:
@@ -110,17 +117,22 @@ def aio(tmp_path: pathlib.Path) -> Iterator[tuple[str, subprocess.Popen[str], Li
         stderr.close()
 
 
-def run_client(url: str) -> dict[str, Any]:
+def run_script(script: pathlib.Path, *args: str, timeout: float = 90) -> dict[str, Any]:
+    """Run a driver script under the magnumclient 2.1.0 venv; return the JSON it prints."""
     done = subprocess.run(
-        [str(CLIENT_PYTHON), str(SCRIPT), url],
+        [str(CLIENT_PYTHON), str(script), *args],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def run_client(url: str) -> dict[str, Any]:
+    return run_script(SCRIPT, url)
 
 
 @pytest.mark.skipif(

@@ -7,7 +7,6 @@ certificate then lists the swarm's nodes. The client runs in .venv-client
 
 from __future__ import annotations
 
-import json
 import pathlib
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from tests.functional.hostcheck import (
     without_kept,
     write_creds,
 )
-from tests.functional.test_magnumclient import CLIENT_PYTHON, URL_LINE, VENV_BIN, Lines
+from tests.functional.test_magnumclient import CLIENT_PYTHON, Lines, run_script, started_aio
 
 pytestmark = [
     *REALHOST,
@@ -68,52 +67,15 @@ def aio(tmp_path: pathlib.Path) -> Iterator[Aio]:
         config_files=[],
         overrides={"DEFAULT": {"state_path": str(state.resolve())}},
     )
-    stderr = (tmp_path / "aio.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "magnum-aio"),
-            "--bind",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(state),
-            "--config-file",
-            str(conf_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines = Lines(proc.stdout)
     try:
-        try:
-            url = lines.wait_for(URL_LINE, timeout=30).group(1)
-        except AssertionError:
-            proc.kill()
-            proc.wait()
-            raise AssertionError((tmp_path / "aio.log").read_text()) from None
-        yield Aio(url, proc, lines, conf)
+        with started_aio(tmp_path, state, conf_file) as (url, proc, lines):
+            yield Aio(url, proc, lines, conf)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        lines.rest(timeout=5)
-        proc.stdout.close()
-        stderr.close()
         remove_leftover_bays(conf)
 
 
 def run_client(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [str(CLIENT_PYTHON), str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return run_script(SCRIPT, *args, timeout=180)
 
 
 def test_magnumclient_real_bay_and_certificates(aio: Aio, tmp_path: pathlib.Path) -> None:

@@ -4,19 +4,17 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from magnum import conf as magnum_conf
 from tests.functional.hostcheck import REALHOST, remove_leftover_bays, skip_unless_possible
-from tests.functional.test_magnumclient import CLIENT_PYTHON, URL_LINE, VENV_BIN, Lines
+from tests.functional.test_magnumclient import CLIENT_PYTHON, Lines, run_script, started_aio
 
 pytestmark = [
     *REALHOST,
@@ -42,38 +40,10 @@ def aio(tmp_path: pathlib.Path) -> Iterator[tuple[str, subprocess.Popen[str], Li
         "[local]\n"
         f"run_dir = {run}\n"
     )
-    stderr = (tmp_path / "aio.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "magnum-aio"),
-            "--bind",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(state),
-            "--config-file",
-            str(conf),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-    )
-    assert proc.stdout is not None
-    lines = Lines(proc.stdout)
     try:
-        try:
-            url = lines.wait_for(URL_LINE, timeout=30).group(1)
-        except AssertionError:
-            proc.kill()
-            proc.wait()
-            raise AssertionError((tmp_path / "aio.log").read_text()) from None
-        yield url, proc, lines
+        with started_aio(tmp_path, state, conf) as running:
+            yield running
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        lines.rest(timeout=5)
-        proc.stdout.close()
-        stderr.close()
         leftover = magnum_conf.load(
             [],
             config_files=[str(conf)],
@@ -84,15 +54,7 @@ def aio(tmp_path: pathlib.Path) -> Iterator[tuple[str, subprocess.Popen[str], Li
 
 def test_magnumclient_drives_containers(aio: tuple[str, subprocess.Popen[str], Lines]) -> None:
     url, proc, lines = aio
-    done = subprocess.run(
-        [str(CLIENT_PYTHON), str(SCRIPT), url],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out: dict[str, Any] = json.loads(done.stdout)
+    out = run_script(SCRIPT, url, timeout=300)
 
     assert out["bay"] == "CREATE_COMPLETE", out
     c = out["create"]
