@@ -26,17 +26,15 @@ import subprocess
 import tarfile
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from magnum.db import migration, models
-from magnum.drivers import base
 from magnum.drivers.infra.local import bay as local_bay
 from magnum.drivers.infra.local import image
-from magnum.drivers.infra.local.driver import LocalInfra
 from magnum.drivers.infra.local.registry import answers as registry_answers
 from tests.functional import _api
 from tests.functional.conftest import Service
@@ -45,6 +43,7 @@ from tests.functional.hostcheck import (
     assert_clean,
     key_and_csr,
     poll,
+    remove_leftover_bays,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -195,39 +194,7 @@ class Real:
         for ident in self.bays:
             with contextlib.suppress(AssertionError):
                 self.delete(ident)
-        root = local_bay.state_root(self.svc.conf)
-        left = {json.loads(p.read_text())["uuid"] for p in root.glob("*/bay.json")}
-        infra = LocalInfra(self.svc.conf)
-        for bay_uuid in left:  # nodes, registry, network: everything the bay had
-            infra.delete_bay(_Leftover(bay_uuid))
-
-
-class _Leftover:
-    """The BayTask protocol for the last-resort teardown of a bay the API did not delete."""
-
-    def __init__(self, bay_uuid: str) -> None:
-        self._bay = base.BayView(
-            uuid=bay_uuid, name=None, project_id="", master_count=1, node_count=0
-        )
-        self._state: dict[str, Any] = {}
-
-    @property
-    def bay(self) -> base.BayView:
-        return self._bay
-
-    @property
-    def baymodel(self) -> base.BayModelView:
-        raise NotImplementedError
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    def progress(self, reason: str) -> None:
-        del reason
-
-    def checkpoint(self) -> None:
-        pass
+        remove_leftover_bays(self.svc.conf)  # nodes, registry, network: everything
 
 
 def _out(*argv: str) -> str:
@@ -249,8 +216,7 @@ def real(service_factory: Callable[..., Service]) -> Iterator[Real]:
     try:
         yield real
     finally:
-        real.cleanup()
-        shutil.rmtree(run, ignore_errors=True)
+        real.cleanup()  # removes the run dir too
 
 
 # --- tests -----------------------------------------------------------------------------
