@@ -183,7 +183,9 @@ def test_action_waits_for_the_runner_of_a_just_settled_operation(
     ops = svc.conductor.ops
     monkeypatch.setattr(operations, "SETTLE_WAIT", 0.2)
     with ops._lock:
-        ops._running.add(bay["uuid"])  # a runner that has not left (yet)
+        # first let the create's own runner leave, then stand in for one that does not
+        assert ops._idle.wait_for(lambda: bay["uuid"] not in ops._running, 10)
+        ops._running.add(bay["uuid"])
     with pytest.raises(exceptions.InvalidState, match="busy"):
         ops.on_settled(bay["uuid"], lambda drivers, task: "done")
 

@@ -29,59 +29,13 @@ class Page:
 
 
 def sort_column(model: type[Row], key: str) -> sa.ColumnElement[Any]:
+    """The column `key` names. The API has already checked that it is one users may sort by."""
     columns = model.__table__.columns
-    if key not in columns or key in _UNSORTABLE or key not in _SORTABLE[model.__tablename__]:
+    if key not in columns:
         raise exceptions.InvalidParameterValue(
             err=f'The sort_key value "{key}" is an invalid field for sorting'
         )
     return columns[key]
-
-
-# JSON and secret columns make no sense as sort keys (and PostgreSQL cannot order JSON text).
-_UNSORTABLE = frozenset({"driver_state", "labels", "node_addresses", "master_addresses"})
-# Only what the API shows may order a list: internal columns (project_id, lease_owner, ...)
-# would leak through the order they produce.
-_COMMON_SORTABLE = frozenset({"id", "uuid", "name", "created_at", "updated_at"})
-_SORTABLE = {
-    "container": _COMMON_SORTABLE
-    | {"image", "command", "bay_uuid", "status", "status_reason", "memory", "host"},
-    "bay": _COMMON_SORTABLE
-    | {
-        "baymodel_id",
-        "node_count",
-        "master_count",
-        "bay_create_timeout",
-        "status",
-        "status_reason",
-        "stack_id",
-        "discovery_url",
-        "api_address",
-        "health_status",
-    },
-    "baymodel": _COMMON_SORTABLE
-    | {
-        "coe",
-        "image_id",
-        "flavor_id",
-        "master_flavor_id",
-        "dns_nameserver",
-        "keypair_id",
-        "external_network_id",
-        "fixed_network",
-        "network_driver",
-        "volume_driver",
-        "apiserver_port",
-        "docker_volume_size",
-        "cluster_distro",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "registry_enabled",
-        "tls_disabled",
-        "public",
-        "server_type",
-    },
-}
 
 
 def paginate(

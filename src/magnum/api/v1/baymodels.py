@@ -100,6 +100,7 @@ class Collection(common.Listing):
     COLLECTION = COLLECTION
     POLICY = "baymodel"
     BRIEF = BRIEF
+    SORTABLE = common.sort_keys(FULL)
 
     def __init__(self, api: Any) -> None:
         self.api = api

@@ -95,6 +95,7 @@ class Collection(_Base, common.Listing):
     COLLECTION = COLLECTION
     POLICY = "bay"
     BRIEF = BRIEF
+    SORTABLE = common.sort_keys(FULL)
 
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
         return bays.list_(session, ctx, pg)

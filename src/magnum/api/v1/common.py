@@ -35,7 +35,24 @@ def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> Non
             raise exceptions.InvalidParameterValue(err=f'Unknown argument: "{name}"')
 
 
-def page(req: falcon.Request, *, max_limit: int, allowed: Iterable[str] = PAGE_ARGS) -> query.Page:
+# Fields whose values are JSON lists or objects: no order makes sense (and PostgreSQL cannot
+# order JSON text).
+_JSON_FIELDS = frozenset({"labels", "node_addresses", "master_addresses", "environment"})
+
+
+def sort_keys(fields: Iterable[str]) -> frozenset[str]:
+    """What a list may be ordered by: the fields the API shows, never internal columns
+    (project_id, lease_owner, ...), whose order would leak them."""
+    return (frozenset(fields) | {"id", "created_at", "updated_at"}) - _JSON_FIELDS
+
+
+def page(
+    req: falcon.Request,
+    *,
+    max_limit: int,
+    sortable: frozenset[str],
+    allowed: Iterable[str] = PAGE_ARGS,
+) -> query.Page:
     reject_unknown_args(req, allowed)
     params = req.params
     limit = max_limit
@@ -62,6 +79,10 @@ def page(req: falcon.Request, *, max_limit: int, allowed: Iterable[str] = PAGE_A
     sort_key = params.get("sort_key", "id")
     if not isinstance(sort_key, str) or not isinstance(marker, str | None):
         raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
+    if sort_key not in sortable:
+        raise exceptions.InvalidParameterValue(
+            err=f'The sort_key value "{sort_key}" is an invalid field for sorting'
+        )
     return query.Page(limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir)
 
 
@@ -199,6 +220,7 @@ class Listing:
     COLLECTION: ClassVar[str]
     POLICY: ClassVar[str]
     BRIEF: ClassVar[tuple[str, ...]] = ()  # the fields of a brief item, when they are columns
+    SORTABLE: ClassVar[frozenset[str]]  # sort_keys(...) of the fields the resource shows
 
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
         raise NotImplementedError
@@ -215,7 +237,7 @@ class Listing:
     def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
         caller = ctx(req)
         self.api.policy.authorize(f"{self.POLICY}:{'detail' if detail else 'get_all'}", caller)
-        pg = page(req, max_limit=self.api.max_limit)
+        pg = page(req, max_limit=self.api.max_limit, sortable=self.SORTABLE)
         if not detail and self.BRIEF:  # fetch only what a brief item shows
             pg = dataclasses.replace(pg, columns=self.BRIEF)
         with self.api.db.session() as session:

@@ -39,6 +39,7 @@ BRIEF = (
     "status_reason",
     "host",
 )
+SORTABLE = common.sort_keys(BRIEF)
 INTERNAL = common.BASE_INTERNAL | {"/status", "/status_reason", "/host", "/docker_id"}
 MANDATORY = frozenset({"/bay_uuid", "/image"})
 PATCHABLE = ("name", "image", "command", "memory", "environment", "bay_uuid")
@@ -92,7 +93,10 @@ class Collection(_Base):
         ctx = common.ctx(req)
         self.api.policy.authorize("container:detail" if detail else "container:get_all", ctx)
         pg = common.page(
-            req, max_limit=self.api.max_limit, allowed=common.PAGE_ARGS | {"bay_ident"}
+            req,
+            max_limit=self.api.max_limit,
+            sortable=SORTABLE,
+            allowed=common.PAGE_ARGS | {"bay_ident"},
         )
         bay_ident = req.params.get("bay_ident")
         if bay_ident is not None and not isinstance(bay_ident, str):
