@@ -87,6 +87,7 @@ def test_operation_recorded_as_the_previous_one_settles_runs_at_once(
     def finish_then_patch(self: task_mod.Task, status: Any, reason: str, **values: Any) -> None:
         original(self, status, reason, **values)
         if self.op == "create":
+            svc.conductor.ops.heartbeat()  # renews in the gap: the lease is gone until re-taken
             res = svc.patch(
                 f"/v1/bays/{self.bay.uuid}", [{"op": "replace", "path": "/node_count", "value": 3}]
             )

@@ -177,6 +177,9 @@ class BayOperations:
         # counts as running the bay, and so would not be submitted again) is found here.
         try:
             while leases.acquire(self._db, bay_uuid, owner=self.owner, ttl=self._ttl):
+                with self._lock:  # held anew: a heartbeat in the gap must not count it lost
+                    self._lost.discard(bay_uuid)
+                    self._started.add(bay_uuid)
                 task = self._next_task(bay_uuid)
                 if task is None:
                     break
