@@ -7,7 +7,7 @@
   |                               ImageNotAvailable
   + NotAuthorized (403)           PolicyNotAuthorized, BaymodelPublishDenied
   + NotFound (404)                BayNotFound, BayModelNotFound, MagnumServiceNotFound,
-  |                               NotFoundMessage, ContainerNotFound
+  |                               ContainerNotFound
   + NotAcceptable (406)
   + Conflict (409)                AmbiguousName, BayAlreadyExists, BayModelAlreadyExists,
   |                               OperationInProgress, InvalidState, ContainerAlreadyExists,
@@ -134,12 +134,6 @@ class MagnumServiceNotFound(NotFound):
 
 class ContainerNotFound(NotFound):
     template = "Container {container} could not be found."
-
-
-class NotFoundMessage(NotFound):
-    """A 404 whose message was composed elsewhere (e.g. by a conductor, over RPC)."""
-
-    template = "{detail}"
 
 
 # --- 406 -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
-from magnum.common import exceptions, images
+from magnum.common import exceptions, images, rpc
 from magnum.conductor import operations
 from magnum.conductor.handlers import images as image_handlers
 from magnum.conductor.rpcapi import RPC_VERSION
@@ -32,25 +32,22 @@ class ConductorEndpoint:
     def bay_load_image(self, ctxt: dict[str, Any], bay_uuid: str, path: str) -> dict[str, Any]:
         """Load the uploaded archive at `path` into every node of the bay (an RPC *call*).
 
-        Answers {"result": {...}} or {"error": {"status": ..., "message": ...}}: our errors
-        carry keyword fields that oslo.messaging cannot re-create on the calling side, so
-        they travel as data and rpcapi turns them back into exceptions.
+        Answers {"bay_uuid", "images", "nodes"}; errors reach the caller as magnum
+        exceptions.
         """
         del ctxt  # the API authorized the caller against the bay
-        try:
-            upload = pathlib.Path(path)
-            if not images.is_upload(self._uploads, upload):
-                raise exceptions.InvalidParameterValue(
-                    err="The image archive was not found where the API writes uploads; the "
-                    "API and the conductor must share [DEFAULT] state_path."
-                )
-            action = functools.partial(image_handlers.load, path=upload)
-            return {"result": self._ops.on_settled(bay_uuid, action)}
-        except exceptions.MagnumError as exc:
-            return {"error": {"status": exc.status, "message": exc.message}}
-        except Exception as exc:
-            LOG.exception("bay %s: loading an image failed unexpectedly", bay_uuid)
-            return {"error": {"status": 500, "message": f"Loading the image failed: {exc}"}}
+        return rpc.answer("Loading the image", lambda: self._load(bay_uuid, path))
+
+    def _load(self, bay_uuid: str, path: str) -> dict[str, Any]:
+        upload = pathlib.Path(path)
+        if not images.is_upload(self._uploads, upload):
+            raise exceptions.InvalidParameterValue(
+                err="The image archive was not found where the API writes uploads; the "
+                "API and the conductor must share [DEFAULT] state_path."
+            )
+        action = functools.partial(image_handlers.load, path=upload)
+        result: dict[str, Any] = self._ops.on_settled(bay_uuid, action)
+        return result
 
     def ping(self, ctxt: dict[str, Any]) -> bool:
         del ctxt

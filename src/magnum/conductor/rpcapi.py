@@ -43,9 +43,7 @@ class ConductorAPI:
             raise exceptions.BayOperationFailed(
                 reason=f"No conductor finished loading the image within {timeout:.0f}s."
             ) from None
-        if "error" in answer:
-            raise _error(int(answer["error"]["status"]), str(answer["error"]["message"]))
-        result: dict[str, Any] = answer["result"]
+        result: dict[str, Any] = answer
         return result
 
     # --- containers (calls: the tenant waits for Docker's answer) ----------------------
@@ -56,9 +54,7 @@ class ConductorAPI:
             raise exceptions.BayOperationFailed(
                 reason=f"No conductor answered {method} in time."
             ) from None
-        if "error" in answer:
-            raise _error(int(answer["error"]["status"]), str(answer["error"]["message"]))
-        return answer["result"]
+        return answer
 
     def container_create(self, ctx: context.RequestContext, *, values: dict[str, Any]) -> str:
         """Place, record and create (not start) a container; its uuid."""
@@ -82,14 +78,3 @@ class ConductorAPI:
 
     def ping(self, ctx: context.RequestContext, *, timeout: float = 5.0) -> bool:
         return bool(self._client.prepare(timeout=timeout).call(ctx.to_dict(), "ping"))
-
-
-def _error(status: int, message: str) -> exceptions.MagnumError:
-    """The exception of our hierarchy that answers with `status` and `message`."""
-    if status == 400:
-        return exceptions.InvalidParameterValue(err=message)
-    if status == 404:
-        return exceptions.NotFoundMessage(detail=message)
-    if status == 409:
-        return exceptions.InvalidState(detail=message)
-    return exceptions.BayOperationFailed(reason=message)

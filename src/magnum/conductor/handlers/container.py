@@ -39,7 +39,7 @@ import oslo_messaging as messaging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from magnum.common import exceptions, utils
+from magnum.common import exceptions, rpc, utils
 from magnum.conductor.handlers import task as task_mod
 from magnum.conductor.rpcapi import RPC_VERSION
 from magnum.db import engine, models
@@ -513,45 +513,39 @@ def _reason(exc: exceptions.MagnumError, row: models.Container) -> str:
 
 # --- RPC ------------------------------------------------------------------------------
 class ContainerEndpoint:
-    """The container RPC calls. Answers {"result": ...} or {"error": {"status", "message"}}
-    (our errors carry keyword fields oslo.messaging cannot re-create; rpcapi does)."""
+    """The container RPC calls; errors reach the caller as magnum exceptions."""
 
     target = messaging.Target(version=RPC_VERSION)
 
     def __init__(self, handler: Containers) -> None:
         self._handler = handler
 
-    def _answer(self, what: str, fn: Callable[[], Any]) -> dict[str, Any]:
-        try:
-            return {"result": fn()}
-        except exceptions.MagnumError as exc:
-            return {"error": {"status": exc.status, "message": exc.message}}
-        except Exception as exc:
-            LOG.exception("%s failed unexpectedly", what)
-            return {"error": {"status": 500, "message": f"{what} failed: {exc}"}}
+    @staticmethod
+    def _answer(what: str, fn: Callable[[], Any]) -> Any:
+        return rpc.answer(what, fn)
 
-    def container_create(self, ctxt: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    def container_create(self, ctxt: dict[str, Any], values: dict[str, Any]) -> Any:
         return self._answer("Creating the container", lambda: self._handler.create(ctxt, values))
 
-    def container_show(self, ctxt: dict[str, Any], uuid: str) -> dict[str, Any]:
+    def container_show(self, ctxt: dict[str, Any], uuid: str) -> Any:
         del ctxt
         return self._answer("Refreshing the container", lambda: self._handler.show(uuid))
 
-    def container_action(self, ctxt: dict[str, Any], uuid: str, action: str) -> dict[str, Any]:
+    def container_action(self, ctxt: dict[str, Any], uuid: str, action: str) -> Any:
         del ctxt
         return self._answer(
             f"Container {action}",
             lambda: self._handler.action(uuid, base.ContainerAction(action)),
         )
 
-    def container_logs(self, ctxt: dict[str, Any], uuid: str) -> dict[str, Any]:
+    def container_logs(self, ctxt: dict[str, Any], uuid: str) -> Any:
         del ctxt
         return self._answer("Reading logs", lambda: self._handler.logs(uuid))
 
-    def container_exec(self, ctxt: dict[str, Any], uuid: str, command: str) -> dict[str, Any]:
+    def container_exec(self, ctxt: dict[str, Any], uuid: str, command: str) -> Any:
         del ctxt
         return self._answer("Executing", lambda: self._handler.execute(uuid, command))
 
-    def container_delete(self, ctxt: dict[str, Any], uuid: str) -> dict[str, Any]:
+    def container_delete(self, ctxt: dict[str, Any], uuid: str) -> Any:
         del ctxt
         return self._answer("Deleting the container", lambda: self._handler.delete(uuid))
