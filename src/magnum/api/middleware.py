@@ -12,7 +12,6 @@ import falcon
 from magnum.api import versions
 from magnum.common import context, exceptions
 
-PUBLIC_PATHS = frozenset({"/", "/v1", "/v1/openapi.json"})
 _JSON_TYPES = ("application/json", "application/vnd.openstack.magnum")
 _VERSIONS = ("v1",)
 # Routes that read their own body, with their own size limit and media types.

@@ -30,13 +30,6 @@ class RequestContext:
         data.pop("auth_token")
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RequestContext:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in fields}
-        kwargs["roles"] = tuple(kwargs.get("roles") or ())
-        return cls(**kwargs)
-
     def policy_credentials(self) -> dict[str, Any]:
         return {
             "project_id": self.project_id,
@@ -45,8 +38,3 @@ class RequestContext:
             "is_admin": self.is_admin,
             "domain_id": self.domain_id,
         }
-
-
-def admin_context() -> RequestContext:
-    """The conductor's own context for periodic work across projects."""
-    return RequestContext(project_id="", user_id=None, roles=("admin",), is_admin=True)

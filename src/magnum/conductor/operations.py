@@ -151,10 +151,6 @@ class BayOperations:
     def shutdown(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
-    def busy(self) -> set[str]:
-        with self._lock:
-            return set(self._running)
-
     # --- the run loop -------------------------------------------------------
     def _guarded(self, bay_uuid: str) -> None:
         try:
@@ -230,7 +226,3 @@ class BayOperations:
             task.finish(task.op.failed, f"{task.op} failed: {type(exc).__name__}: {exc}")
         else:
             LOG.info("bay %s: %s done at %s", task.bay.uuid, task.op, utils.utcnow())
-
-
-def is_settled(status: str) -> bool:
-    return fields.BayStatus(status) not in fields.IN_PROGRESS

@@ -109,7 +109,3 @@ OPTS: list[cfg.Opt] = [
         help="Load local/busybox:latest into every node when it is created.",
     ),
 ]
-
-
-def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    return [(GROUP, list(OPTS))]
