@@ -59,12 +59,27 @@ def _out(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
 
+def daemon_processes() -> list[str]:
+    """Command lines of node daemons, one per process. A child a daemon has forked but not
+    yet exec'd (dockerd running iptables, tini starting dockerd) still shows its parent's
+    command line for an instant; it is not a daemon of its own and is left out."""
+    rows = []
+    for line in _out("ps", "-ww", "-eo", "pid=,ppid=,comm=,args=").splitlines():
+        pid, ppid, comm, *args = line.split(None, 3)
+        rows.append((pid, ppid, comm, args[0] if args else ""))
+    cmdline = {pid: args for pid, _, _, args in rows}
+    return sorted(
+        args
+        for _, ppid, comm, args in rows
+        if comm in DAEMONS and " " in args and cmdline.get(ppid) != args
+    )
+
+
 def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
     """What a bay can leave on the host: namespaces, links (veths, bridges), FORWARD rules,
     cgroups below the shared top `magnum` cgroup (which stays) in every hierarchy, mounts
     and files under `dirs`, node daemons (their command lines), loop devices and
     containerd shim sockets."""
-    procs = _out("ps", "-ww", "-eo", "comm=,args=").splitlines()
     return {
         "netns": sorted(line.split()[0] for line in _out("ip", "netns", "list").splitlines()),
         "links": sorted(line.split()[0] for line in _out("ip", "-br", "link").splitlines()),
@@ -75,9 +90,7 @@ def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
             for m in pathlib.Path("/proc/self/mounts").read_text().splitlines()
             if any(str(d) in m for d in dirs)
         ],
-        "procs": sorted(
-            p.split(None, 1)[1] for p in procs if p.split(None, 1)[0] in DAEMONS and " " in p
-        ),
+        "procs": daemon_processes(),
         "shims": sorted(_out("ls", "-A", str(SHIM_DIR)).split()),
         "loops": _out("losetup", "-a").splitlines(),
         "files": sorted(str(p) for d in dirs if d.exists() for p in d.rglob("*")),
