@@ -53,7 +53,7 @@ HEADERS = {
 REFERENCE = {"list": 56.0, "get": 310.0, "post+delete": 48.0}
 
 
-def baymodel_body(name: str) -> bytes:
+def cluster_template_body(name: str) -> bytes:
     return json.dumps(
         {
             "name": name,
@@ -130,7 +130,7 @@ def scenarios(host: str, port: int) -> dict[str, Op]:
     seed = Http(host, port)
     existing = json.loads(seed.call("GET", "/v1/baymodels?limit=1000")[1])["baymodels"]
     for i in range(len(existing), 100):
-        status, _ = seed.call("POST", "/v1/baymodels", baymodel_body(f"seed-{i:03d}"))
+        status, _ = seed.call("POST", "/v1/baymodels", cluster_template_body(f"seed-{i:03d}"))
         assert status == 201, status
     status, data = seed.call("GET", "/v1/baymodels")
     listed = json.loads(data)["baymodels"]
@@ -146,7 +146,9 @@ def scenarios(host: str, port: int) -> dict[str, Op]:
         return c.call("GET", f"/v1/baymodels/{one}")[0] == 200
 
     def post_delete(c: Http) -> bool:
-        status, data = c.call("POST", "/v1/baymodels", baymodel_body(f"b-{uuid.uuid4().hex[:12]}"))
+        status, data = c.call(
+            "POST", "/v1/baymodels", cluster_template_body(f"b-{uuid.uuid4().hex[:12]}")
+        )
         if status != 201:
             return False
         return c.call("DELETE", f"/v1/baymodels/{json.loads(data)['uuid']}")[0] == 204

@@ -83,10 +83,10 @@ def start_aio(work: pathlib.Path) -> tuple[subprocess.Popen[str], str, pathlib.P
     return proc, line.split()[3], run
 
 
-def node_memory(bay_uuid: str) -> tuple[float, float]:
+def node_memory(cluster_uuid: str) -> tuple[float, float]:
     """Per node of the bay: cgroup memory.usage_in_bytes and total_rss, in MB (means)."""
-    bay_dir = CGROUP_MEMORY / "magnum" / bay_uuid.replace("-", "")[:10]
-    nodes = [d for d in bay_dir.iterdir() if d.is_dir()]
+    cluster_dir = CGROUP_MEMORY / "magnum" / cluster_uuid.replace("-", "")[:10]
+    nodes = [d for d in cluster_dir.iterdir() if d.is_dir()]
     usage = sum(int((d / "memory.usage_in_bytes").read_text()) for d in nodes)
     rss = 0
     for d in nodes:
@@ -101,12 +101,12 @@ def service_run(
 ) -> tuple[float, float, tuple[float, float] | None, list[tuple[float, str]]]:
     """One bay through the API: create seconds, delete seconds, idle memory, progress log."""
     started = time.monotonic()
-    status, bay = call(
+    status, cluster = call(
         f"{api}/bays", "POST", {"baymodel_id": model, "node_count": workers, "master_count": 1}
     )
     if status != 201:
-        raise SystemExit(f"POST /v1/bays: {status} {bay}")
-    uuid_ = bay["uuid"]
+        raise SystemExit(f"POST /v1/bays: {status} {cluster}")
+    uuid_ = cluster["uuid"]
     progress: list[tuple[float, str]] = []
 
     def settled() -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.functional.hostcheck import (  # noqa: E402
     key_and_csr,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     write_creds,
 )
 
@@ -143,7 +143,7 @@ def wait(what: str, probe: Callable[[], Any], timeout: float) -> Any:
     return result
 
 
-def make_bay(api: Api) -> dict[str, Any]:
+def make_cluster(api: Api) -> dict[str, Any]:
     status, model = api.call(
         "POST",
         "/v1/baymodels",
@@ -157,13 +157,13 @@ def make_bay(api: Api) -> dict[str, Any]:
         },
     )
     assert status == 201, model
-    status, bay = api.call(
+    status, cluster = api.call(
         "POST", "/v1/bays", {"name": "bench", "baymodel_id": model["uuid"], "node_count": 2}
     )
-    assert status == 201, bay
+    assert status == 201, cluster
 
     def settled() -> Any:
-        _, body = api.call("GET", f"/v1/bays/{bay['uuid']}")
+        _, body = api.call("GET", f"/v1/bays/{cluster['uuid']}")
         return body if "PROGRESS" not in body["status"] else None
 
     body = wait("bay create", settled, 180)
@@ -171,14 +171,16 @@ def make_bay(api: Api) -> dict[str, Any]:
     return dict(body)
 
 
-def tenant_clients(api: Api, bay: dict[str, Any], where: pathlib.Path) -> list[docker.APIClient]:
-    _, ca = api.call("GET", f"/v1/certificates/{bay['uuid']}")
+def tenant_clients(
+    api: Api, cluster: dict[str, Any], where: pathlib.Path
+) -> list[docker.APIClient]:
+    _, ca = api.call("GET", f"/v1/certificates/{cluster['uuid']}")
     key, csr = key_and_csr("bench")
-    status, signed = api.call("POST", "/v1/certificates", {"bay_uuid": bay["uuid"], "csr": csr})
+    status, signed = api.call("POST", "/v1/certificates", {"bay_uuid": cluster["uuid"], "csr": csr})
     assert status == 201, signed
     creds = write_creds(where, ca=ca["pem"], cert=signed["pem"], key=key)
     clients = []
-    for address in bay["node_addresses"]:
+    for address in cluster["node_addresses"]:
         tls = docker.tls.TLSConfig(
             ca_cert=str(creds / "ca.pem"),
             verify=True,
@@ -201,11 +203,11 @@ def direct_run(client: docker.APIClient) -> str:
     return str(created["Id"])
 
 
-def api_run(api: Api, bay_uuid: str) -> dict[str, Any]:
+def api_run(api: Api, cluster_uuid: str) -> dict[str, Any]:
     status, body = api.call(
         "POST",
         "/v1/containers",
-        {"image": IMAGE, "bay_uuid": bay_uuid, "command": " ".join(COMMAND)},
+        {"image": IMAGE, "bay_uuid": cluster_uuid, "command": " ".join(COMMAND)},
     )
     if status != 201:
         raise RuntimeError(f"create: {status} {body}")
@@ -229,7 +231,7 @@ def summary(name: str, values: list[float]) -> str:
 
 
 def bench(
-    api: Api, bay: dict[str, Any], clients: list[docker.APIClient], n: int, parallel: int
+    api: Api, cluster: dict[str, Any], clients: list[docker.APIClient], n: int, parallel: int
 ) -> None:
     direct: list[float] = []
     through: list[float] = []
@@ -237,14 +239,14 @@ def bench(
     made_api: list[str] = []
     for i in range(2):  # warm-up: connections, page cache
         made_direct.append((clients[i % 2], direct_run(clients[i % 2])))
-        made_api.append(api_run(api, bay["uuid"])["uuid"])
+        made_api.append(api_run(api, cluster["uuid"])["uuid"])
     for i in range(n):
         client = clients[i % len(clients)]
         t0 = time.perf_counter()
         made_direct.append((client, direct_run(client)))
         direct.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        made_api.append(api_run(api, bay["uuid"])["uuid"])
+        made_api.append(api_run(api, cluster["uuid"])["uuid"])
         through.append(time.perf_counter() - t0)
     print(f"sequential create+start, {n} each, interleaved, {IMAGE} {' '.join(COMMAND)}:")
     print(summary("direct", direct))
@@ -272,7 +274,7 @@ def bench(
         barrier.wait()
         t0 = time.perf_counter()
         try:
-            hosts[api_run(api, bay["uuid"])["host"]] += 1
+            hosts[api_run(api, cluster["uuid"])["host"]] += 1
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors.append(str(exc)[:200])
         return time.perf_counter() - t0
@@ -281,7 +283,7 @@ def bench(
     with futures.ThreadPoolExecutor(parallel) as pool:
         each = list(pool.map(one, range(parallel)))
     wall = time.perf_counter() - t0
-    _, listed = api.call("GET", f"/v1/containers?bay_ident={bay['uuid']}")
+    _, listed = api.call("GET", f"/v1/containers?bay_ident={cluster['uuid']}")
     running = sum(1 for c in listed["containers"] if c["status"] == "Running")
     print(
         f"\n{parallel} concurrent create+start through the API: wall {wall:.2f} s, "
@@ -307,22 +309,24 @@ def main() -> None:
     run = pathlib.Path(f"/run/mgn-b{uuid.uuid4().hex[:8]}")
     proc, port = start_aio(tmp, run)
     api = Api(port)
-    bay: dict[str, Any] | None = None
+    cluster: dict[str, Any] | None = None
     try:
         t0 = time.perf_counter()
-        bay = make_bay(api)
+        cluster = make_cluster(api)
         print(
             "bay 1 master + 2 nodes (m1.large) CREATE_COMPLETE in "
             f"{time.perf_counter() - t0:.1f} s\n"
         )
-        clients = tenant_clients(api, bay, tmp / "creds")
-        bench(api, bay, clients, args.n, args.concurrent)
+        clients = tenant_clients(api, cluster, tmp / "creds")
+        bench(api, cluster, clients, args.n, args.concurrent)
         for client in clients:
             client.close()
     finally:
-        if bay is not None:
-            api.call("DELETE", f"/v1/bays/{bay['uuid']}")
-            wait("bay delete", lambda: api.call("GET", f"/v1/bays/{bay['uuid']}")[0] == 404, 120)
+        if cluster is not None:
+            api.call("DELETE", f"/v1/bays/{cluster['uuid']}")
+            wait(
+                "bay delete", lambda: api.call("GET", f"/v1/bays/{cluster['uuid']}")[0] == 404, 120
+            )
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
@@ -337,7 +341,7 @@ def main() -> None:
             config_files=[str(tmp / "magnum.conf")],
             overrides={"DEFAULT": {"state_path": str(tmp / "state")}},
         )
-        remove_leftover_bays(conf)
+        remove_leftover_clusters(conf)
         shutil.rmtree(run, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -68,24 +68,24 @@ def progress(reason: str, status: str) -> float:
     return 0.5 if reason.startswith("Forming") else 0.0
 
 
-def wait_bay(api: str, uuid: str) -> dict[str, Any]:
+def wait_cluster(api: str, uuid: str) -> dict[str, Any]:
     started = time.monotonic()
     pause = threading.Event()
     frac = 0.0
     while True:
-        status, bay = call(f"{api}/bays/{uuid}")
+        status, cluster = call(f"{api}/bays/{uuid}")
         if status != 200:
-            sys.exit(f"bay vanished: {bay}")
-        reason = bay["status_reason"] or bay["status"]
-        frac = max(frac, progress(reason, bay["status"]))
+            sys.exit(f"bay vanished: {cluster}")
+        reason = cluster["status_reason"] or cluster["status"]
+        frac = max(frac, progress(reason, cluster["status"]))
         print(
             f"\r{bar(frac)} {time.monotonic() - started:5.1f}s  {reason[:60]:<60}",
             end="",
             flush=True,
         )
-        if not bay["status"].endswith("IN_PROGRESS"):
+        if not cluster["status"].endswith("IN_PROGRESS"):
             print()
-            return dict(bay)
+            return dict(cluster)
         pause.wait(0.2)
 
 
@@ -124,33 +124,33 @@ def run(api: str, args: argparse.Namespace) -> int:
     if status == 404:
         status, _ = call(f"{api}/baymodels", "POST", model)
         print(f"baymodel swarm-demo: HTTP {status}")
-    status, bay = call(
+    status, cluster = call(
         f"{api}/bays",
         "POST",
         {"name": "demo", "baymodel_id": "swarm-demo", "node_count": args.nodes},
     )
     if status != 201:
-        print(f"bay create refused: HTTP {status}: {bay['errors'][0]['detail']}")
+        print(f"bay create refused: HTTP {status}: {cluster['errors'][0]['detail']}")
         return 1
-    print(f"bay demo ({bay['uuid']}): {bay['status']}")
-    bay = wait_bay(api, bay["uuid"])
-    print(f"bay demo: {bay['status']}: {bay['status_reason']}")
-    if bay["status"] != "CREATE_COMPLETE":
+    print(f"bay demo ({cluster['uuid']}): {cluster['status']}")
+    cluster = wait_cluster(api, cluster["uuid"])
+    print(f"bay demo: {cluster['status']}: {cluster['status_reason']}")
+    if cluster["status"] != "CREATE_COMPLETE":
         return 1
-    print(f"  api_address      {bay['api_address']}")
-    print(f"  master_addresses {', '.join(bay['master_addresses'])}")
-    print(f"  node_addresses   {', '.join(bay['node_addresses'])}")
-    certs = fetch_credentials(api, bay["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
-    run_container(bay, certs)
-    print_usage(api, bay, certs)
+    print(f"  api_address      {cluster['api_address']}")
+    print(f"  master_addresses {', '.join(cluster['master_addresses'])}")
+    print(f"  node_addresses   {', '.join(cluster['node_addresses'])}")
+    certs = fetch_credentials(api, cluster["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
+    run_container(cluster, certs)
+    print_usage(api, cluster, certs)
     if not args.exit:
         print(f"\nThe service runs at {api}; Ctrl-C deletes the demo bay and stops it.")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    delete_bay(api, bay["uuid"])
+    delete_cluster(api, cluster["uuid"])
     return 0
 
 
-def delete_bay(api: str, uuid: str) -> None:
+def delete_cluster(api: str, uuid: str) -> None:
     started = time.monotonic()
     call(f"{api}/bays/{uuid}", "DELETE")
     pause = threading.Event()
@@ -161,7 +161,7 @@ def delete_bay(api: str, uuid: str) -> None:
     print(f"bay demo deleted in {time.monotonic() - started:.2f}s (nodes, network, certificates)")
 
 
-def fetch_credentials(api: str, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
+def fetch_credentials(api: str, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
     """The bay's CA (GET /v1/certificates) and a client certificate signed from our CSR."""
     from cryptography import x509  # noqa: PLC0415 - only the demo needs these
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
@@ -175,11 +175,11 @@ def fetch_credentials(api: str, bay_uuid: str, where: pathlib.Path) -> pathlib.P
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo")]))
         .sign(key, hashes.SHA256())
     )
-    _, ca = call(f"{api}/certificates/{bay_uuid}")
+    _, ca = call(f"{api}/certificates/{cluster_uuid}")
     status, signed = call(
         f"{api}/certificates",
         "POST",
-        {"bay_uuid": bay_uuid, "csr": csr.public_bytes(serialization.Encoding.PEM).decode()},
+        {"bay_uuid": cluster_uuid, "csr": csr.public_bytes(serialization.Encoding.PEM).decode()},
     )
     if status != 201:
         sys.exit(f"CSR signing refused: {signed}")
@@ -194,7 +194,7 @@ def fetch_credentials(api: str, bay_uuid: str, where: pathlib.Path) -> pathlib.P
     return where
 
 
-def run_container(bay: dict[str, Any], certs: pathlib.Path) -> None:
+def run_container(cluster: dict[str, Any], certs: pathlib.Path) -> None:
     import docker  # noqa: PLC0415
 
     tls = docker.tls.TLSConfig(
@@ -203,7 +203,7 @@ def run_container(bay: dict[str, Any], certs: pathlib.Path) -> None:
         verify=True,
     )
     client = docker.DockerClient(
-        base_url=bay["api_address"].replace("tcp://", "https://"), tls=tls, version="1.41"
+        base_url=cluster["api_address"].replace("tcp://", "https://"), tls=tls, version="1.41"
     )
     client.api.trust_env = False  # no proxy CA bundle between us and the bay
     nodes = client.nodes.list()
@@ -216,8 +216,8 @@ def run_container(bay: dict[str, Any], certs: pathlib.Path) -> None:
     print(f"  container says   {out.decode().strip()}")
 
 
-def print_usage(api: str, bay: dict[str, Any], certs: pathlib.Path) -> None:
-    host = bay["api_address"]
+def print_usage(api: str, cluster: dict[str, Any], certs: pathlib.Path) -> None:
+    host = cluster["api_address"]
     print(f"""
 Use the bay with docker (TLS, the bay's own CA):
   docker --tlsverify --tlscacert {certs}/ca.pem --tlscert {certs}/cert.pem \\
@@ -226,7 +226,7 @@ or  export DOCKER_HOST={host} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs}
 With the magnum client (python-magnumclient 2.1.0, e.g. .venv-client/bin/python):
   from magnumclient.v1 import client
   mc = client.Client(input_auth_token="demo", magnum_url="{api}")
-  mc.bays.get("demo"); mc.certificates.get(bay_uuid="{bay["uuid"]}")""")
+  mc.bays.get("demo"); mc.certificates.get(bay_uuid="{cluster["uuid"]}")""")
 
 
 if __name__ == "__main__":

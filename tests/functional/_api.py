@@ -57,7 +57,7 @@ def path(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
-def make_baymodel(svc: Service, project: str = "p1", **fields: Any) -> dict[str, Any]:
+def make_cluster_template(svc: Service, project: str = "p1", **fields: Any) -> dict[str, Any]:
     res = svc.post("/v1/baymodels", BAYMODEL | fields, project=project)
     assert res.status_code == 201, res.text
     body: dict[str, Any] = res.json

@@ -190,25 +190,27 @@ class Cluster:
     def get(self, path: str) -> falcon.testing.Result:
         return self.request("GET", path)
 
-    def bay_row(self, bay_uuid: str, *extra: str) -> dict[str, Any] | None:
+    def cluster_row(self, cluster_uuid: str, *extra: str) -> dict[str, Any] | None:
         """status, lease_owner and operation of the bay row (plus the `extra` columns)."""
-        columns = [getattr(models.Bay, c) for c in ("status", "lease_owner", "operation", *extra)]
+        columns = [
+            getattr(models.Cluster, c) for c in ("status", "lease_owner", "operation", *extra)
+        ]
         with self.db.session() as session:
             row = session.execute(
-                sa.select(*columns).where(models.Bay.uuid == bay_uuid)
+                sa.select(*columns).where(models.Cluster.uuid == cluster_uuid)
             ).one_or_none()
         return None if row is None else dict(row._mapping)
 
-    def wait_released(self, bay_uuid: str, status: str, *, timeout: float = 10.0) -> None:
+    def wait_released(self, cluster_uuid: str, status: str, *, timeout: float = 10.0) -> None:
         """Until the bay has settled at `status` with no operation and no lease holder."""
         want = {"status": status, "lease_owner": None, "operation": None}
         wait_until(
-            f"bay {bay_uuid} to settle at {want}",
-            lambda: self.bay_row(bay_uuid) == want,
+            f"bay {cluster_uuid} to settle at {want}",
+            lambda: self.cluster_row(cluster_uuid) == want,
             timeout=timeout,
         )
 
-    def gated_bay(self, name: str) -> tuple[str, pathlib.Path, pathlib.Path]:
+    def gated_cluster(self, name: str) -> tuple[str, pathlib.Path, pathlib.Path]:
         gate, entered = self.tmp / f"{name}.gate", self.tmp / f"{name}.entered"
         labels = {"fake_gate": str(gate), "fake_entered": str(entered)}
         res = self.request("POST", "/v1/baymodels", BAYMODEL | {"name": name, "labels": labels})
@@ -217,9 +219,9 @@ class Cluster:
         assert res.status_code == 201, res.text
         return res.json["uuid"], gate, entered
 
-    def owner_host(self, bay_uuid: str) -> str:
+    def owner_host(self, cluster_uuid: str) -> str:
         """The host whose conductor holds the bay's lease (lease_owner is host:pid:nonce)."""
-        row = self.bay_row(bay_uuid)
+        row = self.cluster_row(cluster_uuid)
         assert row is not None and row["lease_owner"], row
         host, pid, _ = row["lease_owner"].split(":")
         assert int(pid) == self.procs[host].pid, (row, {h: p.pid for h, p in self.procs.items()})

@@ -55,7 +55,7 @@ class Service:
     def delete(self, path: str, **kw: Any) -> falcon.testing.Result:
         return self.request("DELETE", path, **kw)
 
-    def wait_bay(
+    def wait_cluster(
         self,
         ident: str,
         until: Callable[[dict[str, Any] | None], bool],
@@ -112,7 +112,7 @@ BAYMODEL = {
 
 
 @pytest.fixture
-def baymodel(svc: Service) -> dict[str, Any]:
+def cluster_template(svc: Service) -> dict[str, Any]:
     res = svc.post("/v1/baymodels", BAYMODEL)
     assert res.status_code == 201, res.text
     return res.json

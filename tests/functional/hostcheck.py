@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from magnum.drivers import base
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local.driver import LocalInfra
 
 # Tests that build real bays on this host. scripts/test runs them in a pass of their own,
@@ -235,18 +235,18 @@ def write_creds(where: pathlib.Path, *, ca: str, cert: str, key: bytes) -> pathl
 class _Leftover:
     """The BayTask protocol for the last-resort teardown of a bay the API could not delete."""
 
-    def __init__(self, bay_uuid: str) -> None:
-        self._bay = base.BayView(
-            uuid=bay_uuid, name=None, project_id="", master_count=1, node_count=0
+    def __init__(self, cluster_uuid: str) -> None:
+        self._cluster = base.ClusterView(
+            uuid=cluster_uuid, name=None, project_id="", master_count=1, node_count=0
         )
         self._state: dict[str, Any] = {}
 
     @property
-    def bay(self) -> base.BayView:
-        return self._bay
+    def cluster(self) -> base.ClusterView:
+        return self._cluster
 
     @property
-    def baymodel(self) -> base.BayModelView:
+    def cluster_template(self) -> base.ClusterTemplateView:
         raise NotImplementedError
 
     @property
@@ -260,14 +260,14 @@ class _Leftover:
         pass
 
 
-def remove_leftover_bays(conf: Any, uuids: Collection[str] = ()) -> None:
+def remove_leftover_clusters(conf: Any, uuids: Collection[str] = ()) -> None:
     """Remove, with the local driver itself, every bay it still has on disk under `conf`
     (plus `uuids`), then the run dir: a failed test must not leave bays on the host."""
     infra = LocalInfra(conf)
-    root = local_bay.state_root(conf)
+    root = local_cluster.state_root(conf)
     leftovers = set(uuids)
     if root.exists():
         leftovers |= {json.loads(p.read_text())["uuid"] for p in root.glob("*/bay.json")}
-    for bay_uuid in sorted(leftovers):
-        infra.delete_bay(_Leftover(bay_uuid))
+    for cluster_uuid in sorted(leftovers):
+        infra.delete_cluster(_Leftover(cluster_uuid))
     shutil.rmtree(conf.local.run_dir, ignore_errors=True)

@@ -262,15 +262,17 @@ BAY_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def test_bad_bay_bodies(svc: Service, baymodel: dict[str, Any], subtests: pytest.Subtests) -> None:
+def test_bad_bay_bodies(
+    svc: Service, cluster_template: dict[str, Any], subtests: pytest.Subtests
+) -> None:
     for case, fields, detail in BAY_CASES:
         with subtests.test(msg=case):
-            res = svc.post("/v1/bays", {"baymodel_id": baymodel["uuid"]} | fields)
+            res = svc.post("/v1/bays", {"baymodel_id": cluster_template["uuid"]} | fields)
             _api.error(res, 400, contains=(detail,))
             assert svc.get("/v1/bays/detail").json == {"bays": []}
 
 
-def test_bay_baymodel_id_missing_or_unknown(svc: Service, baymodel: dict[str, Any]) -> None:
+def test_bay_baymodel_id_missing_or_unknown(svc: Service, cluster_template: dict[str, Any]) -> None:
     res = svc.post("/v1/bays", {"name": "b"})
     _api.error(res, 400, _field("baymodel_id", None, "Mandatory field missing."))
     missing = str(uuidlib.uuid4())
@@ -310,7 +312,7 @@ RAW_CASES: list[tuple[str, str | bytes, str | None, int, str]] = [
 
 
 def test_malformed_bodies(svc: Service, subtests: pytest.Subtests) -> None:
-    existing = _api.make_baymodel(svc)
+    existing = _api.make_cluster_template(svc)
     for case, body, content_type, status, detail in RAW_CASES:
         for path, arg in (("/v1/baymodels", "baymodel"), ("/v1/bays", "bay")):
             with subtests.test(msg=f"{case} {path}"):
@@ -326,7 +328,7 @@ def test_json_with_charset_is_json(svc: Service) -> None:
 
 
 def test_patch_body_shapes(svc: Service) -> None:
-    existing = _api.make_baymodel(svc)
+    existing = _api.make_cluster_template(svc)
     path = f"/v1/baymodels/{existing['uuid']}"
     for body, content_type, status, detail in (
         ("{bad", "application/json", 400, "Request is not in valid JSON format"),
@@ -347,7 +349,7 @@ def test_huge_body_is_413(service_factory: Callable[..., Service]) -> None:
     res = svc.post("/v1/baymodels", body)
     _api.error(res, 413, "Request body is larger than 1024 bytes.")
     assert res.headers["x-openstack-magnum-api-maximum-version"] == "1.1"
-    existing = _api.make_baymodel(svc)
+    existing = _api.make_cluster_template(svc)
     big_patch = [{"op": "replace", "path": "/name", "value": "n" * 2000}]
     res = svc.patch(f"/v1/baymodels/{existing['uuid']}", big_patch)
     _api.error(res, 413, "Request body is larger than 1024 bytes.")
@@ -406,27 +408,30 @@ def test_bad_list_queries(svc: Service, subtests: pytest.Subtests) -> None:
                     _api.error(svc.get(url), status, contains=(detail,))
 
 
-def test_unknown_arguments_everywhere(svc: Service, baymodel: dict[str, Any]) -> None:
-    item = f"/v1/baymodels/{baymodel['uuid']}"
+def test_unknown_arguments_everywhere(svc: Service, cluster_template: dict[str, Any]) -> None:
+    item = f"/v1/baymodels/{cluster_template['uuid']}"
     ops = [{"op": "replace", "path": "/name", "value": "x"}]
     for res in (
         svc.get(f"{item}?foo=1"),
         svc.patch(f"{item}?foo=1", ops),
         svc.delete(f"{item}?foo=1"),
         svc.post("/v1/baymodels?foo=1", BAYMODEL),
-        svc.post("/v1/bays?foo=1", {"baymodel_id": baymodel["uuid"]}),
+        svc.post("/v1/bays?foo=1", {"baymodel_id": cluster_template["uuid"]}),
         svc.get("/v1/bays/nothing?foo=1"),
         svc.get("/v1/openapi.json?foo=1"),
     ):
         _api.error(res, 400, 'Unknown argument: "foo"')
-    assert svc.get(item).json == baymodel
+    assert svc.get(item).json == cluster_template
     assert svc.get("/v1/baymodels").json["baymodels"] == [
-        {k: baymodel[k] for k in ("uuid", "name", "image_id", "apiserver_port", "coe", "links")}
+        {
+            k: cluster_template[k]
+            for k in ("uuid", "name", "image_id", "apiserver_port", "coe", "links")
+        }
     ]
     assert svc.get("/v1/bays").json == {"bays": []}
 
 
-def test_nul_in_ident_is_not_found(svc: Service, baymodel: dict[str, Any]) -> None:
+def test_nul_in_ident_is_not_found(svc: Service, cluster_template: dict[str, Any]) -> None:
     for collection, kind in (("baymodels", "Baymodel"), ("bays", "Bay")):
         _api.error(svc.get(f"/v1/{collection}/m%001"), 404, f"{kind} m\x001 could not be found.")
 

@@ -17,8 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from magnum.common import exceptions, utils
-from magnum.conductor import leases, operations
+from magnum.conductor import operations
 from magnum.db import models
+from magnum.objects import clusters as leases
 from tests.functional import _api
 from tests.functional.conftest import BAYMODEL, Service
 
@@ -50,7 +51,7 @@ def _settled(body: dict[str, Any] | None) -> bool:
     return body is not None and not body["status"].endswith("IN_PROGRESS")
 
 
-def _bay(svc: Service, name: str = "b1", **model: Any) -> dict[str, Any]:
+def _cluster(svc: Service, name: str = "b1", **model: Any) -> dict[str, Any]:
     assert svc.post("/v1/baymodels", BAYMODEL | {"name": f"m-{name}"} | model).status_code == 201
     res = svc.post("/v1/bays", {"name": name, "baymodel_id": f"m-{name}"})
     assert res.status_code == 201, res.text
@@ -66,11 +67,11 @@ def _upload(svc: Service, ident: str, body: bytes, **kw: Any) -> Any:
 def test_bad_uploads(service_factory: Any, tmp_path: pathlib.Path) -> None:
     svc = service_factory(api={"max_image_size": 65536})
     gate = tmp_path / "gate"
-    created = _bay(svc, labels={"fake_gate": str(gate)})
+    created = _cluster(svc, labels={"fake_gate": str(gate)})
     _api.error(_upload(svc, created["uuid"], ARCHIVE), 409, contains=("CREATE_IN_PROGRESS",))
     gate.touch()
-    bay = svc.wait_bay("b1", _settled)
-    assert bay is not None and bay["status"] == "CREATE_COMPLETE", bay
+    cluster = svc.wait_cluster("b1", _settled)
+    assert cluster is not None and cluster["status"] == "CREATE_COMPLETE", cluster
 
     # Through the API, the RPC call and the conductor's hold, to a COE that cannot load.
     _api.error(_upload(svc, "b1", ARCHIVE), 400, "Loading images into swarm bays is not supported.")
@@ -91,8 +92,8 @@ def test_bad_uploads(service_factory: Any, tmp_path: pathlib.Path) -> None:
     # Another conductor holds the settled bay for an action of its own: 409 "busy".
     with svc.db.session() as session:
         session.execute(
-            sa.update(models.Bay)
-            .where(models.Bay.uuid == bay["uuid"])
+            sa.update(models.Cluster)
+            .where(models.Cluster.uuid == cluster["uuid"])
             .values(
                 lease_owner="elsewhere",
                 lease_expires_at=utils.utcnow() + datetime.timedelta(minutes=5),
@@ -110,8 +111,8 @@ def test_openapi_names_the_route(svc: Service) -> None:
 
 def test_operation_requested_during_a_hold_runs_after_it(svc: Service) -> None:
     """A scale recorded while a conductor holds the settled bay starts once the hold ends."""
-    bay = svc.wait_bay(_bay(svc)["uuid"], _settled)
-    assert bay is not None and bay["status"] == "CREATE_COMPLETE"
+    cluster = svc.wait_cluster(_cluster(svc)["uuid"], _settled)
+    assert cluster is not None and cluster["status"] == "CREATE_COMPLETE"
     seen: dict[str, Any] = {}
 
     def action(drivers: Any, task: Any) -> str:
@@ -119,23 +120,25 @@ def test_operation_requested_during_a_hold_runs_after_it(svc: Service) -> None:
         res = svc.patch("/v1/bays/b1", [{"op": "replace", "path": "/node_count", "value": 3}])
         seen["patch"] = res.status_code
         with svc.db.session() as session:
-            row = session.scalar(sa.select(models.Bay).where(models.Bay.uuid == task.bay.uuid))
+            row = session.scalar(
+                sa.select(models.Cluster).where(models.Cluster.uuid == task.cluster.uuid)
+            )
             assert row is not None
             seen["status"] = row.status
         return "done"
 
-    assert svc.conductor.ops.on_settled(bay["uuid"], action) == "done"
+    assert svc.conductor.ops.on_settled(cluster["uuid"], action) == "done"
     assert seen == {"patch": 200, "status": "UPDATE_IN_PROGRESS"}
-    done = svc.wait_bay("b1", _settled)
+    done = svc.wait_cluster("b1", _settled)
     assert done is not None and done["status"] == "UPDATE_COMPLETE", done
     assert len(done["node_addresses"]) == 3
 
 
 def test_hold_settled_outcomes(svc: Service) -> None:
     db = svc.db
-    bay = svc.wait_bay(_bay(svc)["uuid"], _settled)
-    assert bay is not None
-    uuid, statuses = bay["uuid"], ["CREATE_COMPLETE", "UPDATE_COMPLETE"]
+    cluster = svc.wait_cluster(_cluster(svc)["uuid"], _settled)
+    assert cluster is not None
+    uuid, statuses = cluster["uuid"], ["CREATE_COMPLETE", "UPDATE_COMPLETE"]
     hold = leases.Hold
     assert leases.hold_settled(db, utils.new_uuid(), owner="a", ttl=5, statuses=statuses) is (
         hold.GONE
@@ -150,18 +153,20 @@ def test_hold_settled_outcomes(svc: Service) -> None:
     )
     with db.session() as session:
         session.execute(
-            sa.update(models.Bay).where(models.Bay.uuid == uuid).values(operation="delete")
+            sa.update(models.Cluster).where(models.Cluster.uuid == uuid).values(operation="delete")
         )
     assert leases.hold_settled(db, uuid, owner="b", ttl=5, statuses=statuses) is hold.UNSETTLED
     with db.session() as session:
-        session.execute(sa.update(models.Bay).where(models.Bay.uuid == uuid).values(operation=None))
+        session.execute(
+            sa.update(models.Cluster).where(models.Cluster.uuid == uuid).values(operation=None)
+        )
 
 
 def test_concurrent_uploads_to_one_bay_one_wins_or_both_serialize(svc: Service) -> None:
     """Two uploads at once: each gets a definite answer (here the fake COE's 400, or 409
     busy if the other held the bay), never a 500."""
-    bay = svc.wait_bay(_bay(svc)["uuid"], _settled)
-    assert bay is not None
+    cluster = svc.wait_cluster(_cluster(svc)["uuid"], _settled)
+    assert cluster is not None
     results: list[int] = []
 
     def post() -> None:
@@ -178,26 +183,26 @@ def test_concurrent_uploads_to_one_bay_one_wins_or_both_serialize(svc: Service) 
 def test_action_waits_for_the_runner_of_a_just_settled_operation(
     svc: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bay = svc.wait_bay(_bay(svc)["uuid"], _settled)
-    assert bay is not None
+    cluster = svc.wait_cluster(_cluster(svc)["uuid"], _settled)
+    assert cluster is not None
     ops = svc.conductor.ops
     monkeypatch.setattr(operations, "SETTLE_WAIT", 0.2)
     with ops._lock:
         # first let the create's own runner leave, then stand in for one that does not
-        assert ops._idle.wait_for(lambda: bay["uuid"] not in ops._running, 10)
-        ops._running.add(bay["uuid"])
+        assert ops._idle.wait_for(lambda: cluster["uuid"] not in ops._running, 10)
+        ops._running.add(cluster["uuid"])
     with pytest.raises(exceptions.InvalidState, match="busy"):
-        ops.on_settled(bay["uuid"], lambda drivers, task: "done")
+        ops.on_settled(cluster["uuid"], lambda drivers, task: "done")
 
     def runner_leaves() -> None:
         with ops._lock:
-            ops._running.discard(bay["uuid"])
+            ops._running.discard(cluster["uuid"])
             ops._idle.notify_all()
 
     monkeypatch.setattr(operations, "SETTLE_WAIT", 30.0)
     with ops._lock:
-        ops._running.add(bay["uuid"])
+        ops._running.add(cluster["uuid"])
     leaving = threading.Thread(target=runner_leaves)
     leaving.start()  # before or while on_settled waits: either way no refusal
-    assert ops.on_settled(bay["uuid"], lambda drivers, task: "done") == "done"
+    assert ops.on_settled(cluster["uuid"], lambda drivers, task: "done") == "done"
     leaving.join(5)

@@ -89,7 +89,7 @@ def test_create_minimal_fills_defaults(svc: Service) -> None:
 
 @pytest.mark.parametrize(("coe", "driver"), [("swarm", "docker"), ("mesos", "docker")])
 def test_default_network_driver_per_coe(svc: Service, coe: str, driver: str) -> None:
-    assert _api.make_baymodel(svc, coe=coe)["network_driver"] == driver
+    assert _api.make_cluster_template(svc, coe=coe)["network_driver"] == driver
 
 
 def test_create_with_every_field(svc: Service) -> None:
@@ -125,7 +125,7 @@ def test_create_with_every_field(svc: Service) -> None:
 
 
 def test_null_means_default(svc: Service) -> None:
-    created = _api.make_baymodel(
+    created = _api.make_cluster_template(
         svc, labels=None, public=None, server_type=None, network_driver=None
     )
     assert created["labels"] == {}
@@ -136,7 +136,7 @@ def test_null_means_default(svc: Service) -> None:
 
 def test_client_uuid_is_honoured_and_duplicates_conflict(svc: Service) -> None:
     uuid = str(uuidlib.uuid4())
-    assert _api.make_baymodel(svc, uuid=uuid)["uuid"] == uuid
+    assert _api.make_cluster_template(svc, uuid=uuid)["uuid"] == uuid
     res = svc.post("/v1/baymodels", BAYMODEL | {"uuid": uuid, "name": "other"})
     _api.error(res, 409, f"A baymodel with UUID {uuid} already exists.")
     # also across projects: uuids are global
@@ -162,7 +162,7 @@ def test_publish_denied_by_policy(
     res = svc.post("/v1/baymodels", BAYMODEL | {"public": True}, headers=member)
     _api.error(res, 403, "Not authorized to set public flag for baymodel.")
     assert _api.names(svc, "baymodels") == []
-    created = _api.make_baymodel(svc)
+    created = _api.make_cluster_template(svc)
     res = _patch(svc, created["uuid"], {"op": "replace", "path": "/public", "value": True})
     assert res.status_code == 200, res.text  # the default caller has the admin role
     res = svc.patch(
@@ -183,7 +183,7 @@ def test_publish_denied_by_policy(
 
 # --- reads -----------------------------------------------------------------------------------
 def test_brief_and_detail_field_sets(svc: Service) -> None:
-    created = _api.make_baymodel(svc, apiserver_port=6443)
+    created = _api.make_cluster_template(svc, apiserver_port=6443)
     brief = svc.get("/v1/baymodels").json
     assert set(brief) == {"baymodels"}  # one item, no limit given: no `next`
     assert brief["baymodels"] == [{k: created[k] for k in BRIEF}]
@@ -192,13 +192,13 @@ def test_brief_and_detail_field_sets(svc: Service) -> None:
 
 
 def test_lookup_by_uuid_or_name(svc: Service) -> None:
-    created = _api.make_baymodel(svc, name="findme")
+    created = _api.make_cluster_template(svc, name="findme")
     assert svc.get("/v1/baymodels/findme").json == created
     assert svc.get(f"/v1/baymodels/{created['uuid']}").json == created
     # an upper-case uuid is not a uuid: it is looked up as a name
     upper = created["uuid"].upper()
     _api.error(svc.get(f"/v1/baymodels/{upper}"), 404, f"Baymodel {upper} could not be found.")
-    named = _api.make_baymodel(svc, name=upper)
+    named = _api.make_cluster_template(svc, name=upper)
     assert svc.get(f"/v1/baymodels/{upper}").json["uuid"] == named["uuid"]
 
 
@@ -217,15 +217,15 @@ def test_unknown_ident_is_404(svc: Service) -> None:
 
 
 def test_names_are_exact(svc: Service) -> None:
-    _api.make_baymodel(svc, name="Mixed")
+    _api.make_cluster_template(svc, name="Mixed")
     for quoted, other in (("mixed", "mixed"), ("MIXED", "MIXED"), ("Mixed%20", "Mixed ")):
         _api.error(svc.get(f"/v1/baymodels/{quoted}"), 404, f"Baymodel {other} could not be found.")
     assert svc.get("/v1/baymodels/Mixed").status_code == 200
 
 
 def test_ambiguous_name_is_409(svc: Service) -> None:
-    a = _api.make_baymodel(svc, name="twin")
-    b = _api.make_baymodel(svc, name="twin")
+    a = _api.make_cluster_template(svc, name="twin")
+    b = _api.make_cluster_template(svc, name="twin")
     detail = "Multiple baymodels exist with same name. Please use the baymodel uuid instead."
     _api.error(svc.get("/v1/baymodels/twin"), 409, detail)
     _api.error(_patch(svc, "twin", {"op": "replace", "path": "/name", "value": "x"}), 409, detail)
@@ -235,8 +235,8 @@ def test_ambiguous_name_is_409(svc: Service) -> None:
     # by uuid both remain reachable, and the twin in another project does not count
     for m in (a, b):
         assert svc.get(f"/v1/baymodels/{m['uuid']}").status_code == 200
-    _api.make_baymodel(svc, name="single")
-    _api.make_baymodel(svc, project="p2", name="single")
+    _api.make_cluster_template(svc, name="single")
+    _api.make_cluster_template(svc, project="p2", name="single")
     assert svc.get("/v1/baymodels/single").status_code == 200
 
 
@@ -246,7 +246,7 @@ NAMES = ["b", None, "a", "c", None, "a", "d", None]
 
 @pytest.fixture
 def many(svc: Service) -> list[dict[str, Any]]:
-    return [_api.make_baymodel(svc, name=n) for n in NAMES]
+    return [_api.make_cluster_template(svc, name=n) for n in NAMES]
 
 
 def test_default_order_is_creation_order(svc: Service, many: list[dict[str, Any]]) -> None:
@@ -311,7 +311,7 @@ def test_next_rule_and_link(svc: Service, many: list[dict[str, Any]]) -> None:
 
 def test_limit_above_max_is_capped(service_factory: Callable[..., Service]) -> None:
     svc = service_factory(api={"max_limit": 3})
-    made = [_api.make_baymodel(svc, name=f"m{i}") for i in range(5)]
+    made = [_api.make_cluster_template(svc, name=f"m{i}") for i in range(5)]
     res = svc.get("/v1/baymodels?limit=100")
     assert [m["uuid"] for m in res.json["baymodels"]] == [m["uuid"] for m in made[:3]]
     assert "limit=3" in res.json["next"]
@@ -324,15 +324,15 @@ def test_limit_above_max_is_capped(service_factory: Callable[..., Service]) -> N
 
 
 def test_marker_from_another_project_is_404(svc: Service) -> None:
-    theirs = _api.make_baymodel(svc, project="p2")
-    _api.make_baymodel(svc)
+    theirs = _api.make_cluster_template(svc, project="p2")
+    _api.make_cluster_template(svc)
     res = svc.get(f"/v1/baymodels?marker={theirs['uuid']}")
     _api.error(res, 404, f"Baymodel {theirs['uuid']} could not be found.")
 
 
 # --- visibility ------------------------------------------------------------------------------
 def test_private_baymodels_are_invisible_to_other_projects(svc: Service) -> None:
-    mine = _api.make_baymodel(svc)
+    mine = _api.make_cluster_template(svc)
     for ident in (mine["uuid"], mine["name"]):
         missing = f"Baymodel {ident} could not be found."
         _api.error(svc.get(f"/v1/baymodels/{ident}", project="p2"), 404, missing)
@@ -348,8 +348,8 @@ def test_private_baymodels_are_invisible_to_other_projects(svc: Service) -> None
 
 
 def test_public_baymodels_are_shared_but_not_writable(svc: Service) -> None:
-    shared = _api.make_baymodel(svc, name="shared", public=True)
-    _api.make_baymodel(svc, name="private")
+    shared = _api.make_cluster_template(svc, name="shared", public=True)
+    _api.make_cluster_template(svc, name="private")
     assert _api.names(svc, "baymodels", project="p2") == ["shared"]
     assert svc.get("/v1/baymodels/detail", project="p2").json["baymodels"] == [shared]
     assert svc.get("/v1/baymodels/shared", project="p2").json == shared
@@ -372,7 +372,9 @@ def test_public_baymodels_are_shared_but_not_writable(svc: Service) -> None:
 
 # --- PATCH -----------------------------------------------------------------------------------
 def test_patch_replace_add_remove(svc: Service) -> None:
-    m = _api.make_baymodel(svc, labels={"a": "1"}, docker_volume_size=3, dns_nameserver="8.8.8.8")
+    m = _api.make_cluster_template(
+        svc, labels={"a": "1"}, docker_volume_size=3, dns_nameserver="8.8.8.8"
+    )
     u = m["uuid"]
     res = _patch(
         svc,
@@ -401,7 +403,7 @@ def test_patch_replace_add_remove(svc: Service) -> None:
 
 
 def test_patch_remove_resets_to_default(svc: Service) -> None:
-    m = _api.make_baymodel(svc, labels={"a": "1"}, http_proxy="p", volume_driver="rexray")
+    m = _api.make_cluster_template(svc, labels={"a": "1"}, http_proxy="p", volume_driver="rexray")
     res = _patch(
         svc,
         m["uuid"],
@@ -424,14 +426,14 @@ def test_patch_remove_resets_to_default(svc: Service) -> None:
 
 
 def test_patch_labels_with_an_object(svc: Service) -> None:
-    m = _api.make_baymodel(svc, labels={"a": "1"})
+    m = _api.make_cluster_template(svc, labels={"a": "1"})
     res = _patch(svc, m["uuid"], {"op": "replace", "path": "/labels", "value": {"z": "26"}})
     assert res.status_code == 200, res.text
     assert res.json["labels"] == {"z": "26"}
 
 
 def test_patch_revalidates_drivers(svc: Service) -> None:
-    m = _api.make_baymodel(svc)  # swarm
+    m = _api.make_cluster_template(svc)  # swarm
     res = _patch(svc, m["uuid"], {"op": "replace", "path": "/volume_driver", "value": "cinder"})
     _api.error(
         res,
@@ -452,7 +454,7 @@ INTERNAL = ["/uuid", "/id", "/created_at", "/updated_at", "/links", "/project_id
 
 
 def test_patch_internal_attributes(svc: Service, subtests: pytest.Subtests) -> None:
-    m = _api.make_baymodel(svc)
+    m = _api.make_cluster_template(svc)
     for path in INTERNAL:
         for op in ("replace", "add", "remove"):
             with subtests.test(msg=f"{op} {path}"):
@@ -481,7 +483,7 @@ MANDATORY = [
 def test_patch_mandatory_attributes_cannot_be_removed(
     svc: Service, subtests: pytest.Subtests
 ) -> None:
-    m = _api.make_baymodel(svc)
+    m = _api.make_cluster_template(svc)
     for path in MANDATORY:
         with subtests.test(msg=path):
             res = _patch(svc, m["uuid"], {"op": "remove", "path": path})
@@ -549,7 +551,7 @@ PATCH_ERRORS: list[tuple[Any, str]] = [
 
 
 def test_patch_errors(svc: Service, subtests: pytest.Subtests) -> None:
-    m = _api.make_baymodel(svc)
+    m = _api.make_cluster_template(svc)
     for ops, detail in PATCH_ERRORS:
         with subtests.test(msg=json.dumps(ops)):
             _api.error(svc.patch(f"/v1/baymodels/{m['uuid']}", ops), 400, detail)
@@ -557,7 +559,7 @@ def test_patch_errors(svc: Service, subtests: pytest.Subtests) -> None:
 
 
 def test_patch_is_all_or_nothing(svc: Service) -> None:
-    m = _api.make_baymodel(svc)
+    m = _api.make_cluster_template(svc)
     res = _patch(
         svc,
         m["uuid"],
@@ -575,10 +577,10 @@ def test_patch_is_all_or_nothing(svc: Service) -> None:
 
 # --- referenced baymodels --------------------------------------------------------------------
 def test_referenced_baymodel_is_frozen(svc: Service) -> None:
-    m = _api.make_baymodel(svc)
+    m = _api.make_cluster_template(svc)
     res = svc.post("/v1/bays", {"baymodel_id": m["uuid"]})
     assert res.status_code == 201, res.text
-    bay = res.json
+    cluster = res.json
     referenced = f"Baymodel {m['uuid']} is referenced by one or multiple bays."
     _api.error(
         _patch(svc, m["uuid"], {"op": "replace", "path": "/name", "value": "x"}), 400, referenced
@@ -590,16 +592,16 @@ def test_referenced_baymodel_is_frozen(svc: Service) -> None:
     _api.error(svc.delete(f"/v1/baymodels/{m['uuid']}"), 400, referenced)
     assert svc.get(f"/v1/baymodels/{m['uuid']}").json == m
     # once the bay is gone the baymodel can be deleted
-    svc.wait_bay(bay["uuid"], lambda b: b is not None and b["status"] == "CREATE_COMPLETE")
-    assert svc.delete(f"/v1/bays/{bay['uuid']}").status_code == 204
-    svc.wait_bay(bay["uuid"], lambda b: b is None)
+    svc.wait_cluster(cluster["uuid"], lambda b: b is not None and b["status"] == "CREATE_COMPLETE")
+    assert svc.delete(f"/v1/bays/{cluster['uuid']}").status_code == 204
+    svc.wait_cluster(cluster["uuid"], lambda b: b is None)
     assert svc.delete(f"/v1/baymodels/{m['uuid']}").status_code == 204
     _api.error(svc.get(f"/v1/baymodels/{m['uuid']}"), 404)
     assert svc.get("/v1/baymodels").json == {"baymodels": []}
 
 
 def test_delete_by_name(svc: Service) -> None:
-    _api.make_baymodel(svc, name="gone")
+    _api.make_cluster_template(svc, name="gone")
     res = svc.delete("/v1/baymodels/gone")
     assert res.status_code == 204
     assert res.text == ""

@@ -48,60 +48,64 @@ def _complete(body: dict[str, Any] | None) -> bool:
     return body is not None and body["status"] == "CREATE_COMPLETE"
 
 
-def _bay(svc: Service, project: str = "p1", **fields: Any) -> dict[str, Any]:
+def _cluster(svc: Service, project: str = "p1", **fields: Any) -> dict[str, Any]:
     res = svc.post("/v1/bays", {"baymodel_id": "m1"} | fields, project=project)
     assert res.status_code == 201, res.text
     body: dict[str, Any] = res.json
     return body
 
 
-def _settled_bay(svc: Service, **fields: Any) -> dict[str, Any]:
-    created = _bay(svc, **fields)
-    bay = svc.wait_bay(created["uuid"], _complete)
-    assert bay is not None
-    return bay
+def _settled_cluster(svc: Service, **fields: Any) -> dict[str, Any]:
+    created = _cluster(svc, **fields)
+    cluster = svc.wait_cluster(created["uuid"], _complete)
+    assert cluster is not None
+    return cluster
 
 
-def test_create_fields_and_defaults(svc: Service, baymodel: dict[str, Any]) -> None:
+def test_create_fields_and_defaults(svc: Service, cluster_template: dict[str, Any]) -> None:
     supplied = str(uuidlib.uuid4())
     res = svc.post("/v1/bays", {"baymodel_id": "m1", "uuid": supplied})
     assert res.status_code == 201, res.text
-    bay = res.json
-    assert set(bay) == FULL
-    assert bay["uuid"] != supplied and _api.UUID.match(bay["uuid"])  # client uuid is ignored
-    assert res.headers["location"] == f"{HOST}/v1/bays/{bay['uuid']}"
-    assert bay["links"] == [
-        {"href": f"{HOST}/v1/bays/{bay['uuid']}", "rel": "self"},
-        {"href": f"{HOST}/bays/{bay['uuid']}", "rel": "bookmark"},
+    cluster = res.json
+    assert set(cluster) == FULL
+    assert cluster["uuid"] != supplied and _api.UUID.match(
+        cluster["uuid"]
+    )  # client uuid is ignored
+    assert res.headers["location"] == f"{HOST}/v1/bays/{cluster['uuid']}"
+    assert cluster["links"] == [
+        {"href": f"{HOST}/v1/bays/{cluster['uuid']}", "rel": "self"},
+        {"href": f"{HOST}/bays/{cluster['uuid']}", "rel": "bookmark"},
     ]
-    assert {k: bay[k] for k in ("name", "baymodel_id", "node_count", "master_count")} == {
+    assert {k: cluster[k] for k in ("name", "baymodel_id", "node_count", "master_count")} == {
         "name": None,
-        "baymodel_id": baymodel["uuid"],  # given by name, stored and shown as the uuid
+        "baymodel_id": cluster_template["uuid"],  # given by name, stored and shown as the uuid
         "node_count": 1,
         "master_count": 1,
     }
-    assert bay["bay_create_timeout"] == 0
-    assert bay["status"] == "CREATE_IN_PROGRESS"
-    assert _api.ISO.match(bay["created_at"])
-    assert bay["updated_at"] is None
-    done = svc.wait_bay(bay["uuid"], _complete)
+    assert cluster["bay_create_timeout"] == 0
+    assert cluster["status"] == "CREATE_IN_PROGRESS"
+    assert _api.ISO.match(cluster["created_at"])
+    assert cluster["updated_at"] is None
+    done = svc.wait_cluster(cluster["uuid"], _complete)
     assert done is not None
     assert set(done) == FULL
-    assert done["created_at"] == bay["created_at"]
+    assert done["created_at"] == cluster["created_at"]
     assert _api.ISO.match(done["updated_at"])
 
 
-def test_create_with_fields(svc: Service, baymodel: dict[str, Any]) -> None:
-    bay = _bay(
+def test_create_with_fields(svc: Service, cluster_template: dict[str, Any]) -> None:
+    cluster = _cluster(
         svc,
-        baymodel_id=baymodel["uuid"],
+        baymodel_id=cluster_template["uuid"],
         name="Named.bay_1-x",
         node_count=2,
         master_count=1,
         bay_create_timeout=15,
         discovery_url="https://discovery.example/abc",
     )
-    assert {k: bay[k] for k in ("name", "node_count", "bay_create_timeout", "discovery_url")} == {
+    assert {
+        k: cluster[k] for k in ("name", "node_count", "bay_create_timeout", "discovery_url")
+    } == {
         "name": "Named.bay_1-x",
         "node_count": 2,
         "bay_create_timeout": 15,
@@ -109,19 +113,21 @@ def test_create_with_fields(svc: Service, baymodel: dict[str, Any]) -> None:
     }
 
 
-def test_brief_and_detail(svc: Service, baymodel: dict[str, Any]) -> None:
-    bay = _settled_bay(svc, name="b1")
-    assert svc.get("/v1/bays").json == {"bays": [{k: bay[k] for k in BRIEF}]}
+def test_brief_and_detail(svc: Service, cluster_template: dict[str, Any]) -> None:
+    cluster = _settled_cluster(svc, name="b1")
+    assert svc.get("/v1/bays").json == {"bays": [{k: cluster[k] for k in BRIEF}]}
     detail = svc.get("/v1/bays/detail").json
-    assert set(detail) == {"bays"} and [_stable(b) for b in detail["bays"]] == [_stable(bay)]
+    assert set(detail) == {"bays"} and [_stable(b) for b in detail["bays"]] == [_stable(cluster)]
     assert set(detail["bays"][0]) == FULL
-    assert _stable(svc.get("/v1/bays/b1").json) == _stable(bay)
-    assert _stable(svc.get(f"/bays/{bay['uuid']}").json) == _stable(bay)  # the bookmark path
+    assert _stable(svc.get("/v1/bays/b1").json) == _stable(cluster)
+    assert _stable(svc.get(f"/bays/{cluster['uuid']}").json) == _stable(
+        cluster
+    )  # the bookmark path
 
 
-def test_lookup_404_409_and_upper_case_uuid(svc: Service, baymodel: dict[str, Any]) -> None:
-    a = _bay(svc, name="twin")
-    _bay(svc, name="twin")
+def test_lookup_404_409_and_upper_case_uuid(svc: Service, cluster_template: dict[str, Any]) -> None:
+    a = _cluster(svc, name="twin")
+    _cluster(svc, name="twin")
     detail = "Multiple bays exist with same name. Please use the bay uuid instead."
     _api.error(svc.get("/v1/bays/twin"), 409, detail)
     _api.error(svc.delete("/v1/bays/twin"), 409, detail)
@@ -135,9 +141,9 @@ def test_lookup_404_409_and_upper_case_uuid(svc: Service, baymodel: dict[str, An
     _api.error(svc.delete(f"/v1/bays/{missing}"), 404, f"Bay {missing} could not be found.")
 
 
-def test_project_scoping(svc: Service, baymodel: dict[str, Any]) -> None:
-    bay = _bay(svc, name="mine")
-    for ident in (bay["uuid"], "mine"):
+def test_project_scoping(svc: Service, cluster_template: dict[str, Any]) -> None:
+    cluster = _cluster(svc, name="mine")
+    for ident in (cluster["uuid"], "mine"):
         missing = f"Bay {ident} could not be found."
         _api.error(svc.get(f"/v1/bays/{ident}", project="p2"), 404, missing)
         ops = [{"op": "replace", "path": "/node_count", "value": 2}]
@@ -145,14 +151,14 @@ def test_project_scoping(svc: Service, baymodel: dict[str, Any]) -> None:
         _api.error(svc.delete(f"/v1/bays/{ident}", project="p2"), 404, missing)
     assert svc.get("/v1/bays", project="p2").json == {"bays": []}
     assert svc.get("/v1/bays/detail", project="p2").json == {"bays": []}
-    res = svc.get(f"/v1/bays?marker={bay['uuid']}", project="p2")
-    _api.error(res, 404, f"Bay {bay['uuid']} could not be found.")
-    assert svc.get(f"/v1/bays/{bay['uuid']}").json["uuid"] == bay["uuid"]
+    res = svc.get(f"/v1/bays?marker={cluster['uuid']}", project="p2")
+    _api.error(res, 404, f"Bay {cluster['uuid']} could not be found.")
+    assert svc.get(f"/v1/bays/{cluster['uuid']}").json["uuid"] == cluster["uuid"]
 
 
-def test_pagination_on_nullable_name_and_id(svc: Service, baymodel: dict[str, Any]) -> None:
+def test_pagination_on_nullable_name_and_id(svc: Service, cluster_template: dict[str, Any]) -> None:
     names = ["c", None, "a", "b", None, "a"]
-    made = [_bay(svc, **({"name": n} if n else {}))["uuid"] for n in names]
+    made = [_cluster(svc, **({"name": n} if n else {}))["uuid"] for n in names]
     ranked = sorted(range(len(names)), key=lambda i: (names[i] is not None, names[i] or "", i))
     for sort_dir in ("asc", "desc"):
         by_name = [made[i] for i in (reversed(ranked) if sort_dir == "desc" else ranked)]
@@ -168,19 +174,19 @@ def test_pagination_on_nullable_name_and_id(svc: Service, baymodel: dict[str, An
     assert set(res.json["bays"][0]) == FULL
 
 
-def test_patch_node_count(svc: Service, baymodel: dict[str, Any]) -> None:
-    bay = _settled_bay(svc, name="b1")
+def test_patch_node_count(svc: Service, cluster_template: dict[str, Any]) -> None:
+    cluster = _settled_cluster(svc, name="b1")
     res = svc.patch("/v1/bays/b1", [{"op": "replace", "path": "/node_count", "value": 3}])
     assert res.status_code == 200, res.text
     assert set(res.json) == FULL
     assert res.json["node_count"] == 3
-    done = svc.wait_bay("b1", lambda b: b is not None and b["status"] == "UPDATE_COMPLETE")
+    done = svc.wait_cluster("b1", lambda b: b is not None and b["status"] == "UPDATE_COMPLETE")
     assert done is not None and done["node_count"] == 3
     # removing node_count resets it to its default, 1
     res = svc.patch("/v1/bays/b1", [{"op": "remove", "path": "/node_count"}])
     assert res.status_code == 200, res.text
     assert res.json["node_count"] == 1
-    assert res.json["uuid"] == bay["uuid"]
+    assert res.json["uuid"] == cluster["uuid"]
 
 
 PATCH_REFUSALS: list[tuple[dict[str, Any], str]] = [
@@ -232,18 +238,20 @@ PATCH_REFUSALS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def test_patch_refusals(svc: Service, baymodel: dict[str, Any], subtests: pytest.Subtests) -> None:
-    bay = _settled_bay(svc, name="b1")
+def test_patch_refusals(
+    svc: Service, cluster_template: dict[str, Any], subtests: pytest.Subtests
+) -> None:
+    cluster = _settled_cluster(svc, name="b1")
     for op, detail in PATCH_REFUSALS:
         with subtests.test(msg=f"{op['op']} {op['path']} {op.get('value')}"):
-            _api.error(svc.patch(f"/v1/bays/{bay['uuid']}", [op]), 400, detail)
-            assert _stable(svc.get(f"/v1/bays/{bay['uuid']}").json) == _stable(bay)
+            _api.error(svc.patch(f"/v1/bays/{cluster['uuid']}", [op]), 400, detail)
+            assert _stable(svc.get(f"/v1/bays/{cluster['uuid']}").json) == _stable(cluster)
 
 
 def test_patch_of_several_immutable_fields_names_them_all(
-    svc: Service, baymodel: dict[str, Any]
+    svc: Service, cluster_template: dict[str, Any]
 ) -> None:
-    bay = _settled_bay(svc, name="b1")
+    cluster = _settled_cluster(svc, name="b1")
     ops = [
         {"op": "replace", "path": "/node_count", "value": 2},
         {"op": "replace", "path": "/name", "value": "b2"},
@@ -251,13 +259,13 @@ def test_patch_of_several_immutable_fields_names_them_all(
     ]
     res = svc.patch("/v1/bays/b1", ops)
     _api.error(res, 400, "cannot change bay property(ies) master_count, name.")
-    assert _stable(svc.get("/v1/bays/b1").json) == _stable(bay)
+    assert _stable(svc.get("/v1/bays/b1").json) == _stable(cluster)
 
 
-def test_delete(svc: Service, baymodel: dict[str, Any]) -> None:
-    bay = _settled_bay(svc, name="b1")
+def test_delete(svc: Service, cluster_template: dict[str, Any]) -> None:
+    cluster = _settled_cluster(svc, name="b1")
     res = svc.delete("/v1/bays/b1")
     assert res.status_code == 204 and res.text == ""
-    assert svc.wait_bay(bay["uuid"], lambda b: b is None) is None
+    assert svc.wait_cluster(cluster["uuid"], lambda b: b is None) is None
     assert svc.get("/v1/bays").json == {"bays": []}
     _api.error(svc.get("/v1/bays/b1"), 404, "Bay b1 could not be found.")

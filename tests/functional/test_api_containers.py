@@ -37,16 +37,16 @@ def svc(service_factory: Callable[..., Service]) -> Service:
     return service_factory(conductor={"container_sync_interval": 0.1})
 
 
-def _bay(svc: Service, *, nodes: int = 2, project: str = "p1", **labels: str) -> dict[str, Any]:
+def _cluster(svc: Service, *, nodes: int = 2, project: str = "p1", **labels: str) -> dict[str, Any]:
     name = f"m-{uuid.uuid4().hex[:6]}"
-    model = _api.make_baymodel(svc, project, name=name, labels=labels)
+    model = _api.make_cluster_template(svc, project, name=name, labels=labels)
     res = svc.post(
         "/v1/bays",
         {"name": f"b-{name}", "baymodel_id": model["uuid"], "node_count": nodes},
         project=project,
     )
     assert res.status_code == 201, res.text
-    body = svc.wait_bay(
+    body = svc.wait_cluster(
         res.json["uuid"],
         lambda b: b is not None and b["status"] == "CREATE_COMPLETE",
         project=project,
@@ -56,14 +56,14 @@ def _bay(svc: Service, *, nodes: int = 2, project: str = "p1", **labels: str) ->
 
 
 @pytest.fixture
-def bay(svc: Service) -> dict[str, Any]:
-    return _bay(svc)
+def cluster(svc: Service) -> dict[str, Any]:
+    return _cluster(svc)
 
 
-def _create(svc: Service, bay: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def _create(svc: Service, cluster: dict[str, Any], **fields: Any) -> dict[str, Any]:
     project = fields.pop("project", "p1")
     res = svc.post(
-        "/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]} | fields, project=project
+        "/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"]} | fields, project=project
     )
     assert res.status_code == 201, res.text
     body: dict[str, Any] = res.json
@@ -84,13 +84,13 @@ def _fake(svc: Service) -> Any:
 
 
 # --- the whole lifecycle -------------------------------------------------------------
-def test_container_lifecycle(svc: Service, bay: dict[str, Any]) -> None:
+def test_container_lifecycle(svc: Service, cluster: dict[str, Any]) -> None:
     res = svc.post(
         "/v1/containers",
         {
             "name": "web",
             "image": IMAGE,
-            "bay_uuid": bay["uuid"],
+            "bay_uuid": cluster["uuid"],
             "command": "sleep 3600",
             "memory": "64m",
             "environment": {"A": "1", "B": "two"},
@@ -150,12 +150,12 @@ def test_container_lifecycle(svc: Service, bay: dict[str, Any]) -> None:
     res = svc.delete(path)  # forcibly, although it runs
     assert res.status_code == 204, res.text
     _api.error(svc.get(path), 404, f"Container {c['uuid']} could not be found.")
-    assert _fake(svc).engines[(bay["uuid"], c["host"])] == {}
+    assert _fake(svc).engines[(cluster["uuid"], c["host"])] == {}
     assert _rows(svc) == 0
 
 
-def test_methods_and_unknown_actions(svc: Service, bay: dict[str, Any]) -> None:
-    c = _create(svc, bay)
+def test_methods_and_unknown_actions(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster)
     path = f"/v1/containers/{c['uuid']}"
     assert svc.get(f"{path}/start").status_code == 405
     assert _put(svc, f"{path}/logs").status_code == 405
@@ -167,17 +167,17 @@ def test_methods_and_unknown_actions(svc: Service, bay: dict[str, Any]) -> None:
     _api.error(_put(svc, f"{path}/start?force=1"), 400, 'Unknown argument: "force"')
 
 
-def test_client_uuid_honoured_and_duplicates_refused(svc: Service, bay: dict[str, Any]) -> None:
+def test_client_uuid_honoured_and_duplicates_refused(svc: Service, cluster: dict[str, Any]) -> None:
     mine = str(uuid.uuid4())
-    assert _create(svc, bay, uuid=mine)["uuid"] == mine
-    res = svc.post("/v1/containers", {"uuid": mine, "image": IMAGE, "bay_uuid": bay["uuid"]})
+    assert _create(svc, cluster, uuid=mine)["uuid"] == mine
+    res = svc.post("/v1/containers", {"uuid": mine, "image": IMAGE, "bay_uuid": cluster["uuid"]})
     _api.error(res, 409, f"A container with UUID {mine} already exists.")
     assert _rows(svc) == 1
 
 
-def test_names_are_not_unique(svc: Service, bay: dict[str, Any]) -> None:
-    _create(svc, bay, name="twin")
-    _create(svc, bay, name="twin")
+def test_names_are_not_unique(svc: Service, cluster: dict[str, Any]) -> None:
+    _create(svc, cluster, name="twin")
+    _create(svc, cluster, name="twin")
     _api.error(
         svc.get("/v1/containers/twin"),
         409,
@@ -186,13 +186,13 @@ def test_names_are_not_unique(svc: Service, bay: dict[str, Any]) -> None:
 
 
 # --- lists ------------------------------------------------------------------------------
-def test_list_filters_by_bay_and_pages(svc: Service, bay: dict[str, Any]) -> None:
-    other = _bay(svc, nodes=1)
-    a = [_create(svc, bay, name=f"a{i}") for i in range(3)]
+def test_list_filters_by_bay_and_pages(svc: Service, cluster: dict[str, Any]) -> None:
+    other = _cluster(svc, nodes=1)
+    a = [_create(svc, cluster, name=f"a{i}") for i in range(3)]
     b = _create(svc, other, name="b0")
     everything = {x["uuid"] for x in svc.get("/v1/containers").json["containers"]}
     assert everything == {x["uuid"] for x in [*a, b]}
-    for ident in (bay["uuid"], bay["name"]):
+    for ident in (cluster["uuid"], cluster["name"]):
         res = svc.get("/v1/containers", params={"bay_ident": ident})
         assert [x["uuid"] for x in res.json["containers"]] == [x["uuid"] for x in a]
     # the trailing slash python-magnumclient sends
@@ -203,7 +203,7 @@ def test_list_filters_by_bay_and_pages(svc: Service, bay: dict[str, Any]) -> Non
     )
     walked = _api.walk(
         svc,
-        f"/v1/containers?bay_ident={bay['uuid']}&limit=2&sort_key=name&sort_dir=desc",
+        f"/v1/containers?bay_ident={cluster['uuid']}&limit=2&sort_key=name&sort_dir=desc",
         "containers",
     )
     assert [x["name"] for x in walked] == ["a2", "a1", "a0"]
@@ -217,35 +217,37 @@ def test_list_filters_by_bay_and_pages(svc: Service, bay: dict[str, Any]) -> Non
 
 # --- placement --------------------------------------------------------------------------
 def test_placement_spreads_and_respects_memory(svc: Service) -> None:
-    bay = _bay(svc, nodes=2, fake_node_memory="512")
-    first = _create(svc, bay, memory="300m")
-    second = _create(svc, bay, memory="300m")
+    cluster = _cluster(svc, nodes=2, fake_node_memory="512")
+    first = _create(svc, cluster, memory="300m")
+    second = _create(svc, cluster, memory="300m")
     assert {first["host"], second["host"]} == {"node-0", "node-1"}
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "300m"})
-    _api.error(res, 400, f"No node of bay {bay['uuid']} has 300 MB free.")
-    small = _create(svc, bay, memory="200m")  # fits the 212 MB left on either
+    res = svc.post(
+        "/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"], "memory": "300m"}
+    )
+    _api.error(res, 400, f"No node of bay {cluster['uuid']} has 300 MB free.")
+    small = _create(svc, cluster, memory="200m")  # fits the 212 MB left on either
     assert small["host"] in ("node-0", "node-1")
-    unlimited = _create(svc, bay)  # no limit: the node with the most memory left
+    unlimited = _create(svc, cluster)  # no limit: the node with the most memory left
     assert unlimited["host"] != small["host"]
     assert _rows(svc) == 4
     # Deleting frees the memory again.
     assert svc.delete(f"/v1/containers/{first['uuid']}").status_code == 204
-    assert _create(svc, bay, memory="300m")["host"] == first["host"]
+    assert _create(svc, cluster, memory="300m")["host"] == first["host"]
 
 
 def test_a_bay_without_workers_places_on_its_masters(svc: Service) -> None:
-    bay = _bay(svc, nodes=1)
-    (pathlib.Path(svc.conf.state_path) / "fake" / bay["uuid"] / "node-0").unlink()
-    assert _create(svc, bay)["host"] == "master-0"
+    cluster = _cluster(svc, nodes=1)
+    (pathlib.Path(svc.conf.state_path) / "fake" / cluster["uuid"] / "node-0").unlink()
+    assert _create(svc, cluster)["host"] == "master-0"
 
 
 # --- bad input --------------------------------------------------------------------------
-def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, bay: dict[str, Any]) -> None:
+def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, cluster: dict[str, Any]) -> None:
     def refused(body: dict[str, Any], status: int = 400, *fragments: str) -> None:
         res = svc.post("/v1/containers", body)
         _api.error(res, status, contains=fragments)
 
-    b = bay["uuid"]
+    b = cluster["uuid"]
     refused({"bay_uuid": b}, 400, "Invalid input for field/attribute image", "Mandatory field")
     refused({"image": IMAGE}, 400, "field/attribute bay_uuid", "Mandatory field missing")
     refused({"image": "", "bay_uuid": b}, 400, "field/attribute image")
@@ -256,9 +258,9 @@ def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, bay: dict[str, Any])
     missing = str(uuid.uuid4())
     refused({"image": IMAGE, "bay_uuid": missing}, 400, f"Bay {missing} could not be found.")
     refused(
-        {"image": IMAGE, "bay_uuid": bay["name"]},
+        {"image": IMAGE, "bay_uuid": cluster["name"]},
         400,
-        f"Expected a uuid but received {bay['name']}.",
+        f"Expected a uuid but received {cluster['name']}.",
     )
     refused(
         {"image": IMAGE, "bay_uuid": b, "foo": 1},
@@ -286,8 +288,8 @@ def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, bay: dict[str, Any])
     assert _rows(svc) == 0
 
 
-def test_execute_needs_a_command(svc: Service, bay: dict[str, Any]) -> None:
-    c = _create(svc, bay)
+def test_execute_needs_a_command(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster)
     path = f"/v1/containers/{c['uuid']}/execute"
     assert _put(svc, f"/v1/containers/{c['uuid']}/start").status_code == 200
     _api.error(_put(svc, path), 400, 'Missing argument: "command"')
@@ -298,7 +300,7 @@ def test_execute_needs_a_command(svc: Service, bay: dict[str, Any]) -> None:
 
 def test_bay_not_complete_is_409(svc: Service, tmp_path: Any) -> None:
     gate = tmp_path / "gate"
-    model = _api.make_baymodel(svc, name="gated", labels={"fake_gate": str(gate)})
+    model = _api.make_cluster_template(svc, name="gated", labels={"fake_gate": str(gate)})
     res = svc.post("/v1/bays", {"name": "slow", "baymodel_id": model["uuid"]})
     assert res.status_code == 201
     try:
@@ -311,33 +313,33 @@ def test_bay_not_complete_is_409(svc: Service, tmp_path: Any) -> None:
         gate.touch()
 
 
-def test_actions_on_a_bay_being_scaled_are_409(svc: Service, bay: dict[str, Any]) -> None:
-    c = _create(svc, bay)
+def test_actions_on_a_bay_being_scaled_are_409(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster)
     with svc.db.session() as session:
         session.execute(
-            sa.update(models.Bay)
-            .where(models.Bay.uuid == bay["uuid"])
+            sa.update(models.Cluster)
+            .where(models.Cluster.uuid == cluster["uuid"])
             .values(status="UPDATE_FAILED")
         )
     _api.error(_put(svc, f"/v1/containers/{c['uuid']}/start"), 409, contains=("UPDATE_FAILED",))
     assert svc.get(f"/v1/containers/{c['uuid']}").status_code == 200  # shown, not refreshed
 
 
-def test_wrong_coe_is_400(svc: Service, bay: dict[str, Any]) -> None:
+def test_wrong_coe_is_400(svc: Service, cluster: dict[str, Any]) -> None:
     with svc.db.session() as session:
         session.execute(
-            sa.update(models.BayModel)
-            .where(models.BayModel.uuid == bay["baymodel_id"])
+            sa.update(models.ClusterTemplate)
+            .where(models.ClusterTemplate.uuid == cluster["baymodel_id"])
             .values(coe="kubernetes")
         )
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]})
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"]})
     _api.error(res, 400, "Cannot fulfill request with a kubernetes bay, expecting a swarm bay.")
     assert _rows(svc) == 0
 
 
 # --- PATCH --------------------------------------------------------------------------------
-def test_patch_changes_only_the_name(svc: Service, bay: dict[str, Any]) -> None:
-    c = _create(svc, bay, name="old", command="sleep 1")
+def test_patch_changes_only_the_name(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster, name="old", command="sleep 1")
     path = f"/v1/containers/{c['uuid']}"
     res = svc.patch(path, [{"op": "replace", "path": "/name", "value": "new"}])
     assert res.status_code == 200, res.text
@@ -366,8 +368,8 @@ def test_patch_changes_only_the_name(svc: Service, bay: dict[str, Any]) -> None:
 
 
 # --- policy -------------------------------------------------------------------------------
-def test_policy(svc: Service, bay: dict[str, Any]) -> None:
-    c = _create(svc, bay)
+def test_policy(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster)
     path = f"/v1/containers/{c['uuid']}"
     other = {"X-User-Id": "someone-else", "X-Roles": "member"}
     # Project members may see and drive it...
@@ -384,7 +386,7 @@ def test_policy(svc: Service, bay: dict[str, Any]) -> None:
         403,
         "Policy doesn't allow container:update to be performed.",
     )
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]}, headers=other)
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"]}, headers=other)
     _api.error(res, 403, "Policy doesn't allow container:create to be performed.")
     # Other projects do not see it at all.
     _api.error(svc.get(path, project="p2"), 404)
@@ -394,9 +396,9 @@ def test_policy(svc: Service, bay: dict[str, Any]) -> None:
 
 
 # --- status stays true --------------------------------------------------------------------
-def test_sync_marks_exited_and_unreachable(svc: Service, bay: dict[str, Any]) -> None:
-    a = _create(svc, bay, name="a")
-    b = _create(svc, bay, name="b")
+def test_sync_marks_exited_and_unreachable(svc: Service, cluster: dict[str, Any]) -> None:
+    a = _create(svc, cluster, name="a")
+    b = _create(svc, cluster, name="b")
     assert {a["host"], b["host"]} == {"node-0", "node-1"}
     for c in (a, b):
         assert _put(svc, f"/v1/containers/{c['uuid']}/start").status_code == 200
@@ -409,7 +411,7 @@ def test_sync_marks_exited_and_unreachable(svc: Service, bay: dict[str, Any]) ->
     want = ("Stopped", "exited with code 3")
     _api.poll(statuses, lambda s: s == {"a": want, "b": want})
 
-    _fake(svc).down.add((bay["uuid"], a["host"]))
+    _fake(svc).down.add((cluster["uuid"], a["host"]))
     down = ("Error", f"node {a['host']} is not answering")
     _api.poll(statuses, lambda s: s == {"a": down, "b": want})
     # GET of one says the same, and an action on it is a 409 naming the node.
@@ -419,7 +421,7 @@ def test_sync_marks_exited_and_unreachable(svc: Service, bay: dict[str, Any]) ->
     _fake(svc).down.clear()
     _api.poll(statuses, lambda s: s == {"a": want, "b": want})
     # A container Docker lost is an Error too.
-    _fake(svc).engines[(bay["uuid"], b["host"])].clear()
+    _fake(svc).engines[(cluster["uuid"], b["host"])].clear()
     res = svc.get(f"/v1/containers/{b['uuid']}").json
     assert (res["status"], res["status_reason"]) == (
         "Error",
@@ -427,13 +429,13 @@ def test_sync_marks_exited_and_unreachable(svc: Service, bay: dict[str, Any]) ->
     )
 
 
-def test_deleting_a_bay_deletes_its_containers(svc: Service, bay: dict[str, Any]) -> None:
-    other = _bay(svc, nodes=1)
+def test_deleting_a_bay_deletes_its_containers(svc: Service, cluster: dict[str, Any]) -> None:
+    other = _cluster(svc, nodes=1)
     for _ in range(3):
-        _create(svc, bay)
+        _create(svc, cluster)
     kept = _create(svc, other)
-    assert svc.delete(f"/v1/bays/{bay['uuid']}").status_code == 204
-    svc.wait_bay(bay["uuid"], lambda b: b is None)
+    assert svc.delete(f"/v1/bays/{cluster['uuid']}").status_code == 204
+    svc.wait_cluster(cluster["uuid"], lambda b: b is None)
     assert [x["uuid"] for x in svc.get("/v1/containers").json["containers"]] == [kept["uuid"]]
     assert _rows(svc) == 1
 
@@ -442,8 +444,8 @@ def test_container_survives_a_conductor_restart(
     service_factory: Callable[..., Service],
 ) -> None:
     first = service_factory(conductor={"container_sync_interval": 0.1})
-    bay = _bay(first)
-    c = _create(first, bay)
+    cluster = _cluster(first)
+    c = _create(first, cluster)
     assert _put(first, f"/v1/containers/{c['uuid']}/start").status_code == 200
     engines = _fake(first).engines
     first.conductor.stop()

@@ -143,7 +143,7 @@ def test_version_check_applies_to_bookmark_paths(svc: Service) -> None:
 
 
 def test_bookmark_paths_route_to_v1(svc: Service) -> None:
-    created = _api.make_baymodel(svc)
+    created = _api.make_cluster_template(svc)
     bookmark = next(link["href"] for link in created["links"] if link["rel"] == "bookmark")
     assert bookmark == f"{HOST}/baymodels/{created['uuid']}"
     res = svc.get(_api.path(bookmark))
@@ -157,8 +157,8 @@ def test_bookmark_paths_route_to_v1(svc: Service) -> None:
 
 
 def test_trailing_slash_is_ignored(svc: Service) -> None:
-    first = _api.make_baymodel(svc, name="a")
-    _api.make_baymodel(svc, name="b")
+    first = _api.make_cluster_template(svc, name="a")
+    _api.make_cluster_template(svc, name="b")
     res = svc.get("/v1/baymodels/?limit=1")
     assert res.status_code == 200, res.text
     assert [m["uuid"] for m in res.json["baymodels"]] == [first["uuid"]]
@@ -175,7 +175,7 @@ def test_unknown_url_is_404_in_error_shape(svc: Service, subtests: pytest.Subtes
 
 
 def test_detail_below_an_item_is_404(svc: Service) -> None:
-    created = _api.make_baymodel(svc)
+    created = _api.make_cluster_template(svc)
     _api.error(svc.get(f"/v1/baymodels/{created['uuid']}/detail"), 404, code="")
 
 
@@ -197,7 +197,7 @@ def test_wrong_method_is_405(svc: Service, subtests: pytest.Subtests) -> None:
 
 
 def test_links_and_timestamps(svc: Service) -> None:
-    created = _api.make_baymodel(svc)
+    created = _api.make_cluster_template(svc)
     uuid = created["uuid"]
     assert created["links"] == [
         {"href": f"{HOST}/v1/baymodels/{uuid}", "rel": "self"},
@@ -306,7 +306,7 @@ def test_openapi_bay_required_matches_the_api(svc: Service) -> None:
     schema = _schema(svc, "BayBody")
     assert schema["required"] == ["baymodel_id"]
     _api.error(svc.post("/v1/bays", {}), 400, contains=("baymodel_id", "Mandatory field missing"))
-    _api.make_baymodel(svc)
+    _api.make_cluster_template(svc)
     res = svc.post("/v1/bays", {"baymodel_id": "m1"})
     assert res.status_code == 201, res.text
     assert set(schema["properties"]) <= set(res.json) | {"uuid"}

@@ -33,7 +33,7 @@ import pytest
 import sqlalchemy as sa
 
 from magnum.db import migration, models
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import image
 from magnum.drivers.infra.local.registry import answers as registry_answers
 from tests.functional import _api
@@ -43,7 +43,7 @@ from tests.functional.hostcheck import (
     assert_clean,
     key_and_csr,
     poll,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -128,10 +128,10 @@ class Real:
         self.svc = svc
         self.state = pathlib.Path(svc.conf.state_path)
         self.run = run
-        self.bays: list[str] = []
+        self.clusters: list[str] = []
 
     def snapshot(self) -> dict[str, Any]:
-        snap = without_kept(snapshot(self.state, self.run), local_bay.state_root(self.svc.conf))
+        snap = without_kept(snapshot(self.state, self.run), local_cluster.state_root(self.svc.conf))
         # The API keeps its (empty) upload directory, like the driver its image cache.
         snap["files"] = [p for p in snap["files"] if p != str(self.state / "uploads")]
         # What a bay registry could leave behind, beyond what hostcheck looks at: its INPUT
@@ -139,7 +139,7 @@ class Real:
         snap["input"] = [
             line
             for line in _out("iptables", "-w", "-S", "INPUT").splitlines()
-            if any(b in line for b in self.bays)
+            if any(b in line for b in self.clusters)
         ]
         snap["registries"] = [
             line
@@ -150,10 +150,10 @@ class Real:
 
     def assert_clean(self, before: dict[str, Any]) -> None:
         """Nothing of our bays is left (other sessions' bays on this host do not count)."""
-        tags = [b.replace("-", "")[:10] for b in self.bays]
+        tags = [b.replace("-", "")[:10] for b in self.clusters]
         assert_clean(before, self.snapshot, tags=tags, dirs=[self.state, self.run])
 
-    def baymodel(self, **fields: Any) -> str:
+    def cluster_template(self, **fields: Any) -> str:
         res = self.svc.post("/v1/baymodels", MODEL | fields)
         assert res.status_code == 201, res.text
         return str(res.json["uuid"])
@@ -161,12 +161,12 @@ class Real:
     def create(self, name: str, model: str, *, nodes: int = 1) -> dict[str, Any]:
         res = self.svc.post("/v1/bays", {"name": name, "baymodel_id": model, "node_count": nodes})
         assert res.status_code == 201, res.text
-        self.bays.append(res.json["uuid"])
+        self.clusters.append(res.json["uuid"])
         body: dict[str, Any] = res.json
         return body
 
     def settled(self, ident: str) -> dict[str, Any]:
-        body = self.svc.wait_bay(
+        body = self.svc.wait_cluster(
             ident,
             lambda b: b is None or not b["status"].endswith("IN_PROGRESS"),
             timeout=SETTLE_TIMEOUT,
@@ -177,24 +177,24 @@ class Real:
     def delete(self, ident: str) -> None:
         res = self.svc.delete(f"/v1/bays/{ident}")
         assert res.status_code in (204, 404), res.text
-        self.svc.wait_bay(ident, lambda b: b is None, timeout=60.0)
+        self.svc.wait_cluster(ident, lambda b: b is None, timeout=60.0)
 
     def upload(self, ident: str, body: bytes, headers: dict[str, str] = TAR) -> Any:
         return self.svc.request("POST", f"/v1/bays/{ident}/images", body=body, headers=headers)
 
-    def credentials(self, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
-        ca = self.svc.get(f"/v1/certificates/{bay_uuid}").json["pem"]
+    def credentials(self, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
+        ca = self.svc.get(f"/v1/certificates/{cluster_uuid}").json["pem"]
         key, csr = key_and_csr("tenant")
-        res = self.svc.post("/v1/certificates", {"bay_uuid": bay_uuid, "csr": csr})
+        res = self.svc.post("/v1/certificates", {"bay_uuid": cluster_uuid, "csr": csr})
         assert res.status_code == 201, res.text
         return write_creds(where, ca=ca, cert=res.json["pem"], key=key)
 
     def cleanup(self) -> None:
         """Delete every bay through the API; tear down with the driver whatever is left."""
-        for ident in self.bays:
+        for ident in self.clusters:
             with contextlib.suppress(AssertionError):
                 self.delete(ident)
-        remove_leftover_bays(self.svc.conf)  # nodes, registry, network: everything
+        remove_leftover_clusters(self.svc.conf)  # nodes, registry, network: everything
 
 
 def _out(*argv: str) -> str:
@@ -232,14 +232,14 @@ def _run(address: str, creds: pathlib.Path, tag: str, *cmd: str) -> str:
 
 def test_tenant_archive_loads_into_every_node(real: Real, tmp_path: pathlib.Path) -> None:
     before = real.snapshot()
-    model = real.baymodel()
+    model = real.cluster_template()
     created = real.create("imgs", model, nodes=1)
     # Not settled yet: 409 before any byte of the body matters.
     _api.error(real.upload(created["uuid"], b"x"), 409, contains=("CREATE_IN_PROGRESS",))
-    bay = real.settled(created["uuid"])
-    assert bay["status"] == "CREATE_COMPLETE", bay["status_reason"]
-    ident = bay["uuid"]
-    nodes = [*bay["master_addresses"], *bay["node_addresses"]]
+    cluster = real.settled(created["uuid"])
+    assert cluster["status"] == "CREATE_COMPLETE", cluster["status_reason"]
+    ident = cluster["uuid"]
+    nodes = [*cluster["master_addresses"], *cluster["node_addresses"]]
     assert len(nodes) == 2
 
     res = real.upload(ident, tenant_archive("tenant/hello:1", "hello from a tenant"))
@@ -312,8 +312,8 @@ def _bad_uploads(real: Real, ident: str) -> None:
     )
     with real.svc.db.session() as session:
         session.execute(
-            sa.update(models.Bay)
-            .where(models.Bay.uuid == ident)
+            sa.update(models.Cluster)
+            .where(models.Cluster.uuid == ident)
             .values(lease_owner=None, lease_expires_at=None)
         )
 
@@ -321,8 +321,8 @@ def _bad_uploads(real: Real, ident: str) -> None:
 def _hold_by_other(real: Real, ident: str) -> None:
     with real.svc.db.session() as session:
         session.execute(
-            sa.update(models.Bay)
-            .where(models.Bay.uuid == ident)
+            sa.update(models.Cluster)
+            .where(models.Cluster.uuid == ident)
             .values(
                 lease_owner="someone-else",
                 lease_expires_at=datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -346,20 +346,20 @@ def _input_packets(address: str) -> int:
 
 def test_registry_enabled_bay_push_and_pull(real: Real, tmp_path: pathlib.Path) -> None:
     before = real.snapshot()
-    model = real.baymodel(name="withreg", registry_enabled=True)
-    bay = real.settled(real.create("reg", model, nodes=1)["uuid"])
-    assert bay["status"] == "CREATE_COMPLETE", bay["status_reason"]
-    match = REGISTRY.search(bay["status_reason"] or "")
-    assert match, bay["status_reason"]
+    model = real.cluster_template(name="withreg", registry_enabled=True)
+    cluster = real.settled(real.create("reg", model, nodes=1)["uuid"])
+    assert cluster["status"] == "CREATE_COMPLETE", cluster["status_reason"]
+    match = REGISTRY.search(cluster["status_reason"] or "")
+    assert match, cluster["status_reason"]
     registry = match.group(1)
     gateway = registry.split(":")[0]
-    assert gateway.endswith(".1") and bay["master_addresses"][0].startswith(gateway[:-1])
+    assert gateway.endswith(".1") and cluster["master_addresses"][0].startswith(gateway[:-1])
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(f"http://{registry}/v2/_catalog", timeout=5) as resp:
         assert json.loads(resp.read()) == {"repositories": []}
 
-    creds = real.credentials(bay["uuid"], tmp_path / "creds")
-    master, worker = bay["master_addresses"][0], bay["node_addresses"][0]
+    creds = real.credentials(cluster["uuid"], tmp_path / "creds")
+    master, worker = cluster["master_addresses"][0], cluster["node_addresses"][0]
     packets = _input_packets(registry)
     pusher = tls_client(master, creds, creds, timeout=60)
     try:
@@ -405,7 +405,7 @@ def test_registry_enabled_bay_push_and_pull(real: Real, tmp_path: pathlib.Path) 
     finally:
         puller.close()
 
-    real.delete(bay["uuid"])
+    real.delete(cluster["uuid"])
     real.assert_clean(before)
     assert registry not in _out("iptables", "-w", "-S", "INPUT")
     assert not registry_answers(registry)

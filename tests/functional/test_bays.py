@@ -13,37 +13,37 @@ def _settled(body: dict[str, Any] | None) -> bool:
     return body is not None and not body["status"].endswith("IN_PROGRESS")
 
 
-def test_create_scale_delete(svc: Service, baymodel: dict[str, Any]) -> None:
+def test_create_scale_delete(svc: Service, cluster_template: dict[str, Any]) -> None:
     res = svc.post("/v1/bays", {"name": "b1", "baymodel_id": "m1", "node_count": 2})
     assert res.status_code == 201, res.text
     assert res.headers["location"].endswith(f"/v1/bays/{res.json['uuid']}")
     assert res.json["status"] == "CREATE_IN_PROGRESS"
-    assert res.json["baymodel_id"] == baymodel["uuid"]
+    assert res.json["baymodel_id"] == cluster_template["uuid"]
 
-    bay = svc.wait_bay("b1", _settled)
-    assert bay is not None
-    assert bay["status"] == "CREATE_COMPLETE", bay
-    assert bay["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes"
-    assert bay["master_addresses"] == ["10.0.0.2"]
-    assert len(bay["node_addresses"]) == 2
-    assert bay["api_address"] == "tcp://10.0.0.2:2376"
+    cluster = svc.wait_cluster("b1", _settled)
+    assert cluster is not None
+    assert cluster["status"] == "CREATE_COMPLETE", cluster
+    assert cluster["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes"
+    assert cluster["master_addresses"] == ["10.0.0.2"]
+    assert len(cluster["node_addresses"]) == 2
+    assert cluster["api_address"] == "tcp://10.0.0.2:2376"
 
     res = svc.patch("/v1/bays/b1", [{"op": "replace", "path": "/node_count", "value": 4}])
     assert res.status_code == 200, res.text
     assert res.json["node_count"] == 4
     assert res.json["status"] == "UPDATE_IN_PROGRESS"
-    bay = svc.wait_bay("b1", _settled)
-    assert bay is not None and bay["status"] == "UPDATE_COMPLETE", bay
-    assert len(bay["node_addresses"]) == 4
+    cluster = svc.wait_cluster("b1", _settled)
+    assert cluster is not None and cluster["status"] == "UPDATE_COMPLETE", cluster
+    assert len(cluster["node_addresses"]) == 4
 
     res = svc.patch("/v1/bays/b1", [{"op": "replace", "path": "/node_count", "value": 1}])
     assert res.status_code == 200
-    bay = svc.wait_bay("b1", _settled)
-    assert bay is not None and len(bay["node_addresses"]) == 1
+    cluster = svc.wait_cluster("b1", _settled)
+    assert cluster is not None and len(cluster["node_addresses"]) == 1
 
     assert svc.delete("/v1/bays/b1").status_code == 204
-    assert svc.wait_bay(bay["uuid"], lambda b: b is None) is None
-    state = pathlib.Path(svc.conf.state_path) / "fake" / bay["uuid"]
+    assert svc.wait_cluster(cluster["uuid"], lambda b: b is None) is None
+    state = pathlib.Path(svc.conf.state_path) / "fake" / cluster["uuid"]
     assert not state.exists()
 
 
@@ -52,14 +52,14 @@ def test_failed_create_removes_what_was_built(svc: Service) -> None:
     assert svc.post("/v1/baymodels", model).status_code == 201
     res = svc.post("/v1/bays", {"baymodel_id": "failing"})
     assert res.status_code == 201
-    bay = svc.wait_bay(res.json["uuid"], _settled)
-    assert bay is not None
-    assert bay["status"] == "CREATE_FAILED"
-    assert bay["status_reason"] == "fake bootstrap failed as asked"
-    assert not (pathlib.Path(svc.conf.state_path) / "fake" / bay["uuid"]).exists()
+    cluster = svc.wait_cluster(res.json["uuid"], _settled)
+    assert cluster is not None
+    assert cluster["status"] == "CREATE_FAILED"
+    assert cluster["status_reason"] == "fake bootstrap failed as asked"
+    assert not (pathlib.Path(svc.conf.state_path) / "fake" / cluster["uuid"]).exists()
     # a failed bay can still be deleted
-    assert svc.delete(f"/v1/bays/{bay['uuid']}").status_code == 204
-    assert svc.wait_bay(bay["uuid"], lambda b: b is None) is None
+    assert svc.delete(f"/v1/bays/{cluster['uuid']}").status_code == 204
+    assert svc.wait_cluster(cluster["uuid"], lambda b: b is None) is None
 
 
 def test_driver_validation_refuses_before_anything_is_built(svc: Service) -> None:
@@ -86,9 +86,11 @@ def test_delete_during_create_takes_over(svc: Service, tmp_path: pathlib.Path) -
     }
     assert svc.post("/v1/baymodels", model).status_code == 201
     uuid = svc.post("/v1/bays", {"baymodel_id": "gated"}).json["uuid"]
-    svc.wait_bay(uuid, lambda b: b is not None and b["status_reason"] == "waiting at the fake gate")
+    svc.wait_cluster(
+        uuid, lambda b: b is not None and b["status_reason"] == "waiting at the fake gate"
+    )
     assert svc.delete(f"/v1/bays/{uuid}").status_code == 204
-    assert svc.wait_bay(uuid, lambda b: b is None) is None
+    assert svc.wait_cluster(uuid, lambda b: b is None) is None
     assert not (pathlib.Path(svc.conf.state_path) / "fake" / uuid).exists()
 
 
@@ -101,22 +103,22 @@ def test_update_refused_while_in_progress(svc: Service, tmp_path: pathlib.Path) 
     assert res.status_code == 409
     assert "CREATE_IN_PROGRESS" in res.json["errors"][0]["detail"]
     gate.touch()
-    bay = svc.wait_bay(uuid, _settled)
-    assert bay is not None and bay["status"] == "CREATE_COMPLETE"
-    assert bay["node_count"] == 1
+    cluster = svc.wait_cluster(uuid, _settled)
+    assert cluster is not None and cluster["status"] == "CREATE_COMPLETE"
+    assert cluster["node_count"] == 1
 
 
 def test_failed_scale_can_be_retried(svc: Service) -> None:
     model = BAYMODEL | {"name": "small-host", "labels": {"fake_max_nodes": "3"}}
     assert svc.post("/v1/baymodels", model).status_code == 201
     uuid = svc.post("/v1/bays", {"baymodel_id": "small-host"}).json["uuid"]
-    assert svc.wait_bay(uuid, _settled)["status"] == "CREATE_COMPLETE"  # type: ignore[index]
+    assert svc.wait_cluster(uuid, _settled)["status"] == "CREATE_COMPLETE"  # type: ignore[index]
     svc.patch(f"/v1/bays/{uuid}", [{"op": "replace", "path": "/node_count", "value": 5}])
-    bay = svc.wait_bay(uuid, _settled)
-    assert bay is not None and bay["status"] == "UPDATE_FAILED"
-    assert bay["status_reason"] == "fake host holds 3 nodes at most"
+    cluster = svc.wait_cluster(uuid, _settled)
+    assert cluster is not None and cluster["status"] == "UPDATE_FAILED"
+    assert cluster["status_reason"] == "fake host holds 3 nodes at most"
     res = svc.patch(f"/v1/bays/{uuid}", [{"op": "replace", "path": "/node_count", "value": 2}])
     assert res.status_code == 200, res.text
-    bay = svc.wait_bay(uuid, _settled)
-    assert bay is not None and bay["status"] == "UPDATE_COMPLETE"
-    assert len(bay["node_addresses"]) == 2
+    cluster = svc.wait_cluster(uuid, _settled)
+    assert cluster is not None and cluster["status"] == "UPDATE_COMPLETE"
+    assert len(cluster["node_addresses"]) == 2

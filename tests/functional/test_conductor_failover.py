@@ -52,34 +52,34 @@ def test_survivor_finishes_create_of_killed_conductor(cluster: Cluster) -> None:
     cluster.start_conductor("c2")
     cluster.wait_up("c1", "c2")
 
-    bay_uuid, gate, entered = cluster.gated_bay("failover")
+    cluster_uuid, gate, entered = cluster.gated_cluster("failover")
     wait_until("the owner to reach the gate", entered.exists)
-    victim = cluster.owner_host(bay_uuid)
+    victim = cluster.owner_host(cluster_uuid)
     survivor = _other(victim)
     entered.unlink()
     _kill(cluster, victim)
 
     # the lease lapses, the survivor adopts the operation and arrives at the gate itself
     wait_until("the survivor to reach the gate", entered.exists, timeout=LEASE_TTL + 10)
-    assert cluster.owner_host(bay_uuid) == survivor
-    row = cluster.bay_row(bay_uuid)
+    assert cluster.owner_host(cluster_uuid) == survivor
+    row = cluster.cluster_row(cluster_uuid)
     assert row is not None and row["status"] == "CREATE_IN_PROGRESS"
 
     started = time.monotonic()
     gate.touch()
-    bay = wait_until(
+    body = wait_until(
         "CREATE_COMPLETE",
         lambda: (
-            (b := cluster.get(f"/v1/bays/{bay_uuid}").json)["status"] == "CREATE_COMPLETE" and b
+            (b := cluster.get(f"/v1/bays/{cluster_uuid}").json)["status"] == "CREATE_COMPLETE" and b
         ),
         timeout=10,
     )
     assert time.monotonic() - started < 10
-    assert bay["node_addresses"] == ["10.0.0.3"] and bay["master_addresses"] == ["10.0.0.2"]
-    assert bay["status_reason"] == "Bay CREATE completed: 1 master, 1 node"
+    assert body["node_addresses"] == ["10.0.0.3"] and body["master_addresses"] == ["10.0.0.2"]
+    assert body["status_reason"] == "Bay CREATE completed: 1 master, 1 node"
     # the status is settled first, the lease released just after
-    cluster.wait_released(bay_uuid, "CREATE_COMPLETE")
-    assert f"bay {bay_uuid}: create done" in cluster.log(survivor)
+    cluster.wait_released(cluster_uuid, "CREATE_COMPLETE")
+    assert f"cluster {cluster_uuid}: create done" in cluster.log(survivor)
 
     # the dead conductor stops reporting and is shown as down; the survivor stays up
     def states() -> dict[str, str]:
@@ -95,35 +95,39 @@ def test_survivor_finishes_delete_left_by_killed_conductor(cluster: Cluster) -> 
     cluster.start_conductor("c2")
     cluster.wait_up("c1", "c2")
 
-    bay_uuid, _gate, entered = cluster.gated_bay("doomed")
+    cluster_uuid, _gate, entered = cluster.gated_cluster("doomed")
     wait_until("the owner to reach the gate", entered.exists)
-    nodes = cluster.state / "fake" / bay_uuid
+    nodes = cluster.state / "fake" / cluster_uuid
     assert sorted(p.name for p in nodes.iterdir()) != []
-    victim = cluster.owner_host(bay_uuid)
+    victim = cluster.owner_host(cluster_uuid)
     _kill(cluster, victim)
 
     # the delete is recorded while the dead conductor still holds the lease
-    res = cluster.request("DELETE", f"/v1/bays/{bay_uuid}")
+    res = cluster.request("DELETE", f"/v1/bays/{cluster_uuid}")
     assert res.status_code == 204, res.text
-    row = cluster.bay_row(bay_uuid)
+    row = cluster.cluster_row(cluster_uuid)
     assert row is not None
     assert row["status"] == "DELETE_IN_PROGRESS" and row["operation"] == "delete", row
     assert row["lease_owner"] is not None and row["lease_owner"].startswith(f"{victim}:")
 
-    wait_until("the bay row to be gone", lambda: cluster.bay_row(bay_uuid) is None, timeout=15)
-    assert cluster.get(f"/v1/bays/{bay_uuid}").status_code == 404
+    wait_until(
+        "the bay row to be gone", lambda: cluster.cluster_row(cluster_uuid) is None, timeout=15
+    )
+    assert cluster.get(f"/v1/bays/{cluster_uuid}").status_code == 404
     assert not nodes.exists()
-    assert f"bay {bay_uuid}: delete starting on {_other(victim)}:" in cluster.log(_other(victim))
+    assert f"cluster {cluster_uuid}: delete starting on {_other(victim)}:" in cluster.log(
+        _other(victim)
+    )
 
 
 def test_orphan_is_adopted_when_a_conductor_starts(cluster: Cluster) -> None:
-    bay_uuid, gate, _entered = cluster.gated_bay("orphan")
+    cluster_uuid, gate, _entered = cluster.gated_cluster("orphan")
     gate.touch()
     # nobody consumes the topic: the bay waits, unowned, for as long as we look
     deadline = time.monotonic() + 1.0
     pause = threading.Event()
     while time.monotonic() < deadline:
-        assert cluster.bay_row(bay_uuid) == {
+        assert cluster.cluster_row(cluster_uuid) == {
             "status": "CREATE_IN_PROGRESS",
             "lease_owner": None,
             "operation": "create",
@@ -131,5 +135,5 @@ def test_orphan_is_adopted_when_a_conductor_starts(cluster: Cluster) -> None:
         pause.wait(0.1)
 
     cluster.start_conductor("late")
-    cluster.wait_released(bay_uuid, "CREATE_COMPLETE", timeout=20)
-    assert f"bay {bay_uuid}: create starting on late:" in cluster.log("late")
+    cluster.wait_released(cluster_uuid, "CREATE_COMPLETE", timeout=20)
+    assert f"cluster {cluster_uuid}: create starting on late:" in cluster.log("late")

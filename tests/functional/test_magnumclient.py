@@ -157,16 +157,16 @@ def test_magnumclient_bay_lifecycle(aio: tuple[str, subprocess.Popen[str], Lines
     assert out["baymodel_show_old_name"]["http_status"] == 404
 
     # bays: create (201 + full object), reach CREATE_COMPLETE, list, show
-    bay = out["bay_create"]
-    assert bay["name"] == "b1"
-    assert bay["baymodel_id"] == model["uuid"]
-    assert bay["status"] == "CREATE_IN_PROGRESS"
+    cluster = out["bay_create"]
+    assert cluster["name"] == "b1"
+    assert cluster["baymodel_id"] == model["uuid"]
+    assert cluster["status"] == "CREATE_IN_PROGRESS"
     created = out["bay_created"]
     assert created["status"] == "CREATE_COMPLETE", created
     assert created["node_count"] == 1 and created["master_count"] == 1
     assert created["api_address"] == "tcp://10.0.0.2:2376"
     assert len(created["node_addresses"]) == 1
-    assert out["bay_list"] == [{"uuid": bay["uuid"], "name": "b1", "status": "CREATE_COMPLETE"}]
+    assert out["bay_list"] == [{"uuid": cluster["uuid"], "name": "b1", "status": "CREATE_COMPLETE"}]
     assert out["bay_show"] == created
 
     # bay update (node_count) goes through UPDATE_IN_PROGRESS to UPDATE_COMPLETE

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from magnum import conf as magnum_conf
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import network
 from tests.functional.hostcheck import (
     REALHOST,
     assert_clean,
     key_and_csr,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -71,7 +71,7 @@ def aio(tmp_path: pathlib.Path) -> Iterator[Aio]:
         with started_aio(tmp_path, state, conf_file) as (url, proc, lines):
             yield Aio(url, proc, lines, conf)
     finally:
-        remove_leftover_bays(conf)
+        remove_leftover_clusters(conf)
 
 
 def run_client(*args: str) -> dict[str, Any]:
@@ -79,21 +79,21 @@ def run_client(*args: str) -> dict[str, Any]:
 
 
 def test_magnumclient_real_bay_and_certificates(aio: Aio, tmp_path: pathlib.Path) -> None:
-    dirs = (local_bay.state_root(aio.conf), pathlib.Path(aio.conf.local.run_dir))
+    dirs = (local_cluster.state_root(aio.conf), pathlib.Path(aio.conf.local.run_dir))
     before = without_kept(snapshot(*dirs), dirs[0])
     key, csr = key_and_csr("magnumclient-user")
     (tmp_path / "client.csr").write_text(csr)
     out = run_client("create", aio.url, str(tmp_path / "client.csr"))
 
-    bay = out["bay_created"]
-    assert bay["status"] == "CREATE_COMPLETE", out
-    assert bay["node_count"] == 2 and bay["master_count"] == 1
-    (master,) = bay["master_addresses"]
-    assert bay["api_address"] == f"tcp://{master}:2376"
-    assert len(bay["node_addresses"]) == 2
+    cluster = out["bay_created"]
+    assert cluster["status"] == "CREATE_COMPLETE", out
+    assert cluster["node_count"] == 2 and cluster["master_count"] == 1
+    (master,) = cluster["master_addresses"]
+    assert cluster["api_address"] == f"tcp://{master}:2376"
+    assert len(cluster["node_addresses"]) == 2
     print(f"\nmagnumclient: 1+2 bay CREATE_COMPLETE after {out['create_seconds']}s")
-    assert out["ca"]["bay_uuid"] == bay["uuid"]
-    assert out["signed"]["bay_uuid"] == bay["uuid"]
+    assert out["ca"]["bay_uuid"] == cluster["uuid"]
+    assert out["signed"]["bay_uuid"] == cluster["uuid"]
 
     creds = write_creds(tmp_path / "certs", ca=out["ca"]["pem"], cert=out["signed"]["pem"], key=key)
     client = tls_client(master, creds, creds)
@@ -102,7 +102,7 @@ def test_magnumclient_real_bay_and_certificates(aio: Aio, tmp_path: pathlib.Path
     finally:
         client.close()
     assert len(nodes) == 3
-    assert {n.attrs["Status"]["Addr"] for n in nodes} == {master, *bay["node_addresses"]}
+    assert {n.attrs["Status"]["Addr"] for n in nodes} == {master, *cluster["node_addresses"]}
     assert {n.attrs["Status"]["State"] for n in nodes} == {"ready"}
     assert sorted(n.attrs["Spec"]["Labels"]["magnum.role"] for n in nodes) == [
         "master",
@@ -110,12 +110,12 @@ def test_magnumclient_real_bay_and_certificates(aio: Aio, tmp_path: pathlib.Path
         "worker",
     ]
 
-    gone = run_client("delete", aio.url, bay["uuid"], out["baymodel"]["uuid"])
+    gone = run_client("delete", aio.url, cluster["uuid"], out["baymodel"]["uuid"])
     assert gone == {"bay_delete": "ok", "bay_deleted": {"gone": True}, "baymodel_delete": "ok"}
     assert_clean(
         before,
         lambda: without_kept(snapshot(*dirs), dirs[0]),
-        tags=[network.short_id(bay["uuid"])],
+        tags=[network.short_id(cluster["uuid"])],
         dirs=dirs,
     )
     aio.proc.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from magnum import conf as magnum_conf
-from tests.functional.hostcheck import REALHOST, remove_leftover_bays, skip_unless_possible
+from tests.functional.hostcheck import REALHOST, remove_leftover_clusters, skip_unless_possible
 from tests.functional.test_magnumclient import CLIENT_PYTHON, Lines, run_script, started_aio
 
 pytestmark = [
@@ -49,7 +49,7 @@ def aio(tmp_path: pathlib.Path) -> Iterator[tuple[str, subprocess.Popen[str], Li
             config_files=[str(conf)],
             overrides={"DEFAULT": {"state_path": str(state)}},
         )
-        remove_leftover_bays(leftover)
+        remove_leftover_clusters(leftover)
 
 
 def test_magnumclient_drives_containers(aio: tuple[str, subprocess.Popen[str], Lines]) -> None:

@@ -20,7 +20,7 @@ from magnum.db import migration
 from magnum.drivers.infra.local import forwarder, network
 from tests.functional.conftest import Service
 from tests.functional.hostcheck import REALHOST, REFUSED, poll, skip_unless_possible, tls_client
-from tests.functional.test_real_bays import Real, _baymodel, _force_cleanup, _make_real
+from tests.functional.test_real_bays import Real, _cluster_template, _force_cleanup, _make_real
 
 pytestmark = REALHOST
 
@@ -72,16 +72,16 @@ def test_three_masters_behind_one_address_survive_master_0(
     real: Real, tmp_path: pathlib.Path
 ) -> None:
     before = real.snapshot()
-    model = _baymodel(real)
-    bay = real.settled(real.create("mm", model, nodes=1, masters=3)["uuid"])
-    assert bay["status"] == "CREATE_COMPLETE", bay
-    masters, workers = bay["master_addresses"], bay["node_addresses"]
+    model = _cluster_template(real)
+    cluster = real.settled(real.create("mm", model, nodes=1, masters=3)["uuid"])
+    assert cluster["status"] == "CREATE_COMPLETE", cluster
+    masters, workers = cluster["master_addresses"], cluster["node_addresses"]
     assert len(masters) == 3 and len(workers) == 1
     net = ipaddress.ip_network(f"{masters[0]}/24", strict=False)
     gateway = str(network.gateway(net))
-    assert bay["api_address"] == f"tcp://{gateway}:2376"
+    assert cluster["api_address"] == f"tcp://{gateway}:2376"
 
-    short = network.short_id(bay["uuid"])
+    short = network.short_id(cluster["uuid"])
     pidfile = real.run / short / "api-forwarder.pid"
     pid = int(pidfile.read_text())
     (cmd,) = _forwarders(f"{gateway}:2376")
@@ -90,19 +90,19 @@ def test_three_masters_behind_one_address_survive_master_0(
 
     # Through the front, with a certificate the API signed: TLS is verified end to end
     # (the masters' certificates name the gateway address).
-    creds = real.credentials(bay["uuid"], tmp_path / "creds")
+    creds = real.credentials(cluster["uuid"], tmp_path / "creds")
     nodes = _answers(gateway, creds, lambda c: c.nodes.list())
     assert nodes is not None and len(nodes) == 4
     assert {n.attrs["Status"]["State"] for n in nodes} == {"ready"}
 
     # A scale-up keeps the address and the forwarder (same backends: not restarted).
     res = real.svc.patch(
-        f"/v1/bays/{bay['uuid']}", [{"op": "replace", "path": "/node_count", "value": 2}]
+        f"/v1/bays/{cluster['uuid']}", [{"op": "replace", "path": "/node_count", "value": 2}]
     )
     assert res.status_code == 200, res.text
-    grown = real.settled(bay["uuid"])
+    grown = real.settled(cluster["uuid"])
     assert grown["status"] == "UPDATE_COMPLETE", grown
-    assert grown["api_address"] == bay["api_address"]
+    assert grown["api_address"] == cluster["api_address"]
     assert int(pidfile.read_text()) == pid
 
     # master-0's dockerd dies: the same address answers through another manager, and
@@ -133,7 +133,7 @@ def test_three_masters_behind_one_address_survive_master_0(
     )
     assert len(listed) == 5
 
-    real.delete(bay["uuid"])
+    real.delete(cluster["uuid"])
     assert not pidfile.exists()
     assert _forwarders(f"{gateway}:2376") == []
     assert _input_rules(short) == []

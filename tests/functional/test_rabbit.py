@@ -29,6 +29,6 @@ def test_bay_lifecycle_over_rabbitmq(service_factory: Callable[..., Service]) ->
         return body is not None and body["status"] == "CREATE_COMPLETE"
 
     # sync_interval is an hour: only the RPC cast can have started this operation.
-    assert svc.wait_bay("r1", done) is not None
+    assert svc.wait_cluster("r1", done) is not None
     assert svc.delete("/v1/bays/r1").status_code == 204
-    assert svc.wait_bay(res.json["uuid"], lambda b: b is None) is None
+    assert svc.wait_cluster(res.json["uuid"], lambda b: b is None) is None

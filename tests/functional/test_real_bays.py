@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from magnum.db import migration
-from magnum.drivers.infra.local import bay as local_bay
 from magnum.drivers.infra.local import catalog, image, network
+from magnum.drivers.infra.local import cluster as local_cluster
 from tests.functional import _api
 from tests.functional.conftest import Service
 from tests.functional.hostcheck import (
@@ -33,7 +33,7 @@ from tests.functional.hostcheck import (
     assert_clean,
     key_and_csr,
     ours,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -81,18 +81,18 @@ class Real:
     svc: Service
     state: pathlib.Path  # [DEFAULT] state_path
     run: pathlib.Path  # [local] run_dir
-    bays: list[str] = dataclasses.field(default_factory=list)
+    clusters: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def state_root(self) -> pathlib.Path:
-        return local_bay.state_root(self.svc.conf)
+        return local_cluster.state_root(self.svc.conf)
 
     def snapshot(self) -> dict[str, Any]:
         return without_kept(snapshot(self.state, self.run), self.state_root)
 
     def assert_clean(self, before: dict[str, Any]) -> None:
         """Nothing of this service's bays is left (bays of other sessions do not count)."""
-        tags = [network.short_id(u) for u in self.bays]
+        tags = [network.short_id(u) for u in self.clusters]
         assert_clean(before, self.snapshot, tags=tags, dirs=(self.state, self.run))
 
     def create(self, name: str, model: str, *, nodes: int, masters: int = 1) -> dict[str, Any]:
@@ -102,11 +102,11 @@ class Real:
         )
         assert res.status_code == 201, res.text
         body: dict[str, Any] = res.json
-        self.bays.append(body["uuid"])
+        self.clusters.append(body["uuid"])
         return body
 
     def settled(self, ident: str, *, timeout: float = CREATE_TIMEOUT) -> dict[str, Any]:
-        body = self.svc.wait_bay(
+        body = self.svc.wait_cluster(
             ident, lambda b: b is None or not b["status"].endswith("IN_PROGRESS"), timeout=timeout
         )
         assert body is not None, f"bay {ident} vanished"
@@ -115,16 +115,16 @@ class Real:
     def delete(self, ident: str, *, timeout: float = 60.0) -> None:
         res = self.svc.delete(f"/v1/bays/{ident}")
         assert res.status_code in (204, 404), res.text
-        self.svc.wait_bay(ident, lambda b: b is None, timeout=timeout)
+        self.svc.wait_cluster(ident, lambda b: b is None, timeout=timeout)
 
-    def credentials(self, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
+    def credentials(self, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
         """The bay's CA from GET /v1/certificates and a client cert signed from our CSR."""
-        res = self.svc.get(f"/v1/certificates/{bay_uuid}")
+        res = self.svc.get(f"/v1/certificates/{cluster_uuid}")
         assert res.status_code == 200, res.text
         ca = res.json["pem"]
-        assert res.json["bay_uuid"] == bay_uuid
+        assert res.json["bay_uuid"] == cluster_uuid
         key, csr = key_and_csr("tenant")
-        res = self.svc.post("/v1/certificates", {"bay_uuid": bay_uuid, "csr": csr})
+        res = self.svc.post("/v1/certificates", {"bay_uuid": cluster_uuid, "csr": csr})
         assert res.status_code == 201, res.text
         assert res.json["pem"].startswith("-----BEGIN CERTIFICATE-----")
         return write_creds(where, ca=ca, cert=res.json["pem"], key=key)
@@ -132,10 +132,10 @@ class Real:
 
 def _force_cleanup(real: Real) -> None:
     """Delete every bay through the API; whatever that leaves, remove with the driver."""
-    for ident in real.bays:
+    for ident in real.clusters:
         with contextlib.suppress(AssertionError):
             real.delete(ident)
-    remove_leftover_bays(real.svc.conf, real.bays)
+    remove_leftover_clusters(real.svc.conf, real.clusters)
 
 
 def _make_real(
@@ -171,7 +171,7 @@ def real(real_factory: Callable[..., Real]) -> Real:
     return real_factory()
 
 
-def _baymodel(real: Real, **fields: Any) -> str:
+def _cluster_template(real: Real, **fields: Any) -> str:
     res = real.svc.post("/v1/baymodels", MODEL | fields)
     assert res.status_code == 201, res.text
     return str(res.json["uuid"])
@@ -191,7 +191,7 @@ def _watch_create(real: Real, ident: str) -> tuple[dict[str, Any], list[str]]:
             return False
         return True
 
-    body = real.svc.wait_bay(ident, done, timeout=CREATE_TIMEOUT)
+    body = real.svc.wait_cluster(ident, done, timeout=CREATE_TIMEOUT)
     assert body is not None
     return body, reasons
 
@@ -235,24 +235,24 @@ def _patch_nodes(real: Real, ident: str, count: int) -> dict[str, Any]:
 # --- the lifecycle ---------------------------------------------------------------------
 def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> None:
     before = real.snapshot()
-    model = _baymodel(real)
+    model = _cluster_template(real)
     started = time.monotonic()
     b1 = real.create("b1", model, nodes=2)
     b2 = real.create("b2", model, nodes=1)  # another bay, for its certificate
     assert b1["status"] == "CREATE_IN_PROGRESS"
 
-    bay, reasons = _watch_create(real, b1["uuid"])
+    cluster, reasons = _watch_create(real, b1["uuid"])
     print(f"\ncreate 1+2 through the API: {time.monotonic() - started:.2f}s; progress {reasons}")
-    assert bay["status"] == "CREATE_COMPLETE", bay
-    assert bay["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes"
+    assert cluster["status"] == "CREATE_COMPLETE", cluster
+    assert cluster["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes"
     assert len(reasons) >= 2, reasons
     for reason in reasons:
         assert any(p.match(reason) for p in PROGRESS), reasons
 
     # Addresses: one master, two workers, all distinct in the bay's /24.
-    (master,) = bay["master_addresses"]
-    workers = bay["node_addresses"]
-    assert bay["api_address"] == f"tcp://{master}:2376"
+    (master,) = cluster["master_addresses"]
+    workers = cluster["node_addresses"]
+    assert cluster["api_address"] == f"tcp://{master}:2376"
     assert len(workers) == 2 and len({master, *workers}) == 3
     net = ipaddress.ip_network(f"{master}/24", strict=False)
     assert all(ipaddress.ip_address(a) in net for a in workers)
@@ -262,7 +262,7 @@ def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> No
     assert ipaddress.ip_address(other["master_addresses"][0]) not in net
 
     # The CA from the API and a signed CSR open every node; a container runs on each.
-    creds = real.credentials(bay["uuid"], tmp_path / "b1")
+    creds = real.credentials(cluster["uuid"], tmp_path / "b1")
     names = {a: _run_on(a, creds) for a in [master, *workers]}
     assert len(set(names.values())) == 3, names
     assert all(n.startswith("bay-") for n in names.values()), names
@@ -282,17 +282,17 @@ def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> No
     assert real.svc.delete(f"/v1/bays/{other['uuid']}").status_code == 204
 
     # Scale to 1+4: the new nodes join and run containers.
-    grown = _patch_nodes(real, bay["uuid"], 4)
+    grown = _patch_nodes(real, cluster["uuid"], 4)
     assert grown["status_reason"] == "Bay UPDATE completed: 1 master, 4 nodes"
     assert grown["node_addresses"][:2] == workers
-    assert grown["api_address"] == bay["api_address"]
+    assert grown["api_address"] == cluster["api_address"]
     new = grown["node_addresses"][2:]
     for address in new:
         _run_on(address, creds)
     assert _swarm(master, creds) == dict.fromkeys([master, *grown["node_addresses"]], "ready")
 
     # ... and back to 1+2: the workers added last leave the swarm and the host.
-    shrunk = _patch_nodes(real, bay["uuid"], 2)
+    shrunk = _patch_nodes(real, cluster["uuid"], 2)
     assert shrunk["node_addresses"] == workers
     assert _swarm(master, creds) == dict.fromkeys([master, *workers], "ready")
     client = tls_client(new[0], creds, creds, timeout=2)
@@ -303,9 +303,9 @@ def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> No
         client.close()
 
     started = time.monotonic()
-    real.delete(bay["uuid"])
+    real.delete(cluster["uuid"])
     print(f"delete 1+2 through the API: {time.monotonic() - started:.2f}s")
-    real.svc.wait_bay(other["uuid"], lambda b: b is None, timeout=60)
+    real.svc.wait_cluster(other["uuid"], lambda b: b is None, timeout=60)
     assert real.svc.get("/v1/bays").json["bays"] == []
     real.assert_clean(before)
 
@@ -313,24 +313,24 @@ def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> No
 # --- leaks -------------------------------------------------------------------------------
 def test_twenty_create_delete_cycles_leave_the_host_clean(real: Real) -> None:
     before = real.snapshot()
-    model = _baymodel(real)
+    model = _cluster_template(real)
     rounds, at_once = 5, 4
     started = time.monotonic()
     for r in range(rounds):
-        bays = [real.create(f"leak-{r}-{i}", model, nodes=1) for i in range(at_once)]
-        settled = [real.settled(b["uuid"]) for b in bays]
+        clusters = [real.create(f"leak-{r}-{i}", model, nodes=1) for i in range(at_once)]
+        settled = [real.settled(b["uuid"]) for b in clusters]
         assert [b["status"] for b in settled] == ["CREATE_COMPLETE"] * at_once, settled
         if r == 0:  # the snapshot sees what bays make (so an empty diff means something)
-            tags = [network.short_id(b["uuid"]) for b in bays]
+            tags = [network.short_id(b["uuid"]) for b in clusters]
             during = ours(real.snapshot(), tags, (real.state, real.run))
             assert len(during["netns"]) == 2 * at_once, during["netns"]
             assert len(during["forward"]) == at_once, during["forward"]
             daemons = [p for p in during["procs"] if p.split()[0].endswith("dockerd")]
             assert len(daemons) == 2 * at_once, during["procs"]
-        for b in bays:
+        for b in clusters:
             assert real.svc.delete(f"/v1/bays/{b['uuid']}").status_code == 204
-        for b in bays:
-            real.svc.wait_bay(b["uuid"], lambda body: body is None, timeout=60)
+        for b in clusters:
+            real.svc.wait_cluster(b["uuid"], lambda body: body is None, timeout=60)
     print(f"\n{rounds * at_once} create/delete cycles of 1+1: {time.monotonic() - started:.1f}s")
     real.assert_clean(before)
 
@@ -346,32 +346,32 @@ def test_dockerd_that_fails_to_start(
     broken.chmod(0o755)
     real = real_factory(dockerd=str(broken))
     before = real.snapshot()
-    model = _baymodel(real)
-    bay = real.settled(real.create("broken", model, nodes=1)["uuid"])
-    assert bay["status"] == "CREATE_FAILED", bay
-    reason = bay["status_reason"]
+    model = _cluster_template(real)
+    cluster = real.settled(real.create("broken", model, nodes=1)["uuid"])
+    assert cluster["status"] == "CREATE_FAILED", cluster
+    reason = cluster["status_reason"]
     assert re.search(r"dockerd of node (master-0|node-0) exited", reason), reason
     assert "simulated: no space left on device" in reason, reason
     # Everything built before the failure is gone already, before the bay is deleted.
     real.assert_clean(before)
-    real.delete(bay["uuid"])
+    real.delete(cluster["uuid"])
     real.assert_clean(before)
 
 
 def test_missing_dockerd_binary(real_factory: Callable[..., Real]) -> None:
     real = real_factory(dockerd="/nonexistent/dockerd")
     before = real.snapshot()
-    model = _baymodel(real)
-    bay = real.settled(real.create("nobin", model, nodes=1)["uuid"])
-    assert bay["status"] == "CREATE_FAILED", bay
-    assert "/nonexistent/dockerd is not installed" in bay["status_reason"], bay
-    real.delete(bay["uuid"])
+    model = _cluster_template(real)
+    cluster = real.settled(real.create("nobin", model, nodes=1)["uuid"])
+    assert cluster["status"] == "CREATE_FAILED", cluster
+    assert "/nonexistent/dockerd is not installed" in cluster["status_reason"], cluster
+    real.delete(cluster["uuid"])
     real.assert_clean(before)
 
 
 def test_bad_input_is_refused_before_anything_is_built(real: Real) -> None:
     before = real.snapshot()
-    model = _baymodel(real)
+    model = _cluster_template(real)
     svc = real.svc
 
     def refused(body: dict[str, Any], *fragments: str) -> None:
@@ -400,7 +400,7 @@ def test_more_nodes_than_the_host_has_memory_for(real_factory: Callable[..., Rea
     # a 1+9 bay cannot fit.
     real = real_factory(node_memory_estimate=catalog.mem_available_mb() // 4)
     before = real.snapshot()
-    model = _baymodel(real)
+    model = _cluster_template(real)
     res = real.svc.post("/v1/bays", {"baymodel_id": model, "node_count": 9})
     _api.error(res, 400, contains=("This host cannot hold 10 more nodes",))
     assert real.svc.get("/v1/bays").json["bays"] == []
@@ -409,11 +409,11 @@ def test_more_nodes_than_the_host_has_memory_for(real_factory: Callable[..., Rea
 
 def test_concurrent_bays_get_separate_subnets(real: Real) -> None:
     """Bays created at the same moment never share a /24 or a bridge."""
-    model = _baymodel(real)
+    model = _cluster_template(real)
     before = real.snapshot()
-    bays = [real.create(f"c{i}", model, nodes=1) for i in range(3)]
+    clusters = [real.create(f"c{i}", model, nodes=1) for i in range(3)]
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        settled = list(pool.map(lambda b: real.settled(b["uuid"]), bays))
+        settled = list(pool.map(lambda b: real.settled(b["uuid"]), clusters))
     assert all(b["status"] == "CREATE_COMPLETE" for b in settled), settled
     nets = {ipaddress.ip_network(f"{b['master_addresses'][0]}/24", strict=False) for b in settled}
     assert len(nets) == 3

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from magnum.db import migration
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import dockerd, image, network
 from tests.functional import _api
 from tests.functional.conftest import Service
@@ -29,7 +29,7 @@ from tests.functional.hostcheck import (
     REALHOST,
     assert_clean,
     key_and_csr,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -66,7 +66,7 @@ class Real:
         self.run = pathlib.Path(f"/run/mgn-c{uuid.uuid4().hex[:8]}")  # short: socket paths
         self.state = tmp / "state"
         self.svc = self.start()
-        self.bays: list[str] = []
+        self.clusters: list[str] = []
 
     def start(self) -> Service:
         """A (new) API + conductor on the same database, state and run directories."""
@@ -80,9 +80,9 @@ class Real:
         )
 
     def snapshot(self) -> dict[str, Any]:
-        return without_kept(snapshot(self.state, self.run), local_bay.state_root(self.svc.conf))
+        return without_kept(snapshot(self.state, self.run), local_cluster.state_root(self.svc.conf))
 
-    def bay(self, nodes: int) -> dict[str, Any]:
+    def cluster(self, nodes: int) -> dict[str, Any]:
         res = self.svc.post("/v1/baymodels", MODEL | {"name": f"m-{uuid.uuid4().hex[:6]}"})
         assert res.status_code == 201, res.text
         res = self.svc.post(
@@ -94,8 +94,8 @@ class Real:
             },
         )
         assert res.status_code == 201, res.text
-        self.bays.append(res.json["uuid"])
-        body = self.svc.wait_bay(
+        self.clusters.append(res.json["uuid"])
+        body = self.svc.wait_cluster(
             res.json["uuid"],
             lambda b: b is None or not b["status"].endswith("IN_PROGRESS"),
             timeout=CREATE_TIMEOUT,
@@ -103,27 +103,27 @@ class Real:
         assert body is not None and body["status"] == "CREATE_COMPLETE", body
         return body
 
-    def delete_bay(self, ident: str) -> None:
+    def delete_cluster(self, ident: str) -> None:
         res = self.svc.delete(f"/v1/bays/{ident}")
         assert res.status_code in (204, 404), res.text
-        self.svc.wait_bay(ident, lambda b: b is None, timeout=60)
+        self.svc.wait_cluster(ident, lambda b: b is None, timeout=60)
 
-    def creds(self, bay: dict[str, Any]) -> pathlib.Path:
-        ca = self.svc.get(f"/v1/certificates/{bay['uuid']}").json["pem"]
+    def creds(self, cluster: dict[str, Any]) -> pathlib.Path:
+        ca = self.svc.get(f"/v1/certificates/{cluster['uuid']}").json["pem"]
         key, csr = key_and_csr("tenant")
-        res = self.svc.post("/v1/certificates", {"bay_uuid": bay["uuid"], "csr": csr})
+        res = self.svc.post("/v1/certificates", {"bay_uuid": cluster["uuid"], "csr": csr})
         assert res.status_code == 201, res.text
-        return write_creds(self.tmp / bay["uuid"], ca=ca, cert=res.json["pem"], key=key)
+        return write_creds(self.tmp / cluster["uuid"], ca=ca, cert=res.json["pem"], key=key)
 
     def cleanup(self) -> None:
-        for ident in self.bays:
+        for ident in self.clusters:
             with contextlib.suppress(AssertionError):
-                self.delete_bay(ident)
-        remove_leftover_bays(self.svc.conf, self.bays)
+                self.delete_cluster(ident)
+        remove_leftover_clusters(self.svc.conf, self.clusters)
 
     def assert_clean(self, before: dict[str, Any]) -> None:
         """Nothing of our bays is left (bays of other sessions on this host do not count)."""
-        tags = [network.short_id(u) for u in self.bays]
+        tags = [network.short_id(u) for u in self.clusters]
         assert_clean(before, self.snapshot, tags=tags, dirs=(self.state, self.run))
 
 
@@ -135,8 +135,8 @@ def real(service_factory: Callable[..., Service], tmp_path: pathlib.Path) -> Ite
     made.cleanup()
 
 
-def create(svc: Service, bay: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"]} | fields)
+def create(svc: Service, cluster: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"]} | fields)
     assert res.status_code == 201, res.text
     body: dict[str, Any] = res.json
     return body
@@ -158,42 +158,42 @@ def status(svc: Service, c: dict[str, Any]) -> tuple[str, str | None]:
     return res.json["status"], res.json["status_reason"]
 
 
-def on_node(address: str, creds: pathlib.Path, bay: dict[str, Any]) -> dict[str, str]:
+def on_node(address: str, creds: pathlib.Path, cluster: dict[str, Any]) -> dict[str, str]:
     """{magnum uuid: docker state} of the bay's containers on the node at `address`."""
     client = tls_client(address, creds, creds)
     try:
-        found = client.api.containers(all=True, filters={"label": f"magnum.bay={bay['uuid']}"})
+        found = client.api.containers(all=True, filters={"label": f"magnum.bay={cluster['uuid']}"})
         return {c["Labels"]["magnum.container"]: c["State"] for c in found}
     finally:
         client.close()
 
 
-def addresses(bay: dict[str, Any]) -> dict[str, str]:
-    workers = {f"node-{i}": a for i, a in enumerate(bay["node_addresses"])}
-    return {"master-0": bay["master_addresses"][0]} | workers
+def addresses(cluster: dict[str, Any]) -> dict[str, str]:
+    workers = {f"node-{i}": a for i, a in enumerate(cluster["node_addresses"])}
+    return {"master-0": cluster["master_addresses"][0]} | workers
 
 
 # --- every action end to end, placement, sync of an exited container ----------------------
 def test_containers_end_to_end(real: Real) -> None:
     before = real.snapshot()
     svc = real.svc
-    bay = real.bay(nodes=2)
-    creds = real.creds(bay)
-    where = addresses(bay)
+    cluster = real.cluster(nodes=2)
+    creds = real.creds(cluster)
+    where = addresses(cluster)
 
     c = create(
         svc,
-        bay,
+        cluster,
         name="web",
         command=f"sh -c {json.dumps(LOOP)}",
         memory="64m",
         environment={"GREETING": "hi there"},
     )
     assert c["status"] == "Stopped" and c["host"] in ("node-0", "node-1"), c
-    assert on_node(where[c["host"]], creds, bay) == {c["uuid"]: "created"}
+    assert on_node(where[c["host"]], creds, cluster) == {c["uuid"]: "created"}
     act(svc, c, "start")
     assert status(svc, c) == ("Running", None)
-    assert on_node(where[c["host"]], creds, bay) == {c["uuid"]: "running"}
+    assert on_node(where[c["host"]], creds, cluster) == {c["uuid"]: "running"}
 
     path = f"/v1/containers/{c['uuid']}"
     res = put(svc, f"{path}/execute", params={"command": "cat /etc/hostname"})
@@ -211,7 +211,7 @@ def test_containers_end_to_end(real: Real) -> None:
 
     act(svc, c, "pause")
     assert status(svc, c)[0] == "Paused"
-    assert on_node(where[c["host"]], creds, bay)[c["uuid"]] == "paused"
+    assert on_node(where[c["host"]], creds, cluster)[c["uuid"]] == "paused"
     _api.error(put(svc, f"{path}/execute?command=ls"), 409, contains=("paused",))
     _api.error(put(svc, f"{path}/pause"), 409, contains=("already paused",))
     act(svc, c, "unpause")
@@ -231,26 +231,30 @@ def test_containers_end_to_end(real: Real) -> None:
     act(svc, c, "start")
 
     # An image the nodes do not have, and more memory than a node has: 400, no row.
-    res = svc.post("/v1/containers", {"image": "nope/missing:1", "bay_uuid": bay["uuid"]})
-    _api.error(res, 400, contains=(f"Image nope/missing:1 is not available in bay {bay['uuid']}",))
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "600m"})
-    _api.error(res, 400, f"No node of bay {bay['uuid']} has 600 MB free.")
-    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": bay["uuid"], "memory": "1k"})
+    res = svc.post("/v1/containers", {"image": "nope/missing:1", "bay_uuid": cluster["uuid"]})
+    _api.error(
+        res, 400, contains=(f"Image nope/missing:1 is not available in bay {cluster['uuid']}",)
+    )
+    res = svc.post(
+        "/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"], "memory": "600m"}
+    )
+    _api.error(res, 400, f"No node of bay {cluster['uuid']} has 600 MB free.")
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"], "memory": "1k"})
     _api.error(res, 400, contains=("Minimum memory limit",))
     assert len(svc.get("/v1/containers").json["containers"]) == 1
 
     # Placement: spread over both workers, recorded, and true in Docker.
-    more = [create(svc, bay, command="sleep 600", memory="64m") for _ in range(4)]
+    more = [create(svc, cluster, command="sleep 600", memory="64m") for _ in range(4)]
     hosts = [m["host"] for m in more]
     assert set(hosts) == {"node-0", "node-1"}, hosts
     everything = [c, *more]
     for name in ("node-0", "node-1"):
         placed = {m["uuid"] for m in everything if m["host"] == name}
-        assert set(on_node(where[name], creds, bay)) == placed
-    assert on_node(where["master-0"], creds, bay) == {}
+        assert set(on_node(where[name], creds, cluster)) == placed
+    assert on_node(where["master-0"], creds, cluster) == {}
 
     # A container whose command ends shows Stopped after the next sync.
-    short = create(svc, bay, command="sh -c 'exit 3'")
+    short = create(svc, cluster, command="sh -c 'exit 3'")
     act(svc, short, "start")
 
     def listed() -> dict[str, tuple[str, str | None]]:
@@ -263,15 +267,15 @@ def test_containers_end_to_end(real: Real) -> None:
         assert svc.delete(f"/v1/containers/{x['uuid']}").status_code == 204
     assert svc.get("/v1/containers").json["containers"] == []
     for address in where.values():
-        assert on_node(address, creds, bay) == {}
-    real.delete_bay(bay["uuid"])
+        assert on_node(address, creds, cluster) == {}
+    real.delete_cluster(cluster["uuid"])
     real.assert_clean(before)
 
 
 # --- a conductor restart ----------------------------------------------------------------
 def test_container_survives_a_conductor_restart(real: Real) -> None:
-    bay = real.bay(nodes=1)
-    c = create(real.svc, bay, command=f"sh -c {json.dumps(LOOP)}")
+    cluster = real.cluster(nodes=1)
+    c = create(real.svc, cluster, command=f"sh -c {json.dumps(LOOP)}")
     act(real.svc, c, "start")
     real.svc.conductor.stop()
     real.svc = real.start()  # a new conductor (and API) on the same database
@@ -287,14 +291,14 @@ def test_container_survives_a_conductor_restart(real: Real) -> None:
 def test_node_killed_under_a_container(real: Real) -> None:
     before = real.snapshot()
     svc = real.svc
-    bay = real.bay(nodes=2)
-    a = create(svc, bay, command="sleep 600")
-    b = create(svc, bay, command="sleep 600")
+    cluster = real.cluster(nodes=2)
+    a = create(svc, cluster, command="sleep 600")
+    b = create(svc, cluster, command="sleep 600")
     assert {a["host"], b["host"]} == {"node-0", "node-1"}
     act(svc, a, "start")
     act(svc, b, "start")
 
-    _, run_dir = local_bay.dirs(svc.conf, bay["uuid"])
+    _, run_dir = local_cluster.dirs(svc.conf, cluster["uuid"])
     layout = dockerd.Layout(state=pathlib.Path("/nonexistent"), run=run_dir / a["host"])
     pid = int(layout.pidfile.read_text().strip())
     os.kill(pid, signal.SIGKILL)
@@ -312,6 +316,6 @@ def test_node_killed_under_a_container(real: Real) -> None:
     res = put(svc, f"/v1/containers/{b['uuid']}/execute", params={"command": "echo alive"})
     assert res.json == {"output": "alive\n"}
     # Deleting the bay removes the dead node, its container and every row.
-    real.delete_bay(bay["uuid"])
+    real.delete_cluster(cluster["uuid"])
     assert svc.get("/v1/containers").json["containers"] == []
     real.assert_clean(before)

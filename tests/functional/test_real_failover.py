@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import network
 from tests.functional._cluster import LEASE_TTL, Cluster, migrated_postgres, wait_until
 from tests.functional.hostcheck import (
@@ -37,7 +37,7 @@ from tests.functional.hostcheck import (
     REALHOST,
     assert_clean,
     key_and_csr,
-    remove_leftover_bays,
+    remove_leftover_clusters,
     skip_unless_possible,
     snapshot,
     tls_client,
@@ -102,21 +102,21 @@ class RealCluster:
 
     @property
     def state_root(self) -> pathlib.Path:
-        return local_bay.state_root(self.c.conf)
+        return local_cluster.state_root(self.c.conf)
 
     def snapshot(self) -> dict[str, Any]:
         return without_kept(snapshot(self.c.state, self.run), self.state_root)
 
-    def row(self, bay_uuid: str) -> dict[str, Any] | None:
-        return self.c.bay_row(bay_uuid, "status_reason")
+    def row(self, cluster_uuid: str) -> dict[str, Any] | None:
+        return self.c.cluster_row(cluster_uuid, "status_reason")
 
-    def catch(self, bay_uuid: str, status: str, pattern: str) -> dict[str, Any]:
+    def catch(self, cluster_uuid: str, status: str, pattern: str) -> dict[str, Any]:
         """Poll the row every 10 ms until a conductor holds the lease and status_reason
         matches `pattern`; record every reason seen on the way."""
         wanted = re.compile(pattern)
 
         def probe() -> dict[str, Any] | None:
-            row = self.row(bay_uuid)
+            row = self.row(cluster_uuid)
             assert row is not None, f"bay gone before the kill window; seen {self.seen}"
             reason = row["status_reason"] or ""
             if not self.seen or self.seen[-1] != reason:
@@ -144,11 +144,11 @@ class RealCluster:
         self.orphans |= inits
         return host
 
-    def taken_over(self, bay_uuid: str, survivor: str, settled: str) -> None:
+    def taken_over(self, cluster_uuid: str, survivor: str, settled: str) -> None:
         """Until the survivor holds the lease (or has finished already)."""
 
         def probe() -> bool:
-            row = self.row(bay_uuid)
+            row = self.row(cluster_uuid)
             return (
                 row is None
                 or row["status"] == settled
@@ -157,33 +157,33 @@ class RealCluster:
 
         wait_until(f"{survivor} to take the lease over", probe, TAKEOVER_TIMEOUT)
 
-    def settled(self, bay_uuid: str) -> dict[str, Any]:
+    def settled(self, cluster_uuid: str) -> dict[str, Any]:
         """The bay (GET) once it is settled and its lease released."""
 
         def probe() -> bool:
-            row = self.row(bay_uuid)
+            row = self.row(cluster_uuid)
             assert row is not None
             return not row["status"].endswith("IN_PROGRESS") and row["lease_owner"] is None
 
-        wait_until(f"bay {bay_uuid} to settle", probe, SETTLE_TIMEOUT)
-        res = self.c.get(f"/v1/bays/{bay_uuid}")
+        wait_until(f"bay {cluster_uuid} to settle", probe, SETTLE_TIMEOUT)
+        res = self.c.get(f"/v1/bays/{cluster_uuid}")
         assert res.status_code == 200, res.text
         body: dict[str, Any] = res.json
         return body
 
-    def credentials(self, bay_uuid: str, where: pathlib.Path) -> pathlib.Path:
+    def credentials(self, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
         """The bay CA from the API and a client certificate signed from our CSR."""
-        res = self.c.get(f"/v1/certificates/{bay_uuid}")
+        res = self.c.get(f"/v1/certificates/{cluster_uuid}")
         assert res.status_code == 200, res.text
         ca = res.json["pem"]
         key, csr = key_and_csr("tenant")
-        res = self.c.request("POST", "/v1/certificates", {"bay_uuid": bay_uuid, "csr": csr})
+        res = self.c.request("POST", "/v1/certificates", {"bay_uuid": cluster_uuid, "csr": csr})
         assert res.status_code == 201, res.text
         return write_creds(where, ca=ca, cert=res.json["pem"], key=key)
 
-    def node_daemons(self, bay_uuid: str) -> dict[str, list[str]]:
+    def node_daemons(self, cluster_uuid: str) -> dict[str, list[str]]:
         """The bay's namespaces and node daemons on this host, by kind."""
-        tag = network.short_id(bay_uuid)
+        tag = network.short_id(cluster_uuid)
         snap = snapshot(self.c.state, self.run)
         procs = [p for p in snap["procs"] if f"/{tag}/" in p]
         return {
@@ -192,14 +192,14 @@ class RealCluster:
             "docker-init": [p for p in procs if p.split()[0].endswith("docker-init")],
         }
 
-    def assert_nodes(self, bay: dict[str, Any], creds: pathlib.Path, count: int) -> None:
+    def assert_nodes(self, cluster: dict[str, Any], creds: pathlib.Path, count: int) -> None:
         """Exactly `count` nodes: namespaces, daemons and Ready swarm members."""
-        (master,) = bay["master_addresses"]
-        addresses = [master, *bay["node_addresses"]]
-        assert len(set(addresses)) == count, bay
-        found = self.node_daemons(bay["uuid"])
+        (master,) = cluster["master_addresses"]
+        addresses = [master, *cluster["node_addresses"]]
+        assert len(set(addresses)) == count, cluster
+        found = self.node_daemons(cluster["uuid"])
         assert {k: len(v) for k, v in found.items()} == dict.fromkeys(found, count), found
-        records = list((self.state_root / network.short_id(bay["uuid"])).glob("*/node.json"))
+        records = list((self.state_root / network.short_id(cluster["uuid"])).glob("*/node.json"))
         assert len(records) == count, records
         client = tls_client(master, creds, creds)
         try:
@@ -241,7 +241,7 @@ def real(tmp_path: pathlib.Path) -> Iterator[RealCluster]:
         try:
             if cluster is not None:
                 failures = cluster.stop_conductors()
-                remove_leftover_bays(cluster.conf)
+                remove_leftover_clusters(cluster.conf)
                 cluster.close()
                 assert not failures, failures
         finally:
@@ -265,62 +265,62 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     started = time.monotonic()
     res = c.request("POST", "/v1/bays", {"name": "fo", "baymodel_id": "failover", "node_count": 2})
     assert res.status_code == 201, res.text
-    bay_uuid = res.json["uuid"]
+    cluster_uuid = res.json["uuid"]
     row = real.catch(
-        bay_uuid, "CREATE_IN_PROGRESS", r"^\d+/3 nodes created$|^Forming|nodes joined$"
+        cluster_uuid, "CREATE_IN_PROGRESS", r"^\d+/3 nodes created$|^Forming|nodes joined$"
     )
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs)
-    real.taken_over(bay_uuid, survivor, "CREATE_COMPLETE")
-    bay = real.settled(bay_uuid)
+    real.taken_over(cluster_uuid, survivor, "CREATE_COMPLETE")
+    cluster = real.settled(cluster_uuid)
     timings["create"] = time.monotonic() - started
     print(f"\ncreate: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
-    assert bay["status"] == "CREATE_COMPLETE", bay
-    assert bay["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes", bay
-    assert f"bay {bay_uuid}: create starting on {survivor}:" in c.log(survivor)
-    creds = real.credentials(bay_uuid, tmp_path / "creds")
-    real.assert_nodes(bay, creds, 3)
+    assert cluster["status"] == "CREATE_COMPLETE", cluster
+    assert cluster["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes", cluster
+    assert f"cluster {cluster_uuid}: create starting on {survivor}:" in c.log(survivor)
+    creds = real.credentials(cluster_uuid, tmp_path / "creds")
+    real.assert_nodes(cluster, creds, 3)
 
     # 2. scale to 1+4: kill the owner while the new nodes are built or join
     c.start_conductor("c3")
     c.wait_up(survivor, "c3")
     started = time.monotonic()
     res = c.request(
-        "PATCH", f"/v1/bays/{bay_uuid}", [{"op": "replace", "path": "/node_count", "value": 4}]
+        "PATCH", f"/v1/bays/{cluster_uuid}", [{"op": "replace", "path": "/node_count", "value": 4}]
     )
     assert res.status_code == 200, res.text
-    row = real.catch(bay_uuid, "UPDATE_IN_PROGRESS", r"^\d+/5 nodes created$|^Joining|joined$")
+    row = real.catch(cluster_uuid, "UPDATE_IN_PROGRESS", r"^\d+/5 nodes created$|^Joining|joined$")
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs) - {victim}
-    real.taken_over(bay_uuid, survivor, "UPDATE_COMPLETE")
-    grown = real.settled(bay_uuid)
+    real.taken_over(cluster_uuid, survivor, "UPDATE_COMPLETE")
+    grown = real.settled(cluster_uuid)
     timings["scale"] = time.monotonic() - started
     print(f"scale: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
     assert grown["status"] == "UPDATE_COMPLETE", grown
     assert grown["status_reason"] == "Bay UPDATE completed: 1 master, 4 nodes", grown
     assert grown["node_count"] == 4
-    assert grown["node_addresses"][:2] == bay["node_addresses"], (bay, grown)
-    assert f"bay {bay_uuid}: update starting on {survivor}:" in c.log(survivor)
+    assert grown["node_addresses"][:2] == cluster["node_addresses"], (cluster, grown)
+    assert f"cluster {cluster_uuid}: update starting on {survivor}:" in c.log(survivor)
     real.assert_nodes(grown, creds, 5)
 
     # 3. delete: kill the owner while it deletes the nodes
     c.start_conductor("c4")
     c.wait_up(survivor, "c4")
     started = time.monotonic()
-    res = c.request("DELETE", f"/v1/bays/{bay_uuid}")
+    res = c.request("DELETE", f"/v1/bays/{cluster_uuid}")
     assert res.status_code == 204, res.text
-    row = real.catch(bay_uuid, "DELETE_IN_PROGRESS", r"^Deleting nodes$")
+    row = real.catch(cluster_uuid, "DELETE_IN_PROGRESS", r"^Deleting nodes$")
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs) - {victim}
-    wait_until("the bay row to be gone", lambda: real.row(bay_uuid) is None, SETTLE_TIMEOUT)
+    wait_until("the bay row to be gone", lambda: real.row(cluster_uuid) is None, SETTLE_TIMEOUT)
     timings["delete"] = time.monotonic() - started
     print(f"delete: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
-    assert c.get(f"/v1/bays/{bay_uuid}").status_code == 404
-    assert f"bay {bay_uuid}: delete starting on {survivor}:" in c.log(survivor)
+    assert c.get(f"/v1/bays/{cluster_uuid}").status_code == 404
+    assert f"cluster {cluster_uuid}: delete starting on {survivor}:" in c.log(survivor)
 
-    tag = network.short_id(bay_uuid)
+    tag = network.short_id(cluster_uuid)
     assert_clean(before, real.snapshot, tags=[tag], dirs=(c.state, real.run))
-    assert real.node_daemons(bay_uuid) == {"netns": [], "dockerd": [], "docker-init": []}
+    assert real.node_daemons(cluster_uuid) == {"netns": [], "dockerd": [], "docker-init": []}
     # The killed conductors' node inits died with the bay and were reaped (by pid 1):
     # no daemon of the bay, and no new daemon zombie, is left on the host.
     assert real.orphans, "no node daemon outlived a killed conductor"

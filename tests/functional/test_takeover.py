@@ -22,10 +22,10 @@ def test_orphaned_create_is_adopted(service_factory: Callable[..., Service]) -> 
     uuid = utils.new_uuid()
     with svc.db.session() as session:  # a bay left behind by a conductor that died mid-create
         session.add(
-            models.Bay(
+            models.Cluster(
                 uuid=uuid,
                 project_id="p1",
-                baymodel_id=model["uuid"],
+                cluster_template_id=model["uuid"],
                 node_count=2,
                 master_count=1,
                 status="CREATE_IN_PROGRESS",
@@ -38,10 +38,10 @@ def test_orphaned_create_is_adopted(service_factory: Callable[..., Service]) -> 
                 driver_state={},
             )
         )
-    bay = svc.wait_bay(uuid, lambda b: b is not None and b["status"] == "CREATE_COMPLETE")
-    assert bay is not None and len(bay["node_addresses"]) == 2
+    cluster = svc.wait_cluster(uuid, lambda b: b is not None and b["status"] == "CREATE_COMPLETE")
+    assert cluster is not None and len(cluster["node_addresses"]) == 2
     with svc.db.session() as session:
-        row = session.scalar(sa.select(models.Bay).where(models.Bay.uuid == uuid))
+        row = session.scalar(sa.select(models.Cluster).where(models.Cluster.uuid == uuid))
         assert row is not None and row.lease_owner is None and row.operation is None
 
 
@@ -51,10 +51,10 @@ def test_operation_past_its_deadline_fails(service_factory: Callable[..., Servic
     uuid = utils.new_uuid()
     with svc.db.session() as session:
         session.add(
-            models.Bay(
+            models.Cluster(
                 uuid=uuid,
                 project_id="p1",
-                baymodel_id=model["uuid"],
+                cluster_template_id=model["uuid"],
                 node_count=1,
                 master_count=1,
                 status="CREATE_IN_PROGRESS",
@@ -69,8 +69,8 @@ def test_operation_past_its_deadline_fails(service_factory: Callable[..., Servic
     def failed(body: dict[str, Any] | None) -> bool:
         return body is not None and body["status"] == "CREATE_FAILED"
 
-    bay = svc.wait_bay(uuid, failed)
-    assert bay is not None and "timed out" in bay["status_reason"]
+    cluster = svc.wait_cluster(uuid, failed)
+    assert cluster is not None and "timed out" in cluster["status_reason"]
 
 
 def test_operation_recorded_as_the_previous_one_settles_runs_at_once(
@@ -89,7 +89,8 @@ def test_operation_recorded_as_the_previous_one_settles_runs_at_once(
         if self.op == "create":
             svc.conductor.ops.heartbeat()  # renews in the gap: the lease is gone until re-taken
             res = svc.patch(
-                f"/v1/bays/{self.bay.uuid}", [{"op": "replace", "path": "/node_count", "value": 3}]
+                f"/v1/bays/{self.cluster.uuid}",
+                [{"op": "replace", "path": "/node_count", "value": 3}],
             )
             patched.append(res.status_code)
 
@@ -99,6 +100,6 @@ def test_operation_recorded_as_the_previous_one_settles_runs_at_once(
     def scaled(body: dict[str, Any] | None) -> bool:
         return body is not None and body["status"] == "UPDATE_COMPLETE"
 
-    bay = svc.wait_bay(uuid, scaled, timeout=10)
+    cluster = svc.wait_cluster(uuid, scaled, timeout=10)
     assert patched == [200]
-    assert bay is not None and len(bay["node_addresses"]) == 3
+    assert cluster is not None and len(cluster["node_addresses"]) == 3

@@ -9,11 +9,11 @@ import threading
 import sqlalchemy as sa
 
 from magnum.common import utils
-from magnum.conductor import leases
 from magnum.db import engine, models
+from magnum.objects import clusters as leases
 
 
-def _bay(
+def _cluster(
     db: engine.Database,
     *,
     operation: str | None = "create",
@@ -23,10 +23,10 @@ def _bay(
     uuid = utils.new_uuid()
     with db.session() as session:
         session.add(
-            models.Bay(
+            models.Cluster(
                 uuid=uuid,
                 project_id="p",
-                baymodel_id=utils.new_uuid(),
+                cluster_template_id=utils.new_uuid(),
                 node_count=1,
                 master_count=1,
                 status="CREATE_IN_PROGRESS",
@@ -43,11 +43,13 @@ def _bay(
 
 def _owner(db: engine.Database, uuid: str) -> str | None:
     with db.session() as session:
-        return session.scalar(sa.select(models.Bay.lease_owner).where(models.Bay.uuid == uuid))
+        return session.scalar(
+            sa.select(models.Cluster.lease_owner).where(models.Cluster.uuid == uuid)
+        )
 
 
 def test_only_one_of_many_racing_conductors_wins(db: engine.Database) -> None:
-    uuid = _bay(db)
+    uuid = _cluster(db)
     barrier = threading.Barrier(8)
     wins: list[str] = []
 
@@ -66,22 +68,22 @@ def test_only_one_of_many_racing_conductors_wins(db: engine.Database) -> None:
 
 
 def test_held_lease_is_refused_then_taken_after_it_lapses(db: engine.Database) -> None:
-    uuid = _bay(db)
+    uuid = _cluster(db)
     assert leases.acquire(db, uuid, owner="a", ttl=30)
     assert not leases.acquire(db, uuid, owner="b", ttl=30)
     assert leases.acquire(db, uuid, owner="a", ttl=30)  # re-entrant for its owner
-    lapsed = _bay(db, owner="dead", expires=utils.utcnow() - datetime.timedelta(seconds=1))
+    lapsed = _cluster(db, owner="dead", expires=utils.utcnow() - datetime.timedelta(seconds=1))
     assert leases.acquire(db, lapsed, owner="b", ttl=30)
     assert _owner(db, lapsed) == "b"
 
 
 def test_no_lease_without_an_operation(db: engine.Database) -> None:
-    uuid = _bay(db, operation=None)
+    uuid = _cluster(db, operation=None)
     assert not leases.acquire(db, uuid, owner="a", ttl=30)
 
 
 def test_renew_reports_leases_taken_away(db: engine.Database) -> None:
-    mine, stolen = _bay(db), _bay(db)
+    mine, stolen = _cluster(db), _cluster(db)
     assert leases.acquire(db, mine, owner="a", ttl=30)
     assert leases.acquire(db, stolen, owner="b", ttl=30)
     assert leases.renew(db, {mine, stolen}, owner="a", ttl=30) == {stolen}
@@ -89,17 +91,17 @@ def test_renew_reports_leases_taken_away(db: engine.Database) -> None:
 
 
 def test_unowned_lists_new_and_lapsed_operations_only(db: engine.Database) -> None:
-    fresh = _bay(db)
-    lapsed = _bay(db, owner="dead", expires=utils.utcnow() - datetime.timedelta(seconds=5))
-    held = _bay(db, owner="alive", expires=utils.utcnow() + datetime.timedelta(seconds=30))
-    settled = _bay(db, operation=None)
+    fresh = _cluster(db)
+    lapsed = _cluster(db, owner="dead", expires=utils.utcnow() - datetime.timedelta(seconds=5))
+    held = _cluster(db, owner="alive", expires=utils.utcnow() + datetime.timedelta(seconds=30))
+    settled = _cluster(db, operation=None)
     found = set(leases.unowned(db))
     assert {fresh, lapsed} <= found
     assert not {held, settled} & found
 
 
 def test_release_only_by_owner(db: engine.Database) -> None:
-    uuid = _bay(db)
+    uuid = _cluster(db)
     assert leases.acquire(db, uuid, owner="a", ttl=30)
     leases.release(db, uuid, owner="b")
     assert _owner(db, uuid) == "a"

@@ -93,8 +93,8 @@ def test_keys_are_encrypted_at_rest(ca: tuple[bytes, bytes]) -> None:
 
 
 def test_bay_credentials_round_trip_through_state() -> None:
-    creds = pki.new_bay_credentials(bay_uuid="b1", secret=SECRET)
-    again = pki.BayCredentials.from_state(creds.to_state())
+    creds = pki.new_cluster_credentials(cluster_uuid="b1", secret=SECRET)
+    again = pki.ClusterCredentials.from_state(creds.to_state())
     assert again == creds
     key = pki.decrypt_key(again.client_key, SECRET)
     _chains(_cert(again.client_cert), again.ca_cert)

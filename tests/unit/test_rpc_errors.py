@@ -23,7 +23,7 @@ class _Endpoint:
 
     def fail(self, ctxt: dict[str, Any], kind: str) -> None:
         if kind == "notfound":
-            raise exceptions.BayNotFound(bay="b1")
+            raise exceptions.BayNotFound(cluster="b1")
         if kind == "conflict":
             raise exceptions.InvalidState(detail="Bay b1 is busy.")
         raise ForeignError("not one of ours")
@@ -44,7 +44,7 @@ def test_magnum_errors_are_rebuilt_on_the_calling_side(url: str) -> None:
     server.start()
     try:
         client = messaging.get_rpc_client(transport, rpc.target(conf)).prepare(timeout=10)
-        with pytest.raises(exceptions.BayNotFound) as notfound:
+        with pytest.raises(exceptions.BayNotFound) as notfound:  # the subclass, not its base
             client.call({}, "fail", kind="notfound")
         assert notfound.value.status == 404
         assert notfound.value.message == "Bay b1 could not be found."

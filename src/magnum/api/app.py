@@ -13,9 +13,9 @@ from oslo_config import cfg
 
 from magnum.api import errors, middleware, openapi, policy
 from magnum.api.v1 import (
-    baymodels,
-    bays,
     certificates,
+    cluster_templates,
+    clusters,
     common,
     containers,
     images,
@@ -82,7 +82,11 @@ def build(
     app.add_route("/", root.Root())
     app.add_route("/v1", root.V1())
     app.add_route("/v1/openapi.json", _OpenApi())
-    for name, module in (("baymodels", baymodels), ("bays", bays), ("containers", containers)):
+    for name, module in (
+        ("baymodels", cluster_templates),
+        ("bays", clusters),
+        ("containers", containers),
+    ):
         collection = module.Collection(api)
         app.add_route(f"/v1/{name}", collection)
         app.add_route(f"/v1/{name}/detail", collection, suffix="detail")

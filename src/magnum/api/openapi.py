@@ -107,7 +107,7 @@ def _crud(name: str, body: str, tag: str) -> dict[str, Any]:
     }
 
 
-def _bay_images() -> dict[str, Any]:
+def _cluster_images() -> dict[str, Any]:
     binary = {"schema": {"type": "string", "contentMediaType": "application/x-tar"}}
     loaded = {
         "type": "object",
@@ -210,7 +210,7 @@ def document() -> dict[str, Any]:
     paths = {
         **_crud("baymodels", "BayModelBody", "baymodels"),
         **_crud("bays", "BayBody", "bays"),
-        "/v1/bays/{ident}/images": _bay_images(),
+        "/v1/bays/{ident}/images": _cluster_images(),
         **_crud("containers", "ContainerBody", "containers"),
         **_containers(),
         "/v1/mservices": {

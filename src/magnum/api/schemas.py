@@ -141,7 +141,7 @@ class BayBody(_Body):
     master_count: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
     bay_create_timeout: Annotated[int, Field(ge=0, le=MAX_INT)] | None = 0
     discovery_url: Str255 | None = None
-    status: Literal[tuple(s.value for s in fields.BayStatus)] | None = None  # type: ignore[valid-type]
+    status: Literal[tuple(s.value for s in fields.ClusterStatus)] | None = None  # type: ignore[valid-type]
     status_reason: Annotated[str, NoNul] | None = None
 
 

@@ -17,18 +17,18 @@ from magnum.drivers import base, registry
 
 def template(drivers: registry.Drivers, source: Any) -> None:
     """A baymodel must name what the infrastructure offers (and its COE's rules if enabled)."""
-    model = base.BayModelView.of(source)
+    model = base.ClusterTemplateView.of(source)
     if drivers.infra:
         drivers.infra_for().validate(model, master_count=1, node_count=1)
     if model.coe in drivers.coe:
         drivers.coe[model.coe].validate(model, master_count=1, node_count=1)
 
 
-def bay(drivers: registry.Drivers, source: Any, *, master_count: int, node_count: int) -> None:
+def cluster(drivers: registry.Drivers, source: Any, *, master_count: int, node_count: int) -> None:
     """A bay needs an enabled driver for its COE and must fit the infrastructure."""
-    model = base.BayModelView.of(source)
+    model = base.ClusterTemplateView.of(source)
     if model.coe not in drivers.coe or not drivers.infra:
-        raise exceptions.BayTypeNotEnabled(
+        raise exceptions.ClusterTypeNotEnabled(
             server_type=model.server_type or "vm", os=source.cluster_distro, coe=model.coe
         )
     drivers.infra_for().validate(model, master_count=master_count, node_count=node_count)

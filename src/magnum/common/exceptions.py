@@ -3,22 +3,27 @@
 
 * MagnumError (500)
   + Invalid (400)                 InvalidParameterValue, InvalidUUID, PatchError,
-  |                               BayModelReferenced, NotSupported, BayTypeNotEnabled,
+  |                               ClusterTemplateReferenced, NotSupported, ClusterTypeNotEnabled,
   |                               ImageNotAvailable
-  + NotAuthorized (403)           PolicyNotAuthorized, BaymodelPublishDenied
-  + NotFound (404)                BayNotFound, BayModelNotFound, MagnumServiceNotFound,
+  + NotAuthorized (403)           PolicyNotAuthorized, ClusterTemplatePublishDenied
+  + NotFound (404)                ClusterNotFound, ClusterTemplateNotFound, MagnumServiceNotFound,
   |                               ContainerNotFound
   + NotAcceptable (406)
-  + Conflict (409)                AmbiguousName, BayAlreadyExists, BayModelAlreadyExists,
+  + Conflict (409)                AmbiguousName, ClusterAlreadyExists, ClusterTemplateAlreadyExists,
   |                               OperationInProgress, InvalidState, ContainerAlreadyExists,
   |                               NodeUnavailable
-  + DriverError (500)             DriverNotFound, DriverConflict, BayOperationFailed
-    + RetryLater                  the conductor tries again; never reaches the API
+  + DriverError (500)             DriverNotFound, DriverConflict, InvalidTransition
+  | + ClusterOperationFailed      DeadlineExceeded, NodeStartFailed
+  | + RetryLater                  the conductor tries again until the deadline; never
+  |                               reaches the API
+  + OperationInterrupted          LeaseLost, Superseded (objects.clusters): the operation
+                                  is no longer this conductor's; never reaches the API
 
-Errors cross RPC calls intact (same class, fields and status) when their fields are
-JSON values. Messages are safe to show to API users: they name the resource and the problem,
-never a stack trace or a secret. Only magnum.api.errors knows about HTTP bodies;
-`status` here is the HTTP status the API answers with.
+Where the two API vocabularies differ, a Bay* subclass words the same error for /v1/bays
+(see magnum.objects.vocabulary). Errors cross RPC calls intact (same class, fields and
+status) when their fields are JSON values. Messages are safe to show to API users: they
+name the resource and the problem, never a stack trace or a secret. Only magnum.api.errors
+knows about HTTP bodies; `status` here is the HTTP status the API answers with.
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ class MagnumError(Exception):
     def message(self) -> str:
         return str(self.args[0])
 
+    @property
+    def code(self) -> str:
+        """A stable error code for this failure (the timeline's `error_code`)."""
+        return type(self).__name__
+
 
 # --- 400 -------------------------------------------------------------------
 class Invalid(MagnumError):
@@ -70,20 +80,24 @@ class PatchError(Invalid):
     template = "Couldn't apply patch '{patch}'. Reason: {reason}"
 
 
-class BayModelReferenced(Invalid):
-    template = "Baymodel {baymodel} is referenced by one or multiple bays."
+class ClusterTemplateReferenced(Invalid):
+    template = "ClusterTemplate {cluster_template} is referenced by one or multiple clusters."
+
+
+class BayModelReferenced(ClusterTemplateReferenced):
+    template = "Baymodel {cluster_template} is referenced by one or multiple bays."
 
 
 class NotSupported(Invalid):
     template = "{operation} is not supported."
 
 
-class BayTypeNotEnabled(Invalid):
+class ClusterTypeNotEnabled(Invalid):
     template = "Bay type ({server_type}, {os}, {coe}) not enabled."
 
 
 class ImageNotAvailable(Invalid):
-    template = "Image {image} is not available in bay {bay}{why}."
+    template = "Image {image} is not available in bay {cluster}{why}."
 
 
 class BodyTooLarge(MagnumError):
@@ -110,7 +124,11 @@ class PolicyNotAuthorized(NotAuthorized):
     template = "Policy doesn't allow {action} to be performed."
 
 
-class BaymodelPublishDenied(NotAuthorized):
+class ClusterTemplatePublishDenied(NotAuthorized):
+    template = "Not authorized to set public flag for cluster template."
+
+
+class BaymodelPublishDenied(ClusterTemplatePublishDenied):
     template = "Not authorized to set public flag for baymodel."
 
 
@@ -119,13 +137,27 @@ class NotFound(MagnumError):
     status = 404
     template = "The {name} resource {id} could not be found."
 
+    @classmethod
+    def of(cls, ident: str) -> NotFound:
+        """The error for `ident`, for a subclass whose template has one field."""
+        (field,) = cls._fields
+        return cls(**{field: ident})
 
-class BayNotFound(NotFound):
-    template = "Bay {bay} could not be found."
+
+class ClusterNotFound(NotFound):
+    template = "Cluster {cluster} could not be found."
 
 
-class BayModelNotFound(NotFound):
-    template = "Baymodel {baymodel} could not be found."
+class BayNotFound(ClusterNotFound):
+    template = "Bay {cluster} could not be found."
+
+
+class ClusterTemplateNotFound(NotFound):
+    template = "ClusterTemplate {cluster_template} could not be found."
+
+
+class BayModelNotFound(ClusterTemplateNotFound):
+    template = "Baymodel {cluster_template} could not be found."
 
 
 class MagnumServiceNotFound(NotFound):
@@ -152,11 +184,15 @@ class AmbiguousName(Conflict):
     template = "Multiple {kind}s exist with same name. Please use the {kind} uuid instead."
 
 
-class BayAlreadyExists(Conflict):
-    template = "A bay with UUID {uuid} already exists."
+class ClusterAlreadyExists(Conflict):
+    template = "A cluster with UUID {uuid} already exists."
 
 
-class BayModelAlreadyExists(Conflict):
+class ClusterTemplateAlreadyExists(Conflict):
+    template = "A cluster template with UUID {uuid} already exists."
+
+
+class BayModelAlreadyExists(ClusterTemplateAlreadyExists):
     template = "A baymodel with UUID {uuid} already exists."
 
 
@@ -171,7 +207,11 @@ class NodeUnavailable(Conflict):
 
 
 class OperationInProgress(Conflict):
-    template = "Bay {bay_name} already has an operation in progress."
+    template = "Cluster {cluster_name} already has an operation in progress."
+
+
+class BayOperationInProgress(OperationInProgress):
+    template = "Bay {cluster_name} already has an operation in progress."
 
 
 class InvalidState(Conflict):
@@ -191,8 +231,22 @@ class DriverConflict(DriverError):
     template = "Drivers {first} and {second} both provide {what}."
 
 
-class BayOperationFailed(DriverError):
+class ClusterOperationFailed(DriverError):
     template = "{reason}"
+
+
+class DeadlineExceeded(ClusterOperationFailed):
+    """The operation ran past its deadline (the cluster's timeout)."""
+
+
+class NodeStartFailed(ClusterOperationFailed):
+    """A node (or its container engine) could not be started."""
+
+
+class WaitTimedOut(ClusterOperationFailed):
+    """Something a driver waits for did not happen in time (magnum.drivers.waiting)."""
+
+    template = "Timed out after {timeout}s: {what}"
 
 
 class RetryLater(DriverError):
@@ -203,5 +257,18 @@ class RetryLater(DriverError):
         self.delay = delay
 
 
-class LeaseLost(MagnumError):
-    template = "The lease on bay {bay} is no longer held by {owner}."
+class InvalidTransition(DriverError):
+    """A settle the state machine forbids (a bug in the caller, never a tenant's doing)."""
+
+    template = "An operation {operation} cannot end in status {status}."
+
+
+class OperationInterrupted(MagnumError):
+    """The conductor must stop working on an operation: it is no longer its own. Never a
+    failure of the operation (whoever holds it now carries on); never reaches the API."""
+
+    template = "The operation on cluster {cluster} was interrupted."
+
+
+class LeaseLost(OperationInterrupted):
+    template = "The lease on cluster {cluster} is no longer held by {owner}."

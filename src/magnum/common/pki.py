@@ -57,7 +57,7 @@ class ExtensionNotAllowed(exceptions.InvalidParameterValue):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class BayCredentials:
+class ClusterCredentials:
     """A bay's CA and the conductor's client certificate; keys are encrypted PEM."""
 
     ca_cert: bytes
@@ -69,14 +69,14 @@ class BayCredentials:
         return {f.name: getattr(self, f.name).decode() for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_state(cls, data: dict[str, str]) -> BayCredentials:
+    def from_state(cls, data: dict[str, str]) -> ClusterCredentials:
         return cls(**{f.name: data[f.name].encode() for f in dataclasses.fields(cls)})
 
 
-def new_bay_credentials(*, bay_uuid: str, secret: bytes) -> BayCredentials:
-    ca_key, ca_cert = new_ca(common_name=f"magnum bay {bay_uuid}")
+def new_cluster_credentials(*, cluster_uuid: str, secret: bytes) -> ClusterCredentials:
+    ca_key, ca_cert = new_ca(common_name=f"magnum bay {cluster_uuid}")
     client_key, client_cert = issue_client_cert(ca_key, ca_cert, common_name="magnum-conductor")
-    return BayCredentials(
+    return ClusterCredentials(
         ca_cert=ca_cert,
         ca_key=encrypt_key(ca_key, secret),
         client_cert=client_cert,
@@ -132,13 +132,15 @@ def key_secret(conf: Any) -> bytes:
     return file_secret(pathlib.Path(conf.state_path) / "pki.secret")
 
 
-def ensure_bay_credentials(
-    state: MutableMapping[str, Any], *, bay_uuid: str, secret: bytes
-) -> BayCredentials:
+def ensure_cluster_credentials(
+    state: MutableMapping[str, Any], *, cluster_uuid: str, secret: bytes
+) -> ClusterCredentials:
     """The bay's credentials kept in `state`, made on first use."""
     if STATE_KEY not in state:
-        state[STATE_KEY] = new_bay_credentials(bay_uuid=bay_uuid, secret=secret).to_state()
-    return BayCredentials.from_state(state[STATE_KEY])
+        state[STATE_KEY] = new_cluster_credentials(
+            cluster_uuid=cluster_uuid, secret=secret
+        ).to_state()
+    return ClusterCredentials.from_state(state[STATE_KEY])
 
 
 def file_secret(path: pathlib.Path) -> bytes:

@@ -21,24 +21,26 @@ LOG = logging.getLogger(__name__)
 class ConductorEndpoint:
     target = messaging.Target(version=RPC_VERSION)
 
-    def __init__(self, ops: operations.BayOperations, *, uploads: pathlib.Path) -> None:
+    def __init__(self, ops: operations.ClusterOperations, *, uploads: pathlib.Path) -> None:
         self._ops = ops
         self._uploads = uploads
 
-    def bay_operation(self, ctxt: dict[str, Any], bay_uuid: str) -> None:
+    def cluster_operation(self, ctxt: dict[str, Any], cluster_uuid: str) -> None:
         del ctxt  # the operation and its owner are in the database; the caller was authorized
-        self._ops.submit(bay_uuid)
+        self._ops.submit(cluster_uuid)
 
-    def bay_load_image(self, ctxt: dict[str, Any], bay_uuid: str, path: str) -> dict[str, Any]:
+    def cluster_load_image(
+        self, ctxt: dict[str, Any], cluster_uuid: str, path: str
+    ) -> dict[str, Any]:
         """Load the uploaded archive at `path` into every node of the bay (an RPC *call*).
 
         Answers {"bay_uuid", "images", "nodes"}; errors reach the caller as magnum
         exceptions.
         """
         del ctxt  # the API authorized the caller against the bay
-        return rpc.answer("Loading the image", lambda: self._load(bay_uuid, path))
+        return rpc.answer("Loading the image", lambda: self._load(cluster_uuid, path))
 
-    def _load(self, bay_uuid: str, path: str) -> dict[str, Any]:
+    def _load(self, cluster_uuid: str, path: str) -> dict[str, Any]:
         upload = pathlib.Path(path)
         if not images.is_upload(self._uploads, upload):
             raise exceptions.InvalidParameterValue(
@@ -46,7 +48,7 @@ class ConductorEndpoint:
                 "API and the conductor must share [DEFAULT] state_path."
             )
         action = functools.partial(image_handlers.load, path=upload)
-        result: dict[str, Any] = self._ops.on_settled(bay_uuid, action)
+        result: dict[str, Any] = self._ops.on_settled(cluster_uuid, action)
         return result
 
     def ping(self, ctxt: dict[str, Any]) -> bool:

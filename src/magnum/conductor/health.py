@@ -11,99 +11,62 @@ its cluster gets health_status UNHEALTHY and a status_reason naming the node.
 
 from __future__ import annotations
 
-import datetime
-import enum
 import logging
 
-import sqlalchemy as sa
-
-from magnum.common import utils
 from magnum.conductor.handlers import task as task_mod
-from magnum.db import engine, models
+from magnum.db import engine
 from magnum.drivers import registry
-from magnum.objects import fields
+from magnum.objects import clusters, fields, nodegroups
 
 LOG = logging.getLogger(__name__)
 
 
-class HealthStatus(enum.StrEnum):
-    HEALTHY = "HEALTHY"
-    UNHEALTHY = "UNHEALTHY"
-    UNKNOWN = "UNKNOWN"
+HealthStatus = fields.HealthStatus
+SWEEP = clusters.Sweep.HEALTH
+STATUSES = [s.value for s in fields.UPDATABLE]
 
 
 class HealthChecker:
-    def __init__(self, db: engine.Database, drivers: registry.Drivers, *, interval: float) -> None:
+    def __init__(
+        self,
+        db: engine.Database,
+        drivers: registry.Drivers,
+        *,
+        interval: float,
+        conductor: str | None = None,
+    ) -> None:
         self._db = db
         self._drivers = drivers
         self._interval = interval
+        self._conductor = conductor
 
     def run(self) -> None:
-        """Check every settled bay whose last check is older than the interval."""
-        for uuid in self._due():
-            if self._claim(uuid):
+        """Check every settled cluster whose last check is older than the interval."""
+        for uuid in clusters.due(self._db, SWEEP, interval=self._interval, statuses=STATUSES):
+            if clusters.claim(self._db, SWEEP, uuid, interval=self._interval, statuses=STATUSES):
                 self.check(uuid)
-
-    def _due(self) -> list[str]:
-        with self._db.session() as session:
-            return list(
-                session.scalars(
-                    sa.select(models.Bay.uuid).where(*self._due_clause(utils.utcnow()))
-                ).all()
-            )
-
-    def _due_clause(self, now: datetime.datetime) -> tuple[sa.ColumnElement[bool], ...]:
-        before = now - datetime.timedelta(seconds=self._interval)
-        return (
-            models.Bay.operation.is_(None),
-            models.Bay.status.in_([s.value for s in fields.UPDATABLE]),
-            sa.or_(models.Bay.health_checked_at.is_(None), models.Bay.health_checked_at < before),
-        )
-
-    def _claim(self, uuid: str) -> bool:
-        now = utils.utcnow()
-        with self._db.session() as session:
-            result = session.execute(
-                sa.update(models.Bay)
-                .where(models.Bay.uuid == uuid, *self._due_clause(now))
-                .values(health_checked_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def check(self, uuid: str) -> None:
         with self._db.session() as session:
-            row = session.scalar(sa.select(models.Bay).where(models.Bay.uuid == uuid))
-            if row is None:
+            loaded = clusters.load(session, uuid)
+            if loaded is None:
                 return
-            template = session.scalar(
-                sa.select(models.BayModel).where(models.BayModel.uuid == row.baymodel_id)
-            )
-        if template is None:
+            row, template, _ = loaded
+            snapshot = task_mod.Snapshot(row, template, nodegroups.of_cluster(session, uuid))
+        if not template.coe:
             return
-        status, reason = self._probe(task_mod.Snapshot(row, template))
+        status, reason = self._probe(snapshot)
         if status == row.health_status and reason == row.health_status_reason:
             return
-        values: dict[str, object] = {"health_status": status, "health_status_reason": reason}
-        if status is HealthStatus.UNHEALTHY:
-            values["status_reason"] = f"Unhealthy: {reason}"
-        elif row.health_status == HealthStatus.UNHEALTHY:
-            values["status_reason"] = f"Healthy again: {reason}"
-        LOG.info("bay %s: health %s (%s)", uuid, status, reason)
-        with self._db.session() as session:
-            session.execute(
-                sa.update(models.Bay)
-                .where(models.Bay.uuid == uuid, models.Bay.operation.is_(None))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        LOG.info("cluster %s: health %s (%s)", uuid, status, reason)
+        clusters.record_health(self._db, uuid, status, reason, conductor=self._conductor)
 
     def _probe(self, task: task_mod.Snapshot) -> tuple[HealthStatus, str]:
         try:
             infra = self._drivers.infra_for(task.state.get("infra"))
-            coe = self._drivers.coe_for(task.baymodel.coe)
+            coe = self._drivers.coe_for(task.cluster_template.coe)
             nodes = infra.list_nodes(task)
-            expected = task.bay.master_count + task.bay.node_count
+            expected = task.cluster.master_count + task.cluster.node_count
             if len(nodes) < expected:
                 return (
                     HealthStatus.UNHEALTHY,
@@ -111,7 +74,7 @@ class HealthChecker:
                 )
             health = coe.health(task, nodes)
         except Exception as exc:  # noqa: BLE001 - a check reports; it never crashes the loop
-            LOG.warning("bay %s: health check failed: %s", task.bay.uuid, exc)
+            LOG.warning("bay %s: health check failed: %s", task.cluster.uuid, exc)
             return HealthStatus.UNKNOWN, f"health check failed: {exc}"
         if health.healthy:
             return HealthStatus.HEALTHY, health.reason

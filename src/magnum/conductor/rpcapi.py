@@ -27,20 +27,22 @@ class ConductorAPI:
             transport, rpc.target(conf), version_cap=RPC_VERSION
         )
 
-    def bay_operation(self, ctx: context.RequestContext, *, bay_uuid: str) -> None:
+    def cluster_operation(self, ctx: context.RequestContext, *, cluster_uuid: str) -> None:
         """Tell the conductors that `bay_uuid` has an operation waiting (create, update, delete)."""
-        self._client.cast(ctx.to_dict(), "bay_operation", bay_uuid=bay_uuid)
+        self._client.cast(ctx.to_dict(), "cluster_operation", cluster_uuid=cluster_uuid)
 
-    def bay_load_image(
-        self, ctx: context.RequestContext, *, bay_uuid: str, path: str, timeout: float
+    def cluster_load_image(
+        self, ctx: context.RequestContext, *, cluster_uuid: str, path: str, timeout: float
     ) -> dict[str, Any]:
         """Have a conductor load the archive at `path` (under the shared upload directory)
         into every node of the bay; its answer {"bay_uuid", "images", "nodes"}."""
         client = self._client.prepare(version="1.1", timeout=timeout)
         try:
-            answer = client.call(ctx.to_dict(), "bay_load_image", bay_uuid=bay_uuid, path=path)
+            answer = client.call(
+                ctx.to_dict(), "cluster_load_image", cluster_uuid=cluster_uuid, path=path
+            )
         except messaging.MessagingTimeout:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"No conductor finished loading the image within {timeout:.0f}s."
             ) from None
         result: dict[str, Any] = answer
@@ -51,7 +53,7 @@ class ConductorAPI:
         try:
             answer = self._client.prepare(version="1.2").call(ctx.to_dict(), method, **kwargs)
         except messaging.MessagingTimeout:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"No conductor answered {method} in time."
             ) from None
         return answer

@@ -61,8 +61,10 @@ class Conductor:
         self.host = service_host(conf)
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         drivers = drivers if drivers is not None else registry.load(conf)
-        self.health = health.HealthChecker(db, drivers, interval=conf.conductor.health_interval)
-        self.ops = operations.BayOperations(
+        self.health = health.HealthChecker(
+            db, drivers, interval=conf.conductor.health_interval, conductor=conf.host
+        )
+        self.ops = operations.ClusterOperations(
             db,
             drivers,
             owner=self.owner,

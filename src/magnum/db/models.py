@@ -55,8 +55,8 @@ class _Timestamps:
     )
 
 
-class BayModel(_Timestamps, Base):
-    __tablename__ = "baymodel"
+class ClusterTemplate(_Timestamps, Base):
+    __tablename__ = "cluster_template"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
@@ -86,15 +86,18 @@ class BayModel(_Timestamps, Base):
     public: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
 
 
-class Bay(_Timestamps, Base):
-    __tablename__ = "bay"
+class Cluster(_Timestamps, Base):
+    """A cluster (Mitaka's bay). `node_count` and `master_count` are the sums of its worker and
+    master nodegroups, kept by magnum.objects.clusters, the only writer of this row."""
+
+    __tablename__ = "cluster"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
     project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
     user_id: Mapped[str | None] = mapped_column(sa.String(255))
     name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
-    baymodel_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    cluster_template_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     stack_id: Mapped[str | None] = mapped_column(sa.String(255))
     api_address: Mapped[str | None] = mapped_column(sa.String(255))
     node_addresses: Mapped[list[str]] = mapped_column(_JsonText, default=list)
@@ -103,12 +106,14 @@ class Bay(_Timestamps, Base):
     master_count: Mapped[int] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
-    bay_create_timeout: Mapped[int | None] = mapped_column(sa.Integer)
+    create_timeout: Mapped[int | None] = mapped_column(sa.Integer)
     discovery_url: Mapped[str | None] = mapped_column(sa.String(255))
     ca_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
     magnum_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
-    # The operation in flight and who owns it (see magnum.conductor.leases).
+    # The operation in flight and who owns it (see magnum.objects.clusters).
     operation: Mapped[str | None] = mapped_column(sa.String(20))
+    # The active operation's record (magnum.db.models.Operation); None when settled.
+    operation_id: Mapped[int | None] = mapped_column(sa.Integer)
     operation_deadline: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     lease_owner: Mapped[str | None] = mapped_column(sa.String(255))
     lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
@@ -148,11 +153,91 @@ class Container(_Timestamps, Base):
     name: Mapped[str | None] = mapped_column(sa.String(255))
     image: Mapped[str] = mapped_column(sa.String(255))
     command: Mapped[str | None] = mapped_column(sa.String(255))
-    bay_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    cluster_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
     status: Mapped[str | None] = mapped_column(sa.String(20))
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     memory: Mapped[str | None] = mapped_column(sa.String(255))
     environment: Mapped[dict[str, str]] = mapped_column(_JsonText, default=dict)
-    # The bay node that runs it, and Docker's id for it there.
+    # The cluster node that runs it, and Docker's id for it there.
     host: Mapped[str | None] = mapped_column(sa.String(255))
     docker_id: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class NodeGroup(_Timestamps, Base):
+    """A group of nodes of one role with one flavor and image (Magnum's nodegroup).
+
+    Every cluster has a default master and a default worker group; the cluster's counts are
+    the sums over its groups of each role."""
+
+    __tablename__ = "nodegroup"
+    __table_args__ = (
+        sa.UniqueConstraint("cluster_uuid", "name", name="uq_nodegroup_cluster_uuid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    cluster_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(255))
+    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    flavor_id: Mapped[str | None] = mapped_column(sa.String(255))
+    image_id: Mapped[str | None] = mapped_column(sa.String(255))
+    docker_volume_size: Mapped[int | None] = mapped_column(sa.Integer)
+    labels: Mapped[dict[str, str]] = mapped_column(_JsonText, default=dict)
+    node_count: Mapped[int] = mapped_column(sa.Integer)
+    min_node_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_node_count: Mapped[int | None] = mapped_column(sa.Integer)
+    node_addresses: Mapped[list[str]] = mapped_column(_JsonText, default=list)
+    status: Mapped[str | None] = mapped_column(sa.String(20))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    stack_id: Mapped[str | None] = mapped_column(sa.String(255))
+    version: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class Operation(Base):
+    """One requested operation on a cluster: what, with which arguments, who asked, who ran
+    it and how it ended. Written by magnum.objects.clusters."""
+
+    __tablename__ = "operation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    cluster_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    args: Mapped[dict[str, Any]] = mapped_column(_JsonText, default=dict)
+    # pending -> running -> succeeded | failed | superseded
+    state: Mapped[str] = mapped_column(sa.String(20))
+    request_id: Mapped[str | None] = mapped_column(sa.String(255))
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    conductor: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utils.utcnow)
+    deadline: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ClusterEvent(Base):
+    """One entry of a cluster's timeline, written in the transaction of the change it tells."""
+
+    __tablename__ = "cluster_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    cluster_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    operation_uuid: Mapped[str | None] = mapped_column(sa.String(36))
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, default=utils.utcnow, index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str | None] = mapped_column(sa.String(20))
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    request_id: Mapped[str | None] = mapped_column(sa.String(255))
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    conductor: Mapped[str | None] = mapped_column(sa.String(255))

@@ -33,7 +33,7 @@ class Role(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class BayModelView:
+class ClusterTemplateView:
     """The template fields a driver may read."""
 
     uuid: str
@@ -57,7 +57,7 @@ class BayModelView:
     tls_disabled: bool
 
     @classmethod
-    def of(cls, source: Any) -> BayModelView:
+    def of(cls, source: Any) -> ClusterTemplateView:
         """Build from anything with these attributes (a database row, a validated body)."""
         values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls)}
         values["coe"] = values["coe"] or ""
@@ -66,33 +66,52 @@ class BayModelView:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class BayView:
-    """The bay fields a driver may read."""
+class NodeGroupView:
+    """A group of nodes with one role, flavor and image."""
+
+    name: str
+    role: Role
+    flavor_id: str | None
+    image_id: str | None
+    node_count: int
+    labels: dict[str, str]
+
+
+DEFAULT_NODEGROUP = {Role.MASTER: "default-master", Role.WORKER: "default-worker"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterView:
+    """The cluster fields a driver may read. The counts are the sums over `nodegroups`."""
 
     uuid: str
     name: str | None
     project_id: str
     master_count: int
     node_count: int
+    nodegroups: tuple[NodeGroupView, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSpec:
-    """A node the conductor wants. `name` is stable across retries (e.g. master-0, node-3)."""
+    """A node the conductor wants. `name` is stable across retries (e.g. master-0, node-3);
+    `nodegroup` names the group it belongs to."""
 
     name: str
     role: Role
     flavor: str | None
     image: str | None
+    nodegroup: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
-    """A node that exists."""
+    """A node that exists, and the nodegroup it belongs to."""
 
     name: str
     role: Role
     address: str
+    nodegroup: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,14 +161,14 @@ class ContainerState:
     reason: str | None = None
 
 
-class BayTask(Protocol):
+class ClusterTask(Protocol):
     """What a driver is handed. Implemented by magnum.conductor, so drivers never import it."""
 
     @property
-    def bay(self) -> BayView: ...
+    def cluster(self) -> ClusterView: ...
 
     @property
-    def baymodel(self) -> BayModelView: ...
+    def cluster_template(self) -> ClusterTemplateView: ...
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -174,39 +193,41 @@ class InfraDriver(abc.ABC):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
 
-    def validate(self, baymodel: BayModelView, *, master_count: int, node_count: int) -> None:
+    def validate(
+        self, cluster_template: ClusterTemplateView, *, master_count: int, node_count: int
+    ) -> None:
         """Cheap checks before anything is built. Raises Invalid subclasses."""
-        del baymodel, master_count, node_count
+        del cluster_template, master_count, node_count
 
     @abc.abstractmethod
-    def create_nodes(self, task: BayTask, specs: Sequence[NodeSpec]) -> list[Node]:
+    def create_nodes(self, task: ClusterTask, specs: Sequence[NodeSpec]) -> list[Node]:
         """Make sure every node in `specs` exists and runs its engine; return them all."""
 
     @abc.abstractmethod
-    def delete_nodes(self, task: BayTask, names: Sequence[str]) -> None:
+    def delete_nodes(self, task: ClusterTask, names: Sequence[str]) -> None:
         """Remove these nodes and everything they hold. Missing nodes are fine."""
 
     @abc.abstractmethod
-    def delete_bay(self, task: BayTask) -> None:
+    def delete_cluster(self, task: ClusterTask) -> None:
         """Remove every node and every shared resource of the bay. Nothing may remain."""
 
     @abc.abstractmethod
-    def list_nodes(self, task: BayTask) -> list[Node]:
+    def list_nodes(self, task: ClusterTask) -> list[Node]:
         """The nodes that exist now."""
 
-    def node_memory_mb(self, task: BayTask, node: Node) -> int | None:
+    def node_memory_mb(self, task: ClusterTask, node: Node) -> int | None:
         """Memory of `node` in MB, which containers placed on it share; None if unknown
         (then placement counts containers only). Cheap: no remote calls."""
         del task, node
         return None
 
-    def registry_address(self, task: BayTask) -> str | None:
+    def registry_address(self, task: ClusterTask) -> str | None:
         """host:port of the image registry this infrastructure runs for the bay (baymodels
         with registry_enabled), or None. Optional: the default runs none."""
         del task
         return None
 
-    def api_frontend(self, task: BayTask, masters: Sequence[Node]) -> str | None:
+    def api_frontend(self, task: ClusterTask, masters: Sequence[Node]) -> str | None:
         """host:port of one stable address in front of the API of every node in `masters`
         (it keeps answering while any of them does), started or updated now; None when the
         infrastructure has none (then master-0 is the bay's API address). Idempotent.
@@ -223,27 +244,33 @@ class CoeDriver(abc.ABC):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
 
-    def validate(self, baymodel: BayModelView, *, master_count: int, node_count: int) -> None:
+    def validate(
+        self, cluster_template: ClusterTemplateView, *, master_count: int, node_count: int
+    ) -> None:
         """Cheap checks before anything is built. Raises Invalid subclasses."""
-        del baymodel, master_count, node_count
+        del cluster_template, master_count, node_count
 
     @abc.abstractmethod
-    def bootstrap(self, task: BayTask, nodes: Sequence[Node]) -> Endpoints:
+    def bootstrap(self, task: ClusterTask, nodes: Sequence[Node]) -> Endpoints:
         """Form the cluster from `nodes` (masters first); idempotent."""
 
     @abc.abstractmethod
-    def add_workers(self, task: BayTask, nodes: Sequence[Node], new: Sequence[Node]) -> Endpoints:
+    def add_workers(
+        self, task: ClusterTask, nodes: Sequence[Node], new: Sequence[Node]
+    ) -> Endpoints:
         """Join `new` workers to the running cluster made of `nodes`."""
 
     @abc.abstractmethod
-    def remove_workers(self, task: BayTask, nodes: Sequence[Node], gone: Sequence[Node]) -> None:
+    def remove_workers(
+        self, task: ClusterTask, nodes: Sequence[Node], gone: Sequence[Node]
+    ) -> None:
         """Drain `gone` workers and take them out of the cluster (before they are deleted)."""
 
     @abc.abstractmethod
-    def health(self, task: BayTask, nodes: Sequence[Node]) -> Health:
+    def health(self, task: ClusterTask, nodes: Sequence[Node]) -> Health:
         """Whether every node is up and part of the cluster."""
 
-    def load_image(self, task: BayTask, nodes: Sequence[Node], path: pathlib.Path) -> list[str]:
+    def load_image(self, task: ClusterTask, nodes: Sequence[Node], path: pathlib.Path) -> list[str]:
         """Load the image archive at `path` (what `docker save` writes, possibly compressed)
         into the container engine of every node in `nodes`; return the repo:tags it held.
 
@@ -264,40 +291,40 @@ class CoeDriver(abc.ABC):
     # refuses the action in the container's state (pause a stopped container) or no
     # longer has the container, and InvalidParameterValue (400) for requests the engine
     # calls bad. Optional: the defaults say the COE has no containers.
-    def container_create(self, task: BayTask, node: Node, spec: ContainerSpec) -> str:
+    def container_create(self, task: ClusterTask, node: Node, spec: ContainerSpec) -> str:
         """Create (do not start) the container on `node`; return the engine's id for it.
         Raises ImageNotAvailable when the node does not have the image (and cannot pull it)."""
         del task, node, spec
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
     def container_action(
-        self, task: BayTask, node: Node, container_id: str, action: ContainerAction
+        self, task: ClusterTask, node: Node, container_id: str, action: ContainerAction
     ) -> None:
         del task, node, container_id, action
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
-    def container_logs(self, task: BayTask, node: Node, container_id: str) -> str:
+    def container_logs(self, task: ClusterTask, node: Node, container_id: str) -> str:
         del task, node, container_id
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
     def container_exec(
-        self, task: BayTask, node: Node, container_id: str, argv: Sequence[str]
+        self, task: ClusterTask, node: Node, container_id: str, argv: Sequence[str]
     ) -> str:
         """Run `argv` in the running container; return its stdout and stderr combined."""
         del task, node, container_id, argv
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
-    def container_remove(self, task: BayTask, node: Node, container_id: str) -> None:
+    def container_remove(self, task: ClusterTask, node: Node, container_id: str) -> None:
         """Remove the container, running or not. A container already gone is fine."""
         del task, node, container_id
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
-    def container_states(self, task: BayTask, node: Node) -> dict[str, ContainerState]:
+    def container_states(self, task: ClusterTask, node: Node) -> dict[str, ContainerState]:
         """{magnum uuid: state} of every container this bay has on `node` (one engine call)."""
         del task, node
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
 
-    def container_state(self, task: BayTask, node: Node, container_id: str) -> ContainerState:
+    def container_state(self, task: ClusterTask, node: Node, container_id: str) -> ContainerState:
         """The state of one container; status Error with a reason if the engine lacks it."""
         del task, node, container_id
         raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")

@@ -24,13 +24,13 @@ class Drivers:
 
     def infra_for(self, name: str | None = None) -> base.InfraDriver:
         if not self.infra:
-            raise exceptions.BayOperationFailed(reason="No infrastructure driver is enabled.")
+            raise exceptions.ClusterOperationFailed(reason="No infrastructure driver is enabled.")
         if name is None:
             return next(iter(self.infra.values()))
         try:
             return self.infra[name]
         except KeyError:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"Infrastructure driver {name} is not enabled."
             ) from None
 
@@ -38,7 +38,7 @@ class Drivers:
         try:
             return self.coe[coe]
         except KeyError:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"No enabled driver provides the {coe} COE."
             ) from None
 

@@ -17,9 +17,8 @@ from sqlalchemy import orm
 
 from magnum.common import context, exceptions
 from magnum.db import models
-from magnum.objects import query
+from magnum.objects import query, vocabulary
 
-KIND = "container"
 MEMORY = re.compile(r"^([0-9]+)([bkmg]?)$")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -52,18 +51,17 @@ def list_(
     ctx: context.RequestContext,
     page: query.Page,
     *,
-    bay_uuid: str | None = None,
+    cluster_uuid: str | None = None,
 ) -> Sequence[Any]:
     stmt = _scoped(ctx)
-    if bay_uuid is not None:
-        stmt = stmt.where(models.Container.bay_uuid == bay_uuid)
+    if cluster_uuid is not None:
+        stmt = stmt.where(models.Container.cluster_uuid == cluster_uuid)
     return query.paginate(
         session,
         stmt,
         models.Container,
         page,
-        not_found=exceptions.ContainerNotFound,
-        kind=KIND,
+        nouns=vocabulary.CONTAINER,
     )
 
 
@@ -75,8 +73,7 @@ def get(
         _scoped(ctx),
         models.Container,
         ident,
-        not_found=exceptions.ContainerNotFound,
-        kind=KIND,
+        nouns=vocabulary.CONTAINER,
         for_update=for_update,
     )
 
@@ -85,9 +82,23 @@ def get_by_uuid(session: orm.Session, uuid: str) -> models.Container | None:
     return session.scalar(sa.select(models.Container).where(models.Container.uuid == uuid))
 
 
-def on_bay(session: orm.Session, bay_uuid: str) -> Sequence[models.Container]:
+def on_cluster(session: orm.Session, cluster_uuid: str) -> Sequence[models.Container]:
     return session.scalars(
         sa.select(models.Container)
-        .where(models.Container.bay_uuid == bay_uuid)
+        .where(models.Container.cluster_uuid == cluster_uuid)
         .order_by(models.Container.id)
     ).all()
+
+
+def clusters_with_containers(session: orm.Session, cluster_uuids: Sequence[str]) -> list[str]:
+    """Those of `cluster_uuids` that hold at least one container."""
+    if not cluster_uuids:
+        return []
+    found = set(
+        session.scalars(
+            sa.select(models.Container.cluster_uuid)
+            .where(models.Container.cluster_uuid.in_(list(cluster_uuids)))
+            .distinct()
+        ).all()
+    )
+    return [uuid for uuid in cluster_uuids if uuid in found]

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Enumerations and the bay status machine."""
+"""Enumerations and the cluster status machine."""
 
 from __future__ import annotations
 
 import enum
 
 
-class BayStatus(enum.StrEnum):
+class ClusterStatus(enum.StrEnum):
     CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
     CREATE_FAILED = "CREATE_FAILED"
     CREATE_COMPLETE = "CREATE_COMPLETE"
@@ -32,16 +32,16 @@ class Operation(enum.StrEnum):
     DELETE = "delete"
 
     @property
-    def in_progress(self) -> BayStatus:
-        return BayStatus(f"{self.name}_IN_PROGRESS")
+    def in_progress(self) -> ClusterStatus:
+        return ClusterStatus(f"{self.name}_IN_PROGRESS")
 
     @property
-    def complete(self) -> BayStatus:
-        return BayStatus(f"{self.name}_COMPLETE")
+    def complete(self) -> ClusterStatus:
+        return ClusterStatus(f"{self.name}_COMPLETE")
 
     @property
-    def failed(self) -> BayStatus:
-        return BayStatus(f"{self.name}_FAILED")
+    def failed(self) -> ClusterStatus:
+        return ClusterStatus(f"{self.name}_FAILED")
 
 
 IN_PROGRESS = frozenset(op.in_progress for op in Operation)
@@ -49,19 +49,23 @@ IN_PROGRESS = frozenset(op.in_progress for op in Operation)
 # A bay may be scaled only from a settled, healthy state (Mitaka's list of Heat states).
 UPDATABLE = frozenset(
     {
-        BayStatus.CREATE_COMPLETE,
-        BayStatus.UPDATE_COMPLETE,
-        BayStatus.RESUME_COMPLETE,
-        BayStatus.RESTORE_COMPLETE,
-        BayStatus.ROLLBACK_COMPLETE,
-        BayStatus.SNAPSHOT_COMPLETE,
-        BayStatus.CHECK_COMPLETE,
-        BayStatus.ADOPT_COMPLETE,
+        ClusterStatus.CREATE_COMPLETE,
+        ClusterStatus.UPDATE_COMPLETE,
+        ClusterStatus.RESUME_COMPLETE,
+        ClusterStatus.RESTORE_COMPLETE,
+        ClusterStatus.ROLLBACK_COMPLETE,
+        ClusterStatus.SNAPSHOT_COMPLETE,
+        ClusterStatus.CHECK_COMPLETE,
+        ClusterStatus.ADOPT_COMPLETE,
     }
 )
 
 
-def may_start(op: Operation, current: BayStatus) -> bool:
+# A settled cluster accepts short actions (containers, images) in these statuses only.
+READY = (ClusterStatus.CREATE_COMPLETE, ClusterStatus.UPDATE_COMPLETE)
+
+
+def may_start(op: Operation, current: ClusterStatus) -> bool:
     """Whether `op` may begin on a bay currently in `current`.
 
     Delete is allowed from anywhere except while a delete already runs (a delete
@@ -69,9 +73,9 @@ def may_start(op: Operation, current: BayStatus) -> bool:
     Update needs a settled bay whose last create or update succeeded, or a failed update.
     """
     if op is Operation.DELETE:
-        return current is not BayStatus.DELETE_IN_PROGRESS
+        return current is not ClusterStatus.DELETE_IN_PROGRESS
     if op is Operation.UPDATE:  # a failed scale may be retried (or reversed)
-        return current in UPDATABLE or current is BayStatus.UPDATE_FAILED
+        return current in UPDATABLE or current is ClusterStatus.UPDATE_FAILED
     return False
 
 
@@ -89,6 +93,12 @@ class ContainerStatus(enum.StrEnum):
     PAUSED = "Paused"
     ERROR = "Error"
     UNKNOWN = "Unknown"
+
+
+class HealthStatus(enum.StrEnum):
+    HEALTHY = "HEALTHY"
+    UNHEALTHY = "UNHEALTHY"
+    UNKNOWN = "UNKNOWN"
 
 
 class ServiceState(enum.StrEnum):

@@ -12,8 +12,9 @@ from sqlalchemy import orm
 
 from magnum.common import exceptions, utils
 from magnum.db import models
+from magnum.objects import vocabulary
 
-Row = TypeVar("Row", models.Bay, models.BayModel, models.Container)
+Row = TypeVar("Row", models.Cluster, models.ClusterTemplate, models.Container)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,8 +45,7 @@ def paginate(
     model: type[Row],
     page: Page,
     *,
-    not_found: type[exceptions.NotFound],
-    kind: str,
+    nouns: vocabulary.Nouns,
 ) -> Sequence[Any]:
     """Apply sort, marker and limit to a scoped select. Ties always break on `id`.
 
@@ -56,7 +56,7 @@ def paginate(
     if page.marker is not None:
         marker = session.scalars(stmt.where(model.uuid == page.marker)).first()
         if marker is None:
-            raise not_found(**{kind: page.marker})
+            raise nouns.not_found.of(page.marker)
         stmt = stmt.where(
             _after(
                 column, model.id, getattr(marker, page.sort_key), marker.id, descending=descending
@@ -109,13 +109,12 @@ def by_ident(
     model: type[Row],
     ident: str,
     *,
-    not_found: type[exceptions.NotFound],
-    kind: str,
+    nouns: vocabulary.Nouns,
     for_update: bool = False,
 ) -> Row:
     """Find one row by canonical UUID or, failing that form, by name (409 if ambiguous)."""
     if "\x00" in ident:  # no stored name holds NUL, and PostgreSQL refuses it in a query
-        raise not_found(**{kind: ident})
+        raise nouns.not_found.of(ident)
     by_uuid = utils.is_uuid_like(ident)
     stmt = stmt.where(model.uuid == ident) if by_uuid else stmt.where(model.name == ident)
     if for_update:
@@ -126,7 +125,7 @@ def by_ident(
         # MariaDB compares names case- and trailing-space-insensitively; names are exact here.
         rows = [row for row in session.scalars(stmt).all() if row.name == ident]
     if not rows:
-        raise not_found(**{kind: ident})
+        raise nouns.not_found.of(ident)
     if len(rows) > 1:
-        raise exceptions.AmbiguousName(kind=kind)
+        raise exceptions.AmbiguousName(kind=nouns.kind)
     return rows[0]

@@ -23,7 +23,7 @@ from magnum.common import pki
 from magnum.conf import local as local_conf
 from magnum.drivers import base
 from magnum.drivers.coe.swarm.driver import SwarmDriver
-from magnum.drivers.infra.local import bay as local_bay
+from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import image, network
 from magnum.drivers.infra.local.driver import LocalInfra
 from tests.functional.hostcheck import (
@@ -42,20 +42,22 @@ pytestmark = REALHOST
 class FakeTask:
     """The BayTask protocol with a dict for state and a list for progress messages."""
 
-    def __init__(self, bay: base.BayView, baymodel: base.BayModelView) -> None:
-        self._bay = bay
-        self._baymodel = baymodel
+    def __init__(
+        self, cluster: base.ClusterView, cluster_template: base.ClusterTemplateView
+    ) -> None:
+        self._cluster = cluster
+        self._cluster_template = cluster_template
         self._state: dict[str, Any] = {}
         self.messages: list[str] = []
         self.checkpoints = 0
 
     @property
-    def bay(self) -> base.BayView:
-        return self._bay
+    def cluster(self) -> base.ClusterView:
+        return self._cluster
 
     @property
-    def baymodel(self) -> base.BayModelView:
-        return self._baymodel
+    def cluster_template(self) -> base.ClusterTemplateView:
+        return self._cluster_template
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -70,7 +72,7 @@ class FakeTask:
         self.checkpoints += 1
 
 
-def baymodel(**overrides: Any) -> base.BayModelView:
+def cluster_template(**overrides: Any) -> base.ClusterTemplateView:
     fields: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "coe": "swarm",
@@ -93,14 +95,14 @@ def baymodel(**overrides: Any) -> base.BayModelView:
         "tls_disabled": False,
     }
     fields.update(overrides)
-    return base.BayModelView(**fields)
+    return base.ClusterTemplateView(**fields)
 
 
-def new_task(model: base.BayModelView, *, masters: int, workers: int) -> FakeTask:
-    bay = base.BayView(
+def new_task(model: base.ClusterTemplateView, *, masters: int, workers: int) -> FakeTask:
+    cluster = base.ClusterView(
         uuid=str(uuid.uuid4()), name="t", project_id="p", master_count=masters, node_count=workers
     )
-    return FakeTask(bay, model)
+    return FakeTask(cluster, model)
 
 
 def specs(masters: int, workers: int) -> list[base.NodeSpec]:
@@ -144,12 +146,12 @@ def drivers(conf: Any) -> Iterator[tuple[LocalInfra, SwarmDriver, list[FakeTask]
     infra = LocalInfra(conf)
     yield infra, SwarmDriver(conf), tasks
     for task in tasks:
-        infra.delete_bay(task)
+        infra.delete_cluster(task)
 
 
 # --- helpers ---------------------------------------------------------------------
 def write_client_creds(task: FakeTask, conf: Any, path: pathlib.Path) -> pathlib.Path:
-    creds = pki.BayCredentials.from_state(task.state[pki.STATE_KEY])
+    creds = pki.ClusterCredentials.from_state(task.state[pki.STATE_KEY])
     path.mkdir(parents=True, exist_ok=True)
     (path / "ca.pem").write_bytes(creds.ca_cert)
     (path / "cert.pem").write_bytes(creds.client_cert)
@@ -190,7 +192,7 @@ def test_bay_lifecycle_leaves_host_clean(
 ) -> None:
     infra, swarm, tasks = drivers
     before = snapshot(*host_dirs)
-    model = baymodel(labels={"env": "test"})
+    model = cluster_template(labels={"env": "test"})
     task = new_task(model, masters=1, workers=2)
     tasks.append(task)
     infra.validate(model, master_count=1, node_count=2)
@@ -223,7 +225,7 @@ def test_bay_lifecycle_leaves_host_clean(
         with pytest.raises(REFUSED):
             client.ping()
         client.close()
-    infra.delete_bay(other)
+    infra.delete_cluster(other)
     assert infra.list_nodes(other) == []
     del other_nodes
 
@@ -249,15 +251,15 @@ def test_bay_lifecycle_leaves_host_clean(
     assert swarm.health(task, nodes).healthy
 
     started = time.monotonic()
-    infra.delete_bay(task)
+    infra.delete_cluster(task)
     print(f"delete 1+2: {time.monotonic() - started:.2f}s")
     tasks.clear()
     assert "local" not in task.state
     # The base-image cache and the key secret are kept per host on purpose.
     assert_clean(
         before,
-        lambda: without_kept(snapshot(*host_dirs), local_bay.state_root(conf)),
-        tags=[network.short_id(t.bay.uuid) for t in (task, other)],
+        lambda: without_kept(snapshot(*host_dirs), local_cluster.state_root(conf)),
+        tags=[network.short_id(t.cluster.uuid) for t in (task, other)],
         dirs=host_dirs,
     )
 
@@ -275,8 +277,8 @@ def test_validate_refuses_what_it_cannot_honour(conf: Any) -> None:
     ]
     for overrides, message in cases:
         with pytest.raises(Exception, match=message) as info:
-            infra.validate(baymodel(**overrides), master_count=1, node_count=1)
+            infra.validate(cluster_template(**overrides), master_count=1, node_count=1)
         assert getattr(info.value, "status", None) == 400
     with pytest.raises(Exception, match="at most 50 nodes") as info:
-        infra.validate(baymodel(), master_count=1, node_count=50)
+        infra.validate(cluster_template(), master_count=1, node_count=50)
     assert getattr(info.value, "status", None) == 400

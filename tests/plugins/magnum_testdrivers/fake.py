@@ -35,40 +35,44 @@ GATE_TIMEOUT = 60.0
 FAKE_IMAGES = frozenset({"local/busybox:latest", "busybox", "nginx", "nginx:latest"})
 
 
-def _fail_if(task: base.BayTask, step: str) -> None:
-    if task.baymodel.labels.get("fake_fail") == step:
-        raise exceptions.BayOperationFailed(reason=f"fake {step} failed as asked")
+def _fail_if(task: base.ClusterTask, step: str) -> None:
+    if task.cluster_template.labels.get("fake_fail") == step:
+        raise exceptions.ClusterOperationFailed(reason=f"fake {step} failed as asked")
 
 
 class FakeInfra(base.InfraDriver):
     name = "fake"
 
-    def _dir(self, task: base.BayTask) -> pathlib.Path:
-        return pathlib.Path(self.conf.state_path) / "fake" / task.bay.uuid
+    def _dir(self, task: base.ClusterTask) -> pathlib.Path:
+        return pathlib.Path(self.conf.state_path) / "fake" / task.cluster.uuid
 
-    def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
-        if baymodel.flavor_id == "too-big":
+    def validate(
+        self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
+    ) -> None:
+        if cluster_template.flavor_id == "too-big":
             raise exceptions.InvalidParameterValue(err="Flavor too-big does not fit this host.")
 
-    def create_nodes(self, task: base.BayTask, specs: Sequence[base.NodeSpec]) -> list[base.Node]:
+    def create_nodes(
+        self, task: base.ClusterTask, specs: Sequence[base.NodeSpec]
+    ) -> list[base.Node]:
         _fail_if(task, "create_nodes")
-        limit = int(task.baymodel.labels.get("fake_max_nodes", "1000"))
+        limit = int(task.cluster_template.labels.get("fake_max_nodes", "1000"))
         if len(specs) > limit:
-            raise exceptions.BayOperationFailed(reason=f"fake host holds {limit} nodes at most")
+            raise exceptions.ClusterOperationFailed(reason=f"fake host holds {limit} nodes at most")
         root = self._dir(task)
         root.mkdir(parents=True, exist_ok=True)
         for i, spec in enumerate(specs):
             path = root / spec.name
             if not path.exists():
-                path.write_text(f"{spec.role}\n10.0.{i // 250}.{i % 250 + 2}\n")
+                path.write_text(f"{spec.role}\n10.0.{i // 250}.{i % 250 + 2}\n{spec.nodegroup}\n")
             task.progress(f"{i + 1}/{len(specs)} nodes created")
         return self.list_nodes(task)
 
-    def delete_nodes(self, task: base.BayTask, names: Sequence[str]) -> None:
+    def delete_nodes(self, task: base.ClusterTask, names: Sequence[str]) -> None:
         for name in names:
             (self._dir(task) / name).unlink(missing_ok=True)
 
-    def delete_bay(self, task: base.BayTask) -> None:
+    def delete_cluster(self, task: base.ClusterTask) -> None:
         _fail_if(task, "delete_bay")
         root = self._dir(task)
         if root.exists():
@@ -76,17 +80,21 @@ class FakeInfra(base.InfraDriver):
                 path.unlink()
             root.rmdir()
 
-    def node_memory_mb(self, task: base.BayTask, node: base.Node) -> int | None:
-        return int(task.baymodel.labels.get("fake_node_memory", "1024"))
+    def node_memory_mb(self, task: base.ClusterTask, node: base.Node) -> int | None:
+        return int(task.cluster_template.labels.get("fake_node_memory", "1024"))
 
-    def list_nodes(self, task: base.BayTask) -> list[base.Node]:
+    def list_nodes(self, task: base.ClusterTask) -> list[base.Node]:
         root = self._dir(task)
         if not root.exists():
             return []
         nodes = []
         for path in sorted(root.iterdir()):
-            role, address = path.read_text().split()
-            nodes.append(base.Node(name=path.name, role=base.Role(role), address=address))
+            role, address, nodegroup = path.read_text().split()
+            nodes.append(
+                base.Node(
+                    name=path.name, role=base.Role(role), address=address, nodegroup=nodegroup
+                )
+            )
         return nodes
 
 
@@ -116,8 +124,8 @@ class FakeCoe(base.CoeDriver):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def bootstrap(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Endpoints:
-        labels = task.baymodel.labels
+    def bootstrap(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Endpoints:
+        labels = task.cluster_template.labels
         if "fake_entered" in labels:
             pathlib.Path(labels["fake_entered"]).touch()
         if "fake_gate" in labels:
@@ -128,39 +136,39 @@ class FakeCoe(base.CoeDriver):
         return self._endpoints(nodes)
 
     def add_workers(
-        self, task: base.BayTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
     ) -> base.Endpoints:
         return self._endpoints(nodes)
 
     def remove_workers(
-        self, task: base.BayTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
     ) -> None:
         del task, nodes, gone
 
-    def health(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Health:
+    def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         return base.Health(healthy=bool(nodes), reason=f"{len(nodes)} nodes")
 
     # --- containers, in memory -------------------------------------------------------
-    def _engine(self, task: base.BayTask, node: base.Node) -> dict[str, _FakeContainer]:
-        if (task.bay.uuid, node.name) in self.down:
+    def _engine(self, task: base.ClusterTask, node: base.Node) -> dict[str, _FakeContainer]:
+        if (task.cluster.uuid, node.name) in self.down:
             raise exceptions.NodeUnavailable(
-                detail=f"node {node.name} of bay {task.bay.uuid} is not answering (fake)."
+                detail=f"node {node.name} of bay {task.cluster.uuid} is not answering (fake)."
             )
-        return self.engines.setdefault((task.bay.uuid, node.name), {})
+        return self.engines.setdefault((task.cluster.uuid, node.name), {})
 
-    def _one(self, task: base.BayTask, node: base.Node, cid: str) -> _FakeContainer:
+    def _one(self, task: base.ClusterTask, node: base.Node, cid: str) -> _FakeContainer:
         found = self._engine(task, node).get(cid)
         if found is None:
             raise exceptions.InvalidState(detail=f"node {node.name} has no container {cid}.")
         return found
 
     def container_create(
-        self, task: base.BayTask, node: base.Node, spec: base.ContainerSpec
+        self, task: base.ClusterTask, node: base.Node, spec: base.ContainerSpec
     ) -> str:
         engine = self._engine(task, node)
         if spec.image not in FAKE_IMAGES:
             raise exceptions.ImageNotAvailable(
-                image=spec.image, bay=task.bay.uuid, why=f" (node {node.name})"
+                image=spec.image, cluster=task.cluster.uuid, why=f" (node {node.name})"
             )
         if spec.memory_bytes is not None and spec.memory_bytes < 6 * 1024 * 1024:
             raise exceptions.InvalidParameterValue(
@@ -171,7 +179,11 @@ class FakeCoe(base.CoeDriver):
         return cid
 
     def container_action(
-        self, task: base.BayTask, node: base.Node, container_id: str, action: base.ContainerAction
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        action: base.ContainerAction,
     ) -> None:
         c = self._one(task, node, container_id)
         with self._lock:
@@ -195,12 +207,12 @@ class FakeCoe(base.CoeDriver):
                     )
                 c.state = "running"
 
-    def container_logs(self, task: base.BayTask, node: base.Node, container_id: str) -> str:
+    def container_logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
         c = self._one(task, node, container_id)
         return "".join(f"run {i + 1} of {c.spec.command or 'the image'}\n" for i in range(c.runs))
 
     def container_exec(
-        self, task: base.BayTask, node: base.Node, container_id: str, argv: Sequence[str]
+        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
     ) -> str:
         c = self._one(task, node, container_id)
         if c.state != "running":
@@ -213,16 +225,16 @@ class FakeCoe(base.CoeDriver):
             return "".join(f"{k}={v}\n" for k, v in sorted(c.spec.environment.items()))
         return f"ran {shlex.join(argv)}\n"
 
-    def container_remove(self, task: base.BayTask, node: base.Node, container_id: str) -> None:
+    def container_remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
         self._engine(task, node).pop(container_id, None)
 
     def container_states(
-        self, task: base.BayTask, node: base.Node
+        self, task: base.ClusterTask, node: base.Node
     ) -> dict[str, base.ContainerState]:
         return {c.spec.uuid: c.view() for c in self._engine(task, node).values()}
 
     def container_state(
-        self, task: base.BayTask, node: base.Node, container_id: str
+        self, task: base.ClusterTask, node: base.Node, container_id: str
     ) -> base.ContainerState:
         c = self._engine(task, node).get(container_id)
         if c is None:
@@ -249,13 +261,13 @@ class FakeCoe(base.CoeDriver):
         )
 
 
-def _wait_for(path: pathlib.Path, task: base.BayTask) -> None:
+def _wait_for(path: pathlib.Path, task: base.ClusterTask) -> None:
     """Wait for the gate file, reporting progress (which renews nothing but checks ownership)."""
     stop = threading.Event()
     waited = 0.0
     while not path.exists():
         if waited >= GATE_TIMEOUT:
-            raise exceptions.BayOperationFailed(reason="fake gate never opened")
+            raise exceptions.ClusterOperationFailed(reason="fake gate never opened")
         task.progress("waiting at the fake gate")
         stop.wait(0.05)
         waited += 0.05

@@ -16,7 +16,7 @@ from magnum.api import schemas
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, pki
 from magnum.db import models
-from magnum.objects import bays
+from magnum.objects import clusters, vocabulary
 
 COLLECTION = "certificates"
 
@@ -24,17 +24,17 @@ COLLECTION = "certificates"
 class CertificateBody(schemas._Body):
     ARGUMENT = "certificate"
 
-    bay_uuid: schemas.Str255
+    cluster_uuid: schemas.Str255
     csr: pydantic.constr(min_length=1, max_length=65536)  # type: ignore[valid-type]
 
 
-def _credentials(row: models.Bay) -> pki.BayCredentials:
+def _credentials(row: models.Cluster) -> pki.ClusterCredentials:
     data = (row.driver_state or {}).get(pki.STATE_KEY)
     if not data:
         raise exceptions.InvalidState(
             detail=f"Bay {row.uuid} has no certificate authority yet (status {row.status})."
         )
-    return pki.BayCredentials.from_state(data)
+    return pki.ClusterCredentials.from_state(data)
 
 
 def _links(prefix: str, uuid: str) -> list[dict[str, str]]:
@@ -45,9 +45,9 @@ class _Base:
     def __init__(self, api: Any) -> None:
         self.api = api
 
-    def _bay(self, ctx: context.RequestContext, ident: str, action: str) -> models.Bay:
+    def _cluster(self, ctx: context.RequestContext, ident: str, action: str) -> models.Cluster:
         with self.api.db.session() as session:
-            row = bays.get(session, ctx, ident)
+            row = clusters.get(session, ctx, ident, vocab=vocabulary.BAY)
         self.api.policy.authorize(
             action, ctx, {"project_id": row.project_id, "user_id": row.user_id}
         )
@@ -60,8 +60,8 @@ class Collection(_Base):
         body = schemas.validate(CertificateBody, common.json_body(req, argument="certificate"))
         ctx = common.ctx(req)
         try:
-            row = self._bay(ctx, body.bay_uuid, "certificate:create")
-        except exceptions.BayNotFound as exc:  # a bad body field is a 400
+            row = self._cluster(ctx, body.cluster_uuid, "certificate:create")
+        except exceptions.ClusterNotFound as exc:  # a bad body field is a 400
             raise exceptions.InvalidParameterValue(err=exc.message) from None
         creds = _credentials(row)
         ca_key = pki.decrypt_key(creds.ca_key, self.api.key_secret)
@@ -81,7 +81,7 @@ class Collection(_Base):
 class Item(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)
-        row = self._bay(common.ctx(req), ident, "certificate:get")
+        row = self._cluster(common.ctx(req), ident, "certificate:get")
         common.send(
             resp,
             {

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import falcon
 import jsonpatch
 
 from magnum.api import errors, schemas
+from magnum.api.v1 import views
 from magnum.common import context, exceptions, utils
 from magnum.objects import query
 
@@ -209,24 +211,17 @@ def _check_op(
             )
 
 
-class Listing:
-    """GET /v1/<collection> (brief items) and /v1/<collection>/detail for a resource.
-
-    Subclasses name the collection and the policy prefix, and provide `rows` (the page of
-    rows the caller may see) and `render`.
-    """
+class Listing(abc.ABC):
+    """GET /v1/<collection> (brief items) and /v1/<collection>/detail for a resource shown
+    through a view (magnum.api.v1.views): the view names the collection, the policy prefix,
+    the fields and the columns; subclasses provide `rows`, the page the caller may see."""
 
     api: Any
-    COLLECTION: ClassVar[str]
-    POLICY: ClassVar[str]
-    BRIEF: ClassVar[tuple[str, ...]] = ()  # the fields of a brief item, when they are columns
-    SORTABLE: ClassVar[frozenset[str]]  # sort_keys(...) of the fields the resource shows
+    view: views.View
 
+    @abc.abstractmethod
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
-        raise NotImplementedError
-
-    def render(self, row: Any, prefix: str, *, brief: bool) -> dict[str, Any]:
-        raise NotImplementedError
+        """The page of rows, `pg` in row attributes (sort key and columns)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._list(req, resp, detail=False)
@@ -235,19 +230,21 @@ class Listing:
         self._list(req, resp, detail=True)
 
     def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
+        view = self.view
         caller = ctx(req)
-        self.api.policy.authorize(f"{self.POLICY}:{'detail' if detail else 'get_all'}", caller)
-        pg = page(req, max_limit=self.api.max_limit, sortable=self.SORTABLE)
-        if not detail and self.BRIEF:  # fetch only what a brief item shows
-            pg = dataclasses.replace(pg, columns=self.BRIEF)
+        self.api.policy.authorize(f"{view.policy}:{'detail' if detail else 'get_all'}", caller)
+        asked = page(req, max_limit=self.api.max_limit, sortable=sort_keys(view.full))
+        pg = dataclasses.replace(asked, sort_key=view.attr(asked.sort_key))
+        if not detail:  # fetch only what a brief item shows
+            pg = dataclasses.replace(pg, columns=view.brief_columns)
         with self.api.db.session() as session:
             items = self.rows(session, caller, pg)
         body = collection(
             req,
-            self.COLLECTION,
+            view.collection,
             items,
-            lambda r: self.render(r, req.prefix, brief=not detail),
-            pg,
+            lambda r: view.render(r, req.prefix, brief=not detail),
+            asked,
             detail=detail,
         )
         send(resp, body)

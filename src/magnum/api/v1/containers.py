@@ -15,6 +15,7 @@ GET /v1/containers/{ident}/logs and PUT /v1/containers/{ident}/execute?command=.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import falcon
@@ -24,7 +25,7 @@ from magnum.api import schemas
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, utils
 from magnum.db import models
-from magnum.objects import bays, containers, fields
+from magnum.objects import clusters, containers, fields, vocabulary
 
 COLLECTION = "containers"
 BRIEF = (
@@ -48,11 +49,19 @@ ACTIONS = frozenset({"start", "stop", "reboot", "pause", "unpause"})
 READS = frozenset({"logs"})
 EXECUTE = "execute"
 ALL_ACTIONS = ACTIONS | READS | {EXECUTE}
-READY = (fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE)
+READY = (fields.ClusterStatus.CREATE_COMPLETE, fields.ClusterStatus.UPDATE_COMPLETE)
+
+
+# API field -> row attribute, where they differ (Mitaka's names for containers)
+COLUMNS = {"bay_uuid": "cluster_uuid"}
+
+
+def _internal(values: dict[str, Any]) -> dict[str, Any]:
+    return {COLUMNS.get(key, key): value for key, value in values.items()}
 
 
 def render(row: Any, prefix: str, *, brief: bool = False) -> dict[str, Any]:
-    body = {key: getattr(row, key) for key in BRIEF}
+    body = {key: getattr(row, COLUMNS.get(key, key)) for key in BRIEF}
     if body["environment"] is None:
         body["environment"] = {}
     body["links"] = common.links(prefix, COLLECTION, row.uuid)
@@ -62,7 +71,7 @@ def render(row: Any, prefix: str, *, brief: bool = False) -> dict[str, Any]:
     return body
 
 
-def _target(row: models.Container | models.Bay) -> dict[str, Any]:
+def _target(row: models.Container | models.Cluster) -> dict[str, Any]:
     return {"project_id": row.project_id, "user_id": row.user_id}
 
 
@@ -98,12 +107,21 @@ class Collection(_Base):
             sortable=SORTABLE,
             allowed=common.PAGE_ARGS | {"bay_ident"},
         )
-        bay_ident = req.params.get("bay_ident")
-        if bay_ident is not None and not isinstance(bay_ident, str):
+        cluster_ident = req.params.get("bay_ident")
+        if cluster_ident is not None and not isinstance(cluster_ident, str):
             raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
         with self.api.db.session() as session:
-            bay_uuid = bays.get(session, ctx, bay_ident).uuid if bay_ident is not None else None
-            rows = containers.list_(session, ctx, pg, bay_uuid=bay_uuid)
+            cluster_uuid = (
+                clusters.get(session, ctx, cluster_ident, vocab=vocabulary.BAY).uuid
+                if cluster_ident is not None
+                else None
+            )
+            rows = containers.list_(
+                session,
+                ctx,
+                dataclasses.replace(pg, sort_key=COLUMNS.get(pg.sort_key, pg.sort_key)),
+                cluster_uuid=cluster_uuid,
+            )
         body = common.collection(
             req,
             COLLECTION,
@@ -112,8 +130,8 @@ class Collection(_Base):
             pg,
             detail=detail,
         )
-        if bay_ident is not None and "next" in body:
-            body["next"] += f"&bay_ident={bay_ident}"
+        if cluster_ident is not None and "next" in body:
+            body["next"] += f"&bay_ident={cluster_ident}"
         common.send(resp, body)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -122,26 +140,32 @@ class Collection(_Base):
         ctx = common.ctx(req)
         with self.api.db.session() as session:
             try:
-                bay = bays.get(session, ctx, body.bay_uuid)
-            except exceptions.BayNotFound as exc:  # a bad body field is a 400
+                cluster = clusters.get(session, ctx, body.bay_uuid, vocab=vocabulary.BAY)
+            except exceptions.ClusterNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None
             coe = session.scalar(
-                sa.select(models.BayModel.coe).where(models.BayModel.uuid == bay.baymodel_id)
+                sa.select(models.ClusterTemplate.coe).where(
+                    models.ClusterTemplate.uuid == cluster.cluster_template_id
+                )
             )
             if body.uuid is not None and containers.get_by_uuid(session, body.uuid) is not None:
                 raise exceptions.ContainerAlreadyExists(uuid=body.uuid)
-        self.api.policy.authorize("container:create", ctx, _target(bay))
+        self.api.policy.authorize("container:create", ctx, _target(cluster))
         if coe != fields.COE.SWARM:
             raise exceptions.InvalidParameterValue(
                 err=f"Cannot fulfill request with a {coe} bay, expecting a swarm bay."
             )
-        if bay.operation is not None or bay.status not in READY:
-            state = f"{bay.status}, {bay.operation} requested" if bay.operation else bay.status
+        if cluster.operation is not None or cluster.status not in READY:
+            state = (
+                f"{cluster.status}, {cluster.operation} requested"
+                if cluster.operation
+                else cluster.status
+            )
             raise exceptions.InvalidState(
-                detail=f"Bay {bay.name or bay.uuid} is {state}; containers need a bay that "
+                detail=f"Bay {cluster.name or cluster.uuid} is {state}; containers need a bay that "
                 "is CREATE_COMPLETE or UPDATE_COMPLETE with no operation in progress."
             )
-        values = body.model_dump(exclude={"status"})
+        values = _internal(body.model_dump(exclude={"status"}))
         uuid = self.api.conductor.container_create(ctx, values=values)
         with self.api.db.session() as session:
             row = containers.get_by_uuid(session, uuid)
@@ -171,7 +195,7 @@ class Item(_Base):
         with self.api.db.session() as session:
             row = containers.get(session, ctx, ident, for_update=True)
             self.api.policy.authorize("container:update", ctx, _target(row))
-            current = {key: getattr(row, key) for key in PATCHABLE}
+            current = {key: getattr(row, COLUMNS.get(key, key)) for key in PATCHABLE}
             patched = common.apply_patch(
                 current, req, internal=INTERNAL, mandatory=MANDATORY, defaults={}
             )

@@ -26,7 +26,7 @@ import falcon
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, images
 from magnum.db import models
-from magnum.objects import bays, fields
+from magnum.objects import clusters, fields, vocabulary
 
 MEDIA_TYPES = frozenset(
     {
@@ -39,11 +39,11 @@ MEDIA_TYPES = frozenset(
         "application/x-bzip2",
     }
 )
-READY = frozenset({fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE})
+READY = frozenset({fields.ClusterStatus.CREATE_COMPLETE, fields.ClusterStatus.UPDATE_COMPLETE})
 CHUNK = 1024 * 1024
 
 
-def _check_ready(row: models.Bay) -> None:
+def _check_ready(row: models.Cluster) -> None:
     if row.operation is not None or row.status not in READY:
         raise exceptions.InvalidState(
             detail=f"Images can be loaded only into a bay that is CREATE_COMPLETE or "
@@ -86,9 +86,9 @@ class Collection:
     def __init__(self, api: Any) -> None:
         self.api = api
 
-    def _bay(self, ctx: context.RequestContext, ident: str) -> models.Bay:
+    def _cluster(self, ctx: context.RequestContext, ident: str) -> models.Cluster:
         with self.api.db.session() as session:
-            row = bays.get(session, ctx, ident)
+            row = clusters.get(session, ctx, ident, vocab=vocabulary.BAY)
         self.api.policy.authorize(
             "bay:load_image", ctx, {"project_id": row.project_id, "user_id": row.user_id}
         )
@@ -97,7 +97,7 @@ class Collection:
     def on_post(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)
         ctx = common.ctx(req)
-        row = self._bay(ctx, ident)
+        row = self._cluster(ctx, ident)
         _check_ready(row)  # before the upload: a tenant should not send 500 MB to hear 409
         _check_media_type(req)
         uploads = self.api.upload_dir
@@ -106,8 +106,8 @@ class Collection:
         try:
             receive(req, path, limit=self.api.max_image_size)
             images.inspect(path)
-            result = self.api.conductor.bay_load_image(
-                ctx, bay_uuid=row.uuid, path=str(path), timeout=self.api.image_load_timeout
+            result = self.api.conductor.cluster_load_image(
+                ctx, cluster_uuid=row.uuid, path=str(path), timeout=self.api.image_load_timeout
             )
         finally:
             with contextlib.suppress(FileNotFoundError):

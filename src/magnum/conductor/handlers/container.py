@@ -44,11 +44,12 @@ from magnum.conductor.handlers import task as task_mod
 from magnum.conductor.rpcapi import RPC_VERSION
 from magnum.db import engine, models
 from magnum.drivers import base, registry
-from magnum.objects import containers, fields
+from magnum.objects import clusters, containers, fields
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
-READY = (fields.BayStatus.CREATE_COMPLETE, fields.BayStatus.UPDATE_COMPLETE)
+READY = fields.READY
+SWEEP = clusters.Sweep.CONTAINERS
 # A row still without status this long after it was inserted lost its creator (a conductor
 # that died mid-create): the sync looks for it in Docker like any other.
 CREATING_GRACE = datetime.timedelta(seconds=120)
@@ -62,9 +63,9 @@ AFTER_ACTION = {
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Bay:
+class _Cluster:
     task: task_mod.Snapshot
-    row: models.Bay
+    row: models.Cluster
     infra: base.InfraDriver
     coe: base.CoeDriver
 
@@ -80,7 +81,7 @@ class _Bay:
         return {n.name: n for n in self.infra.list_nodes(self.task)}
 
 
-def _not_ready(row: models.Bay) -> str:
+def _not_ready(row: models.Cluster) -> str:
     state = f"{row.status}, {row.operation} requested" if row.operation else row.status
     return (
         f"Bay {row.name or row.uuid} is {state}; containers need a bay that is "
@@ -88,7 +89,7 @@ def _not_ready(row: models.Bay) -> str:
     )
 
 
-def _check_swarm(template: models.BayModel) -> None:
+def _check_swarm(template: models.ClusterTemplate) -> None:
     if template.coe != fields.COE.SWARM:
         raise exceptions.InvalidParameterValue(
             err=f"Cannot fulfill request with a {template.coe} bay, expecting a swarm bay."
@@ -116,19 +117,23 @@ class Containers:
         self._locks_lock = threading.Lock()
 
     # --- lookups ----------------------------------------------------------------------
-    def _bay(self, bay_uuid: str) -> _Bay:
+    def _cluster(self, cluster_uuid: str) -> _Cluster:
         with self._db.session() as session:
-            row = session.scalar(sa.select(models.Bay).where(models.Bay.uuid == bay_uuid))
+            row = session.scalar(
+                sa.select(models.Cluster).where(models.Cluster.uuid == cluster_uuid)
+            )
             if row is None:
-                raise exceptions.BayNotFound(bay=bay_uuid)
+                raise exceptions.ClusterNotFound(cluster=cluster_uuid)
             template = session.scalar(
-                sa.select(models.BayModel).where(models.BayModel.uuid == row.baymodel_id)
+                sa.select(models.ClusterTemplate).where(
+                    models.ClusterTemplate.uuid == row.cluster_template_id
+                )
             )
         if template is None:
-            raise exceptions.BayModelNotFound(baymodel=row.baymodel_id)
+            raise exceptions.ClusterTemplateNotFound(cluster_template=row.cluster_template_id)
         _check_swarm(template)
         task = task_mod.Snapshot(row, template)
-        return _Bay(
+        return _Cluster(
             task=task,
             row=row,
             infra=self._drivers.infra_for(task.state.get("infra")),
@@ -142,40 +147,40 @@ class Containers:
             raise exceptions.ContainerNotFound(container=uuid)
         return row
 
-    def _where(self, row: models.Container, bay: _Bay) -> base.Node:
+    def _where(self, row: models.Container, cluster: _Cluster) -> base.Node:
         """The node running `row`; 409 if it is being created or its node is gone."""
         if row.docker_id is None or row.host is None:
             raise exceptions.InvalidState(
                 detail=f"Container {row.uuid} is still being created; try again shortly."
             )
-        node = bay.nodes().get(row.host)
+        node = cluster.nodes().get(row.host)
         if node is None:
             reason = f"node {row.host} no longer exists"
             self._record(row, fields.ContainerStatus.ERROR, reason)
             raise exceptions.NodeUnavailable(detail=f"Container {row.uuid}: {reason}.")
         return node
 
-    def _lock(self, bay_uuid: str) -> threading.Lock:
+    def _lock(self, cluster_uuid: str) -> threading.Lock:
         with self._locks_lock:
-            return self._locks[bay_uuid]
+            return self._locks[cluster_uuid]
 
     # --- create -----------------------------------------------------------------------
     def create(self, owner: dict[str, Any], values: dict[str, Any]) -> str:
         """Place, record and create (not start) a container; return its uuid."""
-        bay = self._bay(values["bay_uuid"])
-        bay.check_ready()
+        cluster = self._cluster(values["cluster_uuid"])
+        cluster.check_ready()
         command_argv(values.get("command"))
         need = containers.memory_mb(values.get("memory"))
-        nodes = list(bay.nodes().values())
+        nodes = list(cluster.nodes().values())
         workers = [n for n in nodes if n.role is base.Role.WORKER]
         candidates = workers or nodes
         if not candidates:
-            raise exceptions.InvalidState(detail=f"Bay {bay.row.uuid} has no nodes.")
-        capacity = {n.name: bay.infra.node_memory_mb(bay.task, n) for n in candidates}
+            raise exceptions.InvalidState(detail=f"Bay {cluster.row.uuid} has no nodes.")
+        capacity = {n.name: cluster.infra.node_memory_mb(cluster.task, n) for n in candidates}
         uuid = values.get("uuid") or utils.new_uuid()
-        with self._lock(bay.row.uuid):
+        with self._lock(cluster.row.uuid):
             node = self._insert(
-                bay,
+                cluster,
                 uuid=uuid,
                 owner=owner,
                 values=values,
@@ -192,22 +197,22 @@ class Containers:
             memory_bytes=containers.memory_bytes(values.get("memory")),
         )
         try:
-            docker_id = bay.coe.container_create(bay.task, node, spec)
+            docker_id = cluster.coe.container_create(cluster.task, node, spec)
         except BaseException:
             self._delete_row(uuid)
             raise
         if not self._created(uuid, docker_id):
             # The bay (and with it the row) was deleted meanwhile: leave nothing in Docker.
-            self._remove_quietly(bay, node, docker_id)
+            self._remove_quietly(cluster, node, docker_id)
             raise exceptions.InvalidState(
-                detail=f"Bay {bay.row.uuid} was deleted while the container was created."
+                detail=f"Bay {cluster.row.uuid} was deleted while the container was created."
             )
-        LOG.info("container %s created on %s of bay %s", uuid, node.name, bay.row.uuid)
+        LOG.info("container %s created on %s of bay %s", uuid, node.name, cluster.row.uuid)
         return uuid
 
     def _insert(
         self,
-        bay: _Bay,
+        cluster: _Cluster,
         *,
         uuid: str,
         owner: dict[str, Any],
@@ -218,34 +223,20 @@ class Containers:
     ) -> base.Node:
         try:
             with self._db.session() as session:
-                # Writing the bay row first takes its lock (a row lock on PostgreSQL and
-                # MariaDB, the database lock on SQLite) until commit: placements on one bay
-                # are serialised, and a bay being deleted or scaled is refused.
-                held = session.execute(
-                    sa.update(models.Bay)
-                    .where(
-                        models.Bay.uuid == bay.row.uuid,
-                        models.Bay.operation.is_(None),
-                        models.Bay.status.in_([s.value for s in READY]),
-                    )
-                    .values(id=models.Bay.id)
-                    .execution_options(synchronize_session=False)
-                )
-                if not held.rowcount:  # type: ignore[attr-defined]
-                    current = session.scalar(
-                        sa.select(models.Bay).where(models.Bay.uuid == bay.row.uuid)
-                    )
-                    if current is None:
-                        raise exceptions.BayNotFound(bay=bay.row.uuid)
-                    raise exceptions.InvalidState(detail=_not_ready(current))
+                # The cluster row is locked until commit: placements on one cluster are
+                # serialised, and a cluster being deleted or scaled is refused.
+                try:
+                    clusters.ready_lock(session, cluster.row.uuid, [s.value for s in READY])
+                except clusters.NotReady as exc:
+                    raise exceptions.InvalidState(detail=_not_ready(exc.row)) from None
                 if containers.get_by_uuid(session, uuid) is not None:
                     raise exceptions.ContainerAlreadyExists(uuid=uuid)
                 placed = session.execute(
                     sa.select(models.Container.host, models.Container.memory).where(
-                        models.Container.bay_uuid == bay.row.uuid
+                        models.Container.cluster_uuid == cluster.row.uuid
                     )
                 ).all()
-                node = choose(candidates, capacity, placed, need, bay=bay.row.uuid)
+                node = choose(candidates, capacity, placed, need, cluster=cluster.row.uuid)
                 session.add(
                     models.Container(
                         uuid=uuid,
@@ -254,7 +245,7 @@ class Containers:
                         name=values.get("name"),
                         image=values["image"],
                         command=values.get("command"),
-                        bay_uuid=bay.row.uuid,
+                        cluster_uuid=cluster.row.uuid,
                         status=None,
                         memory=values.get("memory"),
                         environment=dict(values.get("environment") or {}),
@@ -289,9 +280,9 @@ class Containers:
             )
 
     @staticmethod
-    def _remove_quietly(bay: _Bay, node: base.Node, docker_id: str) -> None:
+    def _remove_quietly(cluster: _Cluster, node: base.Node, docker_id: str) -> None:
         try:
-            bay.coe.container_remove(bay.task, node, docker_id)
+            cluster.coe.container_remove(cluster.task, node, docker_id)
         except exceptions.MagnumError as exc:
             LOG.warning("container %s on %s: could not remove it: %s", docker_id, node.name, exc)
 
@@ -299,12 +290,12 @@ class Containers:
     def show(self, uuid: str) -> None:
         """Refresh the container's status from Docker (a settled bay only)."""
         row = self._container(uuid)
-        bay = self._bay(row.bay_uuid)
-        if not bay.ready or row.docker_id is None:
+        cluster = self._cluster(row.cluster_uuid)
+        if not cluster.ready or row.docker_id is None:
             return
         try:
-            node = self._where(row, bay)
-            state = bay.coe.container_state(bay.task, node, row.docker_id)
+            node = self._where(row, cluster)
+            state = cluster.coe.container_state(cluster.task, node, row.docker_id)
         except exceptions.NodeUnavailable as exc:
             self._record(row, fields.ContainerStatus.ERROR, _reason(exc, row))
             return
@@ -312,44 +303,47 @@ class Containers:
 
     def action(self, uuid: str, action: base.ContainerAction) -> None:
         row = self._container(uuid)
-        bay = self._bay(row.bay_uuid)
-        bay.check_ready()
-        node = self._where(row, bay)
+        cluster = self._cluster(row.cluster_uuid)
+        cluster.check_ready()
+        node = self._where(row, cluster)
         assert row.docker_id is not None  # _where checked
         try:
-            bay.coe.container_action(bay.task, node, row.docker_id, action)
+            cluster.coe.container_action(cluster.task, node, row.docker_id, action)
         except exceptions.NodeUnavailable as exc:
             self._record(row, fields.ContainerStatus.ERROR, _reason(exc, row))
             raise
         except exceptions.InvalidState:
-            self._refresh_quietly(bay, node, row)
+            self._refresh_quietly(cluster, node, row)
             raise
         self._record(row, AFTER_ACTION[action], None, force=True)
 
     def logs(self, uuid: str) -> str:
-        return self._read(uuid, lambda bay, node, cid: bay.coe.container_logs(bay.task, node, cid))
+        return self._read(
+            uuid, lambda cluster, node, cid: cluster.coe.container_logs(cluster.task, node, cid)
+        )
 
     def execute(self, uuid: str, command: str) -> str:
         argv = command_argv(command)
         if not argv:
             raise exceptions.InvalidParameterValue(err="Command to execute can not be empty.")
         return self._read(
-            uuid, lambda bay, node, cid: bay.coe.container_exec(bay.task, node, cid, argv)
+            uuid,
+            lambda cluster, node, cid: cluster.coe.container_exec(cluster.task, node, cid, argv),
         )
 
-    def _read(self, uuid: str, call: Callable[[_Bay, base.Node, str], T]) -> T:
+    def _read(self, uuid: str, call: Callable[[_Cluster, base.Node, str], T]) -> T:
         row = self._container(uuid)
-        bay = self._bay(row.bay_uuid)
-        bay.check_ready()
-        node = self._where(row, bay)
+        cluster = self._cluster(row.cluster_uuid)
+        cluster.check_ready()
+        node = self._where(row, cluster)
         assert row.docker_id is not None
         try:
-            return call(bay, node, row.docker_id)
+            return call(cluster, node, row.docker_id)
         except exceptions.NodeUnavailable as exc:
             self._record(row, fields.ContainerStatus.ERROR, _reason(exc, row))
             raise
         except exceptions.InvalidState:
-            self._refresh_quietly(bay, node, row)
+            self._refresh_quietly(cluster, node, row)
             raise
 
     def delete(self, uuid: str) -> None:
@@ -359,20 +353,20 @@ class Containers:
         except exceptions.ContainerNotFound:
             return
         try:
-            bay: _Bay | None = self._bay(row.bay_uuid)
+            cluster: _Cluster | None = self._cluster(row.cluster_uuid)
         except exceptions.NotFound:
-            bay = None  # the bay is gone, and its nodes with it
-        if bay is not None and bay.row.operation != fields.Operation.DELETE:
-            node = bay.nodes().get(row.host or "")
+            cluster = None  # the bay is gone, and its nodes with it
+        if cluster is not None and cluster.row.operation != fields.Operation.DELETE:
+            node = cluster.nodes().get(row.host or "")
             if node is not None and row.docker_id is not None:
-                bay.coe.container_remove(bay.task, node, row.docker_id)
+                cluster.coe.container_remove(cluster.task, node, row.docker_id)
         self._delete_row(uuid)
         LOG.info("container %s deleted", uuid)
 
-    def _refresh_quietly(self, bay: _Bay, node: base.Node, row: models.Container) -> None:
+    def _refresh_quietly(self, cluster: _Cluster, node: base.Node, row: models.Container) -> None:
         assert row.docker_id is not None
         try:
-            state = bay.coe.container_state(bay.task, node, row.docker_id)
+            state = cluster.coe.container_state(cluster.task, node, row.docker_id)
         except exceptions.MagnumError:
             return
         self._record(row, state.status, state.reason)
@@ -397,56 +391,36 @@ class Containers:
 
     # --- periodic sync ----------------------------------------------------------------
     def sync(self) -> None:
-        for bay_uuid in self._due():
-            if self._claim(bay_uuid):
+        for cluster_uuid in self._due():
+            if self._claim(cluster_uuid):
                 try:
-                    self.sync_bay(bay_uuid)
+                    self.sync_cluster(cluster_uuid)
                 except Exception:  # a bay's sync never stops the others
-                    LOG.exception("bay %s: container sync failed", bay_uuid)
-
-    def _due_clause(self, now: datetime.datetime) -> tuple[sa.ColumnElement[bool], ...]:
-        before = now - datetime.timedelta(seconds=self._interval * 0.9)
-        return (
-            models.Bay.operation.is_(None),
-            models.Bay.status.in_([s.value for s in READY]),
-            sa.or_(
-                models.Bay.containers_synced_at.is_(None),
-                models.Bay.containers_synced_at < before,
-            ),
-        )
+                    LOG.exception("bay %s: container sync failed", cluster_uuid)
 
     def _due(self) -> list[str]:
+        due = clusters.due(
+            self._db, SWEEP, interval=self._interval * 0.9, statuses=[s.value for s in READY]
+        )
         with self._db.session() as session:
-            return list(
-                session.scalars(
-                    sa.select(models.Bay.uuid)
-                    .where(*self._due_clause(utils.utcnow()))
-                    .where(
-                        models.Bay.uuid.in_(
-                            sa.select(models.Container.bay_uuid).distinct().scalar_subquery()
-                        )
-                    )
-                ).all()
-            )
+            return containers.clusters_with_containers(session, due)
 
-    def _claim(self, bay_uuid: str) -> bool:
-        now = utils.utcnow()
-        with self._db.session() as session:
-            result = session.execute(
-                sa.update(models.Bay)
-                .where(models.Bay.uuid == bay_uuid, *self._due_clause(now))
-                .values(containers_synced_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+    def _claim(self, cluster_uuid: str) -> bool:
+        return clusters.claim(
+            self._db,
+            SWEEP,
+            cluster_uuid,
+            interval=self._interval * 0.9,
+            statuses=[s.value for s in READY],
+        )
 
-    def sync_bay(self, bay_uuid: str) -> None:
-        bay = self._bay(bay_uuid)
+    def sync_cluster(self, cluster_uuid: str) -> None:
+        cluster = self._cluster(cluster_uuid)
         with self._db.session() as session:
-            rows = list(containers.on_bay(session, bay_uuid))
+            rows = list(containers.on_cluster(session, cluster_uuid))
         if not rows:
             return
-        nodes = bay.nodes()
+        nodes = cluster.nodes()
         states: dict[str, dict[str, base.ContainerState]] = {}
         down: dict[str, str] = {}
         for host in sorted({r.host for r in rows if r.host}):
@@ -455,9 +429,9 @@ class Containers:
                 down[host] = f"node {host} no longer exists"
                 continue
             try:
-                states[host] = bay.coe.container_states(bay.task, node)
+                states[host] = cluster.coe.container_states(cluster.task, node)
             except exceptions.MagnumError as exc:
-                LOG.info("bay %s: node %s: %s", bay_uuid, host, exc)
+                LOG.info("bay %s: node %s: %s", cluster_uuid, host, exc)
                 down[host] = f"node {host} is not answering"
         cutoff = utils.utcnow() - CREATING_GRACE
         for row in rows:
@@ -481,7 +455,7 @@ def choose(
     placed: Sequence[Any],
     need: int,
     *,
-    bay: str,
+    cluster: str,
 ) -> base.Node:
     """The candidate with the most free memory that fits `need` MB (ties: fewest containers,
     then name). `placed` rows have .host and .memory."""
@@ -501,7 +475,7 @@ def choose(
         if best is None or key < best:
             best, chosen = key, node
     if chosen is None:
-        raise exceptions.InvalidParameterValue(err=f"No node of bay {bay} has {need} MB free.")
+        raise exceptions.InvalidParameterValue(err=f"No node of bay {cluster} has {need} MB free.")
     return chosen
 
 

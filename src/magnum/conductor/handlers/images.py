@@ -20,10 +20,10 @@ LOG = logging.getLogger(__name__)
 
 def load(drivers: registry.Drivers, task: task_mod.Snapshot, path: pathlib.Path) -> dict[str, Any]:
     infra = drivers.infra_for(task.state.get("infra"))
-    coe = drivers.coe_for(task.baymodel.coe)
+    coe = drivers.coe_for(task.cluster_template.coe)
     nodes = infra.list_nodes(task)
     if not nodes:
-        raise exceptions.InvalidState(detail=f"Bay {task.bay.uuid} has no nodes.")
+        raise exceptions.InvalidState(detail=f"Bay {task.cluster.uuid} has no nodes.")
     tags = coe.load_image(task, nodes, path)
-    LOG.info("bay %s: loaded %s into %d nodes", task.bay.uuid, ", ".join(tags), len(nodes))
-    return {"bay_uuid": task.bay.uuid, "images": tags, "nodes": len(nodes)}
+    LOG.info("bay %s: loaded %s into %d nodes", task.cluster.uuid, ", ".join(tags), len(nodes))
+    return {"bay_uuid": task.cluster.uuid, "images": tags, "nodes": len(nodes)}

@@ -1,56 +1,70 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The conductor's implementation of drivers.base.BayTask."""
+"""The conductor's implementation of drivers.base.ClusterTask. Every write goes through
+magnum.objects.clusters, fenced by the lease; this module decides when to write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
-
-import sqlalchemy as sa
 
 from magnum.common import exceptions, utils
 from magnum.db import engine, models
 from magnum.drivers import base
-from magnum.objects import fields
+from magnum.objects import clusters, events, fields
+
+Superseded = clusters.Superseded
 
 
-class Superseded(Exception):
-    """The bay's operation changed (e.g. delete requested during create) or the bay is gone."""
+def nodegroup_view(row: models.NodeGroup) -> base.NodeGroupView:
+    return base.NodeGroupView(
+        name=row.name,
+        role=base.Role(row.role),
+        flavor_id=row.flavor_id,
+        image_id=row.image_id,
+        node_count=row.node_count,
+        labels=dict(row.labels or {}),
+    )
 
 
-def bay_view(row: models.Bay) -> base.BayView:
-    return base.BayView(
+def cluster_view(row: models.Cluster, groups: Sequence[models.NodeGroup]) -> base.ClusterView:
+    return base.ClusterView(
         uuid=row.uuid,
         name=row.name,
         project_id=row.project_id,
         master_count=row.master_count,
         node_count=row.node_count,
+        nodegroups=tuple(nodegroup_view(g) for g in groups),
     )
 
 
-def baymodel_view(row: models.BayModel) -> base.BayModelView:
-    return base.BayModelView.of(row)
+def cluster_template_view(row: models.ClusterTemplate) -> base.ClusterTemplateView:
+    return base.ClusterTemplateView.of(row)
 
 
 class Snapshot:
-    """A read-only BayTask for checks on a settled bay: no lease, nothing is written.
+    """A read-only ClusterTask for checks on a settled cluster: no lease, nothing is written.
 
     Drivers may read `state`; `progress` and `checkpoint` do nothing, because a check
     must never change what an operation relies on.
     """
 
-    def __init__(self, row: models.Bay, template: models.BayModel) -> None:
-        self._bay = bay_view(row)
-        self._baymodel = baymodel_view(template)
+    def __init__(
+        self,
+        row: models.Cluster,
+        template: models.ClusterTemplate,
+        groups: Sequence[models.NodeGroup] = (),
+    ) -> None:
+        self._cluster = cluster_view(row, groups)
+        self._cluster_template = cluster_template_view(template)
         self._state: dict[str, Any] = dict(row.driver_state or {})
 
     @property
-    def bay(self) -> base.BayView:
-        return self._bay
+    def cluster(self) -> base.ClusterView:
+        return self._cluster
 
     @property
-    def baymodel(self) -> base.BayModelView:
-        return self._baymodel
+    def cluster_template(self) -> base.ClusterTemplateView:
+        return self._cluster_template
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -64,13 +78,15 @@ class Snapshot:
 
 
 class Task(Snapshot):
-    """One operation on one bay, run by the conductor that holds the bay's lease."""
+    """One operation on one cluster, run by the conductor that holds the cluster's lease."""
 
     def __init__(
         self,
         db: engine.Database,
-        row: models.Bay,
-        template: models.BayModel,
+        row: models.Cluster,
+        template: models.ClusterTemplate,
+        groups: Sequence[models.NodeGroup],
+        operation: models.Operation,
         *,
         owner: str,
         lost: Callable[[str], bool],
@@ -80,67 +96,70 @@ class Task(Snapshot):
         self.key_secret = key_secret
         self._owner = owner
         self._lost = lost
-        assert row.operation is not None, "a task exists only for a pending operation"
-        self.op = fields.Operation(row.operation)
+        self.op = fields.Operation(operation.kind)
+        self.args: dict[str, Any] = dict(operation.args or {})
         self.deadline = row.operation_deadline
-        super().__init__(row, template)
+        self.fence = clusters.Fence(
+            cluster_uuid=row.uuid,
+            owner=owner,
+            operation_id=operation.id,
+            operation_uuid=operation.uuid,
+            actor=events.Actor.of_operation(operation),
+        )
+        super().__init__(row, template, groups)
+
+    def start(self) -> None:
+        self._check_lease()
+        clusters.start(self._db, self.fence)
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and utils.utcnow() > self.deadline
 
     def progress(self, reason: str) -> None:
-        if self.deadline is not None and utils.utcnow() > self.deadline:
-            raise exceptions.BayOperationFailed(
+        if self.past_deadline():
+            assert self.deadline is not None
+            raise exceptions.DeadlineExceeded(
                 reason=f"Bay {self.op} timed out (deadline {utils.isotime(self.deadline)})."
             )
-        self._write(status_reason=reason, driver_state=self._state)
+        self._check_lease()
+        clusters.progress(self._db, self.fence, reason, self._state)
 
     def checkpoint(self) -> None:
-        self._write(driver_state=self._state)
+        self._check_lease()
+        clusters.checkpoint(self._db, self.fence, self._state)
 
-    def finish(self, status: fields.BayStatus, reason: str, **values: Any) -> None:
-        """Settle the operation: final status, no operation and no lease, in one write, so
-        a settled bay never shows an owner (not even one that died right after)."""
-        self._write(
-            status=status,
-            status_reason=reason,
-            operation=None,
-            operation_deadline=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            driver_state=self._state,
+    def finish(
+        self,
+        status: fields.ClusterStatus,
+        reason: str,
+        *,
+        error_code: str | None = None,
+        nodes: Sequence[base.Node] | None = None,
+        **values: Any,
+    ) -> None:
+        """Settle the operation: final status, no operation and no lease, in one write."""
+        self._check_lease()
+        addresses: dict[str, list[str]] | None = None
+        if nodes is not None:
+            addresses = {g.name: [] for g in self.cluster.nodegroups}
+            for node in nodes:
+                addresses.setdefault(node.nodegroup, []).append(node.address)
+        clusters.settle(
+            self._db,
+            self.fence,
+            status,
+            reason,
+            self._state,
+            error_code=error_code,
+            nodegroup_addresses=addresses,
             **values,
         )
 
     def delete_row(self) -> None:
-        """Delete the bay row and its containers' rows in one transaction."""
-        with self._db.session() as session:
-            result = session.execute(
-                sa.delete(models.Bay)
-                .where(*self._mine())
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise Superseded  # rolls back: the containers stay with the bay
-            session.execute(
-                sa.delete(models.Container)
-                .where(models.Container.bay_uuid == self._bay.uuid)
-                .execution_options(synchronize_session=False)
-            )
+        """Delete the cluster row and everything recorded with it, in one transaction."""
+        self._check_lease()
+        clusters.delete(self._db, self.fence)
 
-    def _mine(self) -> tuple[sa.ColumnElement[bool], ...]:
-        return (
-            models.Bay.uuid == self._bay.uuid,
-            models.Bay.lease_owner == self._owner,
-            models.Bay.operation == self.op.value,
-        )
-
-    def _write(self, **values: Any) -> None:
-        if self._lost(self._bay.uuid):
-            raise exceptions.LeaseLost(bay=self._bay.uuid, owner=self._owner)
-        with self._db.session() as session:
-            result = session.execute(
-                sa.update(models.Bay)
-                .where(*self._mine())
-                .values(**values, updated_at=utils.utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise Superseded
+    def _check_lease(self) -> None:
+        if self._lost(self.cluster.uuid):
+            raise exceptions.LeaseLost(cluster=self.cluster.uuid, owner=self._owner)

@@ -40,8 +40,8 @@ def api_url(address: str, *, tls: bool) -> str:
 class Connections:
     """Opens (and caches) one client per node address; closes all on exit."""
 
-    def __init__(self, task: base.BayTask, secret: bytes) -> None:
-        self._tls = not task.baymodel.tls_disabled
+    def __init__(self, task: base.ClusterTask, secret: bytes) -> None:
+        self._tls = not task.cluster_template.tls_disabled
         self._task = task
         self._secret = secret
         self._dir: pathlib.Path | None = None
@@ -64,11 +64,11 @@ class Connections:
     def _write_credentials(self) -> pathlib.Path:
         data = self._task.state.get(pki.STATE_KEY)
         if not data:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason="The bay has no TLS credentials: its nodes were not made by a driver "
                 "that creates them."
             )
-        creds = pki.BayCredentials.from_state(data)
+        creds = pki.ClusterCredentials.from_state(data)
         path = pathlib.Path(tempfile.mkdtemp(prefix="magnum-tls-"))  # mode 0700
         (path / "ca.pem").write_bytes(creds.ca_cert)
         (path / "cert.pem").write_bytes(creds.client_cert)
@@ -105,7 +105,7 @@ def translated(what: str) -> Iterator[None]:
     try:
         yield
     except ERRORS as exc:
-        raise exceptions.BayOperationFailed(reason=f"{what}: {_short(exc)}") from exc
+        raise exceptions.ClusterOperationFailed(reason=f"{what}: {_short(exc)}") from exc
 
 
 def _short(exc: BaseException) -> str:

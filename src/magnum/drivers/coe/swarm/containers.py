@@ -54,7 +54,7 @@ class _Creds:
     """The bay's CA, client certificate and decrypted key in memfds."""
 
     def __init__(self, data: dict[str, str], secret: bytes) -> None:
-        creds = pki.BayCredentials.from_state(data)
+        creds = pki.ClusterCredentials.from_state(data)
         self._fds: list[int] = []
         ca = self._file("ca", creds.ca_cert)
         cert = self._file("cert", creds.client_cert)
@@ -74,7 +74,7 @@ class _Creds:
         self._fds.clear()
 
 
-class _Bay:
+class _Cluster:
     def __init__(self, fingerprint: str, creds: _Creds | None) -> None:
         self.fingerprint = fingerprint
         self.creds = creds
@@ -95,32 +95,32 @@ class Engines:
 
     def __init__(self, secret: Callable[[], bytes]) -> None:
         self._secret = secret
-        self._bays: dict[str, _Bay] = {}
+        self._clusters: dict[str, _Cluster] = {}
         self._lock = threading.Lock()
 
-    def client(self, task: base.BayTask, node: base.Node) -> docker.APIClient:
-        tls = not task.baymodel.tls_disabled
+    def client(self, task: base.ClusterTask, node: base.Node) -> docker.APIClient:
+        tls = not task.cluster_template.tls_disabled
         data = task.state.get(pki.STATE_KEY) if tls else None
         if tls and not data:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason="The bay has no TLS credentials: its nodes were not made by a driver "
                 "that creates them."
             )
         fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-        stale: list[_Bay] = []
+        stale: list[_Cluster] = []
         with self._lock:
             now = time.monotonic()
-            for uuid, other in list(self._bays.items()):
-                if now - other.used > IDLE and uuid != task.bay.uuid:
-                    stale.append(self._bays.pop(uuid))
-            found = self._bays.get(task.bay.uuid)
+            for uuid, other in list(self._clusters.items()):
+                if now - other.used > IDLE and uuid != task.cluster.uuid:
+                    stale.append(self._clusters.pop(uuid))
+            found = self._clusters.get(task.cluster.uuid)
             if found is not None and found.fingerprint == fingerprint:
                 entry = found
             else:
                 if found is not None:
                     stale.append(found)
                 creds = _Creds(data, self._secret()) if data else None
-                entry = self._bays[task.bay.uuid] = _Bay(fingerprint, creds)
+                entry = self._clusters[task.cluster.uuid] = _Cluster(fingerprint, creds)
             entry.used = now
             client = entry.clients.get(node.address)
             if client is None:
@@ -141,10 +141,10 @@ class Engines:
         client.trust_env = False  # keep $REQUESTS_CA_BUNDLE from replacing the bay CA
         return client
 
-    def forget(self, task: base.BayTask, node: base.Node) -> None:
+    def forget(self, task: base.ClusterTask, node: base.Node) -> None:
         """Drop a node's client (after a connection error: the next call reconnects)."""
         with self._lock:
-            entry = self._bays.get(task.bay.uuid)
+            entry = self._clusters.get(task.cluster.uuid)
             client = entry.clients.pop(node.address, None) if entry else None
         if client is not None:
             with contextlib.suppress(*clients.ERRORS):
@@ -152,8 +152,8 @@ class Engines:
 
     def close(self) -> None:
         with self._lock:
-            entries = list(self._bays.values())
-            self._bays.clear()
+            entries = list(self._clusters.values())
+            self._clusters.clear()
         for entry in entries:
             entry.close()
 
@@ -183,7 +183,7 @@ class ContainerMixin:
             engines.close()
 
     @contextlib.contextmanager
-    def _on(self, task: base.BayTask, node: base.Node, what: str) -> Iterator[docker.APIClient]:
+    def _on(self, task: base.ClusterTask, node: base.Node, what: str) -> Iterator[docker.APIClient]:
         """A client for the node; Docker's refusals become our 4xx, silence NodeUnavailable."""
         client = self.engines.client(task, node)
         try:
@@ -199,25 +199,25 @@ class ContainerMixin:
                 raise exceptions.InvalidState(detail=f"{what}: {message}") from None
             if 400 <= status < 500:
                 raise exceptions.InvalidParameterValue(err=f"{what}: {message}") from None
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"{what}: node {node.name} failed: {message}"
             ) from None
         except clients.ERRORS as exc:
             self.engines.forget(task, node)
             raise exceptions.NodeUnavailable(
-                detail=f"{what}: node {node.name} of bay {task.bay.uuid} is not answering "
+                detail=f"{what}: node {node.name} of bay {task.cluster.uuid} is not answering "
                 f"({clients._short(exc)})."
             ) from None
 
     # --- base.CoeDriver --------------------------------------------------------------
     def container_create(
-        self, task: base.BayTask, node: base.Node, spec: base.ContainerSpec
+        self, task: base.ClusterTask, node: base.Node, spec: base.ContainerSpec
     ) -> str:
         what = f"Creating container {spec.uuid}"
         argv = shlex.split(spec.command) if spec.command else None
         with self._on(task, node, what) as api:
             host_config = api.create_host_config(mem_limit=spec.memory_bytes or None, init=True)
-            labels = {LABEL_UUID: spec.uuid, LABEL_BAY: task.bay.uuid}
+            labels = {LABEL_UUID: spec.uuid, LABEL_BAY: task.cluster.uuid}
             if spec.name is not None:
                 labels[LABEL_NAME] = spec.name
 
@@ -237,20 +237,22 @@ class ContainerMixin:
             except docker.errors.ImageNotFound as exc:
                 if not _REGISTRY.match(spec.image):
                     raise exceptions.ImageNotAvailable(
-                        image=spec.image, bay=task.bay.uuid, why=f" (node {node.name})"
+                        image=spec.image, cluster=task.cluster.uuid, why=f" (node {node.name})"
                     ) from None
                 try:
                     api.pull(spec.image)
                 except docker.errors.APIError as pull_exc:
                     raise exceptions.ImageNotAvailable(
-                        image=spec.image, bay=task.bay.uuid, why=f": {_explanation(pull_exc)}"
+                        image=spec.image,
+                        cluster=task.cluster.uuid,
+                        why=f": {_explanation(pull_exc)}",
                     ) from exc
                 created = create()
         return str(created["Id"])
 
     def container_action(
         self,
-        task: base.BayTask,
+        task: base.ClusterTask,
         node: base.Node,
         container_id: str,
         action: base.ContainerAction,
@@ -268,20 +270,20 @@ class ContainerMixin:
                 case base.ContainerAction.UNPAUSE:
                     api.unpause(container_id)
 
-    def container_logs(self, task: base.BayTask, node: base.Node, container_id: str) -> str:
+    def container_logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
         with self._on(task, node, "Reading the container's logs") as api:
             out = api.logs(container_id, stdout=True, stderr=True)
         return bytes(out).decode("utf-8", "replace")
 
     def container_exec(
-        self, task: base.BayTask, node: base.Node, container_id: str, argv: Sequence[str]
+        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
     ) -> str:
         with self._on(task, node, "Executing in the container") as api:
             exec_id = api.exec_create(container_id, list(argv), stdout=True, stderr=True)
             out = api.exec_start(exec_id["Id"], tty=False)
         return bytes(out).decode("utf-8", "replace")
 
-    def container_remove(self, task: base.BayTask, node: base.Node, container_id: str) -> None:
+    def container_remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
         with self._on(task, node, "Removing the container") as api:
             try:
                 api.remove_container(container_id, force=True)
@@ -289,10 +291,10 @@ class ContainerMixin:
                 return
 
     def container_states(
-        self, task: base.BayTask, node: base.Node
+        self, task: base.ClusterTask, node: base.Node
     ) -> dict[str, base.ContainerState]:
         with self._on(task, node, "Listing containers") as api:
-            found = api.containers(all=True, filters={"label": f"{LABEL_BAY}={task.bay.uuid}"})
+            found = api.containers(all=True, filters={"label": f"{LABEL_BAY}={task.cluster.uuid}"})
         states: dict[str, base.ContainerState] = {}
         for item in found:
             uuid = (item.get("Labels") or {}).get(LABEL_UUID)
@@ -301,7 +303,7 @@ class ContainerMixin:
         return states
 
     def container_state(
-        self, task: base.BayTask, node: base.Node, container_id: str
+        self, task: base.ClusterTask, node: base.Node, container_id: str
     ) -> base.ContainerState:
         with self._on(task, node, "Inspecting the container") as api:
             try:

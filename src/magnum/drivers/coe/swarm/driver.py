@@ -39,17 +39,19 @@ NETWORK_DRIVERS = (None, "", "docker")
 class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
     coe: ClassVar[str] = "swarm"
 
-    def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
-        if baymodel.network_driver not in NETWORK_DRIVERS:
+    def validate(
+        self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
+    ) -> None:
+        if cluster_template.network_driver not in NETWORK_DRIVERS:
             raise exceptions.InvalidParameterValue(
-                err=f"Network driver {baymodel.network_driver} is not supported by swarm "
+                err=f"Network driver {cluster_template.network_driver} is not supported by swarm "
                 "mode bays; use docker (overlay networks)."
             )
         if master_count < 1:
             raise exceptions.InvalidParameterValue(err="A swarm bay needs at least one master.")
         del node_count
 
-    def bootstrap(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Endpoints:
+    def bootstrap(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Endpoints:
         masters, workers = _split(nodes)
         with self._connect(task) as conn:
             first = masters[0]
@@ -62,7 +64,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
         return _endpoints(task, masters, workers)
 
     def add_workers(
-        self, task: base.BayTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
     ) -> base.Endpoints:
         masters, workers = _split(nodes)
         if new:
@@ -73,7 +75,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
         return _endpoints(task, masters, workers)
 
     def remove_workers(
-        self, task: base.BayTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
     ) -> None:
         masters, _ = _split(nodes)
         with self._connect(task) as conn:
@@ -83,7 +85,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
                     self._remove_one(conn, manager, node)
                 task.progress(f"{node.name} left the swarm")
 
-    def health(self, task: base.BayTask, nodes: Sequence[base.Node]) -> base.Health:
+    def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         masters, _ = _split(nodes)
         problems: list[str] = []
         with self._connect(task) as conn:
@@ -109,13 +111,13 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
         return base.Health(healthy=True, reason=f"{len(nodes)} nodes ready")
 
     def load_image(
-        self, task: base.BayTask, nodes: Sequence[base.Node], path: pathlib.Path
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], path: pathlib.Path
     ) -> list[str]:
         with self._connect(task) as conn:
             return images.load(conn, nodes, path)
 
     # --- helpers ---------------------------------------------------------------
-    def _connect(self, task: base.BayTask) -> clients.Connections:
+    def _connect(self, task: base.ClusterTask) -> clients.Connections:
         return clients.Connections(task, self._secret())
 
     def _secret(self) -> bytes:
@@ -123,7 +125,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
 
     def _join(
         self,
-        task: base.BayTask,
+        task: base.ClusterTask,
         conn: clients.Connections,
         first: base.Node,
         managers: Sequence[base.Node],
@@ -163,7 +165,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
 
     @staticmethod
     def _settle(
-        task: base.BayTask,
+        task: base.ClusterTask,
         conn: clients.Connections,
         first: base.Node,
         nodes: Sequence[base.Node],
@@ -177,7 +179,7 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
         def label(node: base.Node) -> str:
             labels = {
                 "magnum.role": str(node.role),
-                "magnum.bay": task.bay.uuid,
+                "magnum.bay": task.cluster.uuid,
                 "magnum.node": node.name,
             }
             membership.update_spec(manager, ids[node.name], Labels=labels)
@@ -207,14 +209,14 @@ def _split(nodes: Sequence[base.Node]) -> tuple[list[base.Node], list[base.Node]
     masters = [n for n in nodes if n.role is base.Role.MASTER]
     workers = [n for n in nodes if n.role is not base.Role.MASTER]
     if not masters:
-        raise exceptions.BayOperationFailed(reason="The bay has no master node.")
+        raise exceptions.ClusterOperationFailed(reason="The bay has no master node.")
     return masters, workers
 
 
 def _endpoints(
-    task: base.BayTask, masters: Sequence[base.Node], workers: Sequence[base.Node]
+    task: base.ClusterTask, masters: Sequence[base.Node], workers: Sequence[base.Node]
 ) -> base.Endpoints:
-    tls = not task.baymodel.tls_disabled
+    tls = not task.cluster_template.tls_disabled
     return base.Endpoints(
         api_address=clients.api_url(masters[0].address, tls=tls),
         master_addresses=tuple(n.address for n in masters),

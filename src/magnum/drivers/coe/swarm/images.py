@@ -84,7 +84,7 @@ def load(conn: clients.Connections, nodes: Sequence[base.Node], path: pathlib.Pa
             except clients.ERRORS as exc:
                 failed.append(f"{node.name}: {_short(exc)}")
     if failed:
-        raise exceptions.BayOperationFailed(
+        raise exceptions.ClusterOperationFailed(
             reason=f"Loading the image failed on {len(failed)} of {len(nodes)} nodes: "
             + "; ".join(sorted(failed))
         )

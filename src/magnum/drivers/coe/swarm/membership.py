@@ -14,6 +14,7 @@ import docker
 import docker.errors
 
 from magnum.common import exceptions
+from magnum.drivers import waiting
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,14 +25,7 @@ POLL = 0.05
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise exceptions.BayOperationFailed(reason=f"Timed out after {timeout:.0f}s: {what}")
-        time.sleep(POLL)
+    return waiting.wait_for(what, probe, timeout=timeout, poll=POLL)
 
 
 def swarm_info(client: docker.DockerClient) -> dict[str, Any]:
@@ -44,7 +38,7 @@ def ensure_initialized(client: docker.DockerClient, address: str) -> str:
     info = swarm_info(client)
     if info["LocalNodeState"] == "active":
         if not info.get("ControlAvailable"):
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"Node {address} is a swarm worker; it should be the first manager."
             )
         return str(info["NodeID"])
@@ -133,7 +127,7 @@ def update_spec(manager: docker.DockerClient, node_id: str, **changes: Any) -> N
         except docker.errors.APIError as exc:
             if "update out of sequence" not in str(exc):
                 raise
-    raise exceptions.BayOperationFailed(reason=f"Could not update swarm node {node_id}.")
+    raise exceptions.ClusterOperationFailed(reason=f"Could not update swarm node {node_id}.")
 
 
 def id_by_address(manager: docker.DockerClient, address: str) -> str | None:

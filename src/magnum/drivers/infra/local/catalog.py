@@ -65,7 +65,7 @@ def loop_devices_usable() -> bool:
     return pathlib.Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
 
 
-def validate(conf: cfg.ConfigOpts, model: base.BayModelView, *, nodes: int) -> None:
+def validate(conf: cfg.ConfigOpts, model: base.ClusterTemplateView, *, nodes: int) -> None:
     """Raises InvalidParameterValue naming the first field this host cannot honour."""
     _check_counts(conf, nodes)
     flavor(conf, model.flavor_id)
@@ -87,7 +87,7 @@ def _check_counts(conf: cfg.ConfigOpts, nodes: int) -> None:
         )
 
 
-def _check_catalog(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
+def _check_catalog(conf: cfg.ConfigOpts, model: base.ClusterTemplateView) -> None:
     images = conf.local.images
     if model.image_id is not None and model.image_id not in images:
         raise _bad(f"Image {model.image_id} not found. Available: {', '.join(sorted(images))}.")
@@ -101,7 +101,7 @@ def _check_catalog(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
         raise _bad(f"Keypair {model.keypair_id} not found.")
 
 
-def _check_unsupported(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
+def _check_unsupported(conf: cfg.ConfigOpts, model: base.ClusterTemplateView) -> None:
     if model.fixed_network:
         raise _bad(
             "fixed_network is not supported by the local driver: every bay gets its "
@@ -120,7 +120,7 @@ def _check_unsupported(conf: cfg.ConfigOpts, model: base.BayModelView) -> None:
         raise _bad("docker_volume_size needs loop devices and mkfs.ext4 on the conductor host.")
 
 
-def _check_values(model: base.BayModelView) -> None:
+def _check_values(model: base.ClusterTemplateView) -> None:
     if model.docker_volume_size is not None and model.docker_volume_size < 1:
         raise _bad("docker_volume_size must be at least 1 (GB).")
     if model.dns_nameserver:

@@ -27,12 +27,12 @@ def is_v2() -> bool:
     return (ROOT / "cgroup.controllers").exists()
 
 
-def node_path(bay_id: str, node: str) -> str:
-    return f"{TOP}/{bay_id}/{node}"
+def node_path(cluster_id: str, node: str) -> str:
+    return f"{TOP}/{cluster_id}/{node}"
 
 
-def bay_path(bay_id: str) -> str:
-    return f"{TOP}/{bay_id}"
+def cluster_path(cluster_id: str) -> str:
+    return f"{TOP}/{cluster_id}"
 
 
 def _dirs(rel: str, controllers: tuple[str, ...] = V1_CONTROLLERS) -> list[pathlib.Path]:

@@ -134,7 +134,7 @@ def check_host() -> None:
     # dockerd 20.10 silently uses a system containerd if its socket exists, which would
     # put every node's containers in one shared containerd outside the node cgroups.
     if SYSTEM_CONTAINERD.exists():
-        raise exceptions.BayOperationFailed(
+        raise exceptions.ClusterOperationFailed(
             reason=f"{SYSTEM_CONTAINERD} exists: a system containerd is running, and node "
             "daemons would share it. Stop it to use the local driver."
         )
@@ -240,20 +240,18 @@ def wait_ready(layout: Layout, *, node: str, init_pid: int, timeout: float) -> N
 
     def ready() -> bool:
         if not host.pid_alive(init_pid):
-            raise exceptions.BayOperationFailed(
+            raise exceptions.NodeStartFailed(
                 reason=f"dockerd of node {node} exited: {log_tail(layout)}"
             )
         return _ping(layout.socket)
 
     try:
         host.wait_for(f"dockerd of node {node}", ready, timeout=timeout)
-    except exceptions.BayOperationFailed as exc:
-        if "Timed out" in exc.message:
-            raise exceptions.BayOperationFailed(
-                reason=f"dockerd of node {node} did not answer within {timeout:.0f}s: "
-                f"{log_tail(layout)}"
-            ) from exc
-        raise
+    except exceptions.WaitTimedOut as exc:
+        raise exceptions.NodeStartFailed(
+            reason=f"dockerd of node {node} did not answer within {timeout:.0f}s: "
+            f"{log_tail(layout)}"
+        ) from exc
 
 
 def shim_sockets(pids: set[int]) -> set[str]:

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import bay, catalog, dockerd, frontend, image, node, registry
+from magnum.drivers.infra.local import catalog, cluster, dockerd, frontend, image, node, registry
 
 MAX_PARALLEL = 8  # node starts: dockerd start-up is CPU-bound
 MAX_PARALLEL_DESTROY = 64  # node teardown is mostly waiting on the kernel
@@ -36,28 +36,32 @@ class LocalInfra(base.InfraDriver):
     name: ClassVar[str] = "local"
 
     # --- contract --------------------------------------------------------------
-    def validate(self, baymodel: base.BayModelView, *, master_count: int, node_count: int) -> None:
-        catalog.validate(self.conf, baymodel, nodes=master_count + node_count)
+    def validate(
+        self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
+    ) -> None:
+        catalog.validate(self.conf, cluster_template, nodes=master_count + node_count)
 
-    def create_nodes(self, task: base.BayTask, specs: Sequence[base.NodeSpec]) -> list[base.Node]:
+    def create_nodes(
+        self, task: base.ClusterTask, specs: Sequence[base.NodeSpec]
+    ) -> list[base.Node]:
         self._check_host()
-        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+        state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         existing = {r.name: r for r in node.read_records(state_dir)}
         missing = [s for s in specs if s.name not in existing]
-        catalog.validate(self.conf, task.baymodel, nodes=len(missing))
+        catalog.validate(self.conf, task.cluster_template, nodes=len(missing))
         if len(existing) + len(missing) > self.conf.local.max_nodes_per_bay:
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"A local bay holds at most {self.conf.local.max_nodes_per_bay} nodes."
             )
-        subnet = bay.ensure_network(self.conf, task)
+        subnet = cluster.ensure_network(self.conf, task)
         registries: tuple[str, ...] = ()
-        if task.baymodel.registry_enabled:
+        if task.cluster_template.registry_enabled:
             task.progress("Starting the bay registry")
-            state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+            state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
             registries = (
                 registry.ensure(
                     self.conf,
-                    bay_uuid=task.bay.uuid,
+                    cluster_uuid=task.cluster.uuid,
                     subnet=subnet,
                     state_dir=state_dir,
                     run_dir=run_dir,
@@ -68,42 +72,45 @@ class LocalInfra(base.InfraDriver):
         self._build_all(task, ctx, specs, records)
         return self.list_nodes(task)
 
-    def delete_nodes(self, task: base.BayTask, names: Sequence[str]) -> None:
-        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+    def delete_nodes(self, task: base.ClusterTask, names: Sequence[str]) -> None:
+        state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         records = {r.name: r for r in node.read_records(state_dir)}
         self._parallel(
             [functools.partial(self._destroy, task, n, records) for n in names],
             width=MAX_PARALLEL_DESTROY,
         )
-        nodes = task.state.setdefault(bay.STATE, {}).setdefault("nodes", {})
+        nodes = task.state.setdefault(cluster.STATE, {}).setdefault("nodes", {})
         for name in names:
             nodes.pop(name, None)
         if not node.read_records(state_dir):
-            bay.teardown(self.conf, task.bay.uuid)
-            task.state.get(bay.STATE, {}).pop("subnet", None)
+            cluster.teardown(self.conf, task.cluster.uuid)
+            task.state.get(cluster.STATE, {}).pop("subnet", None)
         task.checkpoint()
 
-    def delete_bay(self, task: base.BayTask) -> None:
-        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+    def delete_cluster(self, task: base.ClusterTask) -> None:
+        state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         names = {r.name for r in node.read_records(state_dir)}
-        names |= set(bay.leftover_netns(task.bay.uuid))
+        names |= set(cluster.leftover_netns(task.cluster.uuid))
         records = {r.name: r for r in node.read_records(state_dir)}
         self._parallel(
             [functools.partial(self._destroy, task, n, records) for n in sorted(names)],
             width=MAX_PARALLEL_DESTROY,
         )
-        bay.teardown(self.conf, task.bay.uuid)
-        task.state.pop(bay.STATE, None)
+        cluster.teardown(self.conf, task.cluster.uuid)
+        task.state.pop(cluster.STATE, None)
         task.checkpoint()
 
-    def list_nodes(self, task: base.BayTask) -> list[base.Node]:
-        state_dir, _ = bay.dirs(self.conf, task.bay.uuid)
+    def list_nodes(self, task: base.ClusterTask) -> list[base.Node]:
+        state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         records = sorted(node.read_records(state_dir), key=_order)
-        return [base.Node(name=r.name, role=r.role, address=r.address) for r in records]
+        return [
+            base.Node(name=r.name, role=r.role, address=r.address, nodegroup=r.nodegroup)
+            for r in records
+        ]
 
-    def node_memory_mb(self, task: base.BayTask, node: base.Node) -> int | None:
+    def node_memory_mb(self, task: base.ClusterTask, node: base.Node) -> int | None:
         """The memory of the node's flavor (its cgroup limit)."""
-        model = task.baymodel
+        model = task.cluster_template
         name = model.master_flavor_id or model.flavor_id
         if node.role is not base.Role.MASTER:
             name = model.flavor_id
@@ -112,22 +119,22 @@ class LocalInfra(base.InfraDriver):
         except exceptions.InvalidParameterValue:  # the flavor left [local] flavors since
             return None
 
-    def registry_address(self, task: base.BayTask) -> str | None:
-        subnet = task.state.get(bay.STATE, {}).get("subnet")
-        if not task.baymodel.registry_enabled or not isinstance(subnet, str):
+    def registry_address(self, task: base.ClusterTask) -> str | None:
+        subnet = task.state.get(cluster.STATE, {}).get("subnet")
+        if not task.cluster_template.registry_enabled or not isinstance(subnet, str):
             return None
         return registry.address(self.conf, ipaddress.IPv4Network(subnet))
 
-    def api_frontend(self, task: base.BayTask, masters: Sequence[base.Node]) -> str | None:
+    def api_frontend(self, task: base.ClusterTask, masters: Sequence[base.Node]) -> str | None:
         """A forwarder on the bay's gateway in front of every master's dockerd (see
         frontend.py); none for a single master."""
-        subnet = task.state.get(bay.STATE, {}).get("subnet")
+        subnet = task.state.get(cluster.STATE, {}).get("subnet")
         if len(masters) < 2 or not isinstance(subnet, str):
             return None
-        port = dockerd.PLAIN_PORT if task.baymodel.tls_disabled else dockerd.TLS_PORT
-        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+        port = dockerd.PLAIN_PORT if task.cluster_template.tls_disabled else dockerd.TLS_PORT
+        state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
         return frontend.ensure(
-            bay_uuid=task.bay.uuid,
+            cluster_uuid=task.cluster.uuid,
             subnet=ipaddress.IPv4Network(subnet),
             port=port,
             backends=[f"{m.address}:{port}" for m in masters],
@@ -139,25 +146,27 @@ class LocalInfra(base.InfraDriver):
     def _check_host(self) -> None:
         for tool in (self.conf.local.dockerd, self.conf.local.docker_init, "nsenter", "iptables"):
             if shutil.which(tool) is None:
-                raise exceptions.BayOperationFailed(reason=f"{tool} is not installed on this host.")
+                raise exceptions.ClusterOperationFailed(
+                    reason=f"{tool} is not installed on this host."
+                )
         dockerd.check_host()
 
     def _context(
         self,
-        task: base.BayTask,
+        task: base.ClusterTask,
         subnet: ipaddress.IPv4Network,
         registries: tuple[str, ...] = (),
-    ) -> node.BayContext:
-        model = task.baymodel
-        creds = bay.credentials(self.conf, task)
-        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+    ) -> node.ClusterContext:
+        model = task.cluster_template
+        creds = cluster.credentials(self.conf, task)
+        state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
         archive = (
-            image.ensure_archive(bay.state_root(self.conf), self.conf.local.busybox)
+            image.ensure_archive(cluster.state_root(self.conf), self.conf.local.busybox)
             if self.conf.local.load_base_image
             else None
         )
-        return node.BayContext(
-            bay_uuid=task.bay.uuid,
+        return node.ClusterContext(
+            cluster_uuid=task.cluster.uuid,
             state_dir=state_dir,
             run_dir=run_dir,
             subnet=subnet,
@@ -177,22 +186,17 @@ class LocalInfra(base.InfraDriver):
 
     def _allocate(
         self,
-        task: base.BayTask,
+        task: base.ClusterTask,
         specs: Sequence[base.NodeSpec],
         existing: dict[str, node.Record],
         subnet: ipaddress.IPv4Network,
     ) -> dict[str, node.Record]:
         """Give each new node the lowest free address; record it before building."""
-        recorded = task.state.setdefault(bay.STATE, {}).setdefault("nodes", {})
+        recorded = task.state.setdefault(cluster.STATE, {}).setdefault("nodes", {})
         records = dict(existing)
         for name, data in recorded.items():  # reuse a takeover's earlier choice
             if name not in records:
-                records[name] = node.Record(
-                    name=name,
-                    role=base.Role(data["role"]),
-                    address=data["address"],
-                    slot=int(data["slot"]),
-                )
+                records[name] = node.Record.of(name, data)
         taken = {r.slot for r in records.values()}
         for spec in specs:
             if spec.name in records:
@@ -200,17 +204,21 @@ class LocalInfra(base.InfraDriver):
             slot = next(s for s in range(FIRST_SLOT, 255) if s not in taken)
             taken.add(slot)
             records[spec.name] = node.Record(
-                name=spec.name, role=spec.role, address=str(subnet[slot]), slot=slot
+                name=spec.name,
+                role=spec.role,
+                address=str(subnet[slot]),
+                slot=slot,
+                nodegroup=spec.nodegroup,
             )
         for name, r in records.items():
-            recorded[name] = {"address": r.address, "slot": r.slot, "role": str(r.role)}
+            recorded[name] = r.to_dict()
         task.checkpoint()
         return records
 
     def _build_all(
         self,
-        task: base.BayTask,
-        ctx: node.BayContext,
+        task: base.ClusterTask,
+        ctx: node.ClusterContext,
         specs: Sequence[base.NodeSpec],
         records: dict[str, node.Record],
     ) -> None:
@@ -222,13 +230,17 @@ class LocalInfra(base.InfraDriver):
             jobs, progress=lambda done: task.progress(f"{done}/{len(specs)} nodes created")
         )
 
-    def _destroy(self, task: base.BayTask, name: str, records: dict[str, node.Record]) -> None:
-        state_dir, run_dir = bay.dirs(self.conf, task.bay.uuid)
+    def _destroy(self, task: base.ClusterTask, name: str, records: dict[str, node.Record]) -> None:
+        state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
         record = records.get(name)
-        recorded = task.state.get(bay.STATE, {}).get("nodes", {}).get(name, {})
+        recorded = task.state.get(cluster.STATE, {}).get("nodes", {}).get(name, {})
         slot = record.slot if record else recorded.get("slot")
         node.destroy(
-            bay_uuid=task.bay.uuid, state_dir=state_dir, run_dir=run_dir, name=name, slot=slot
+            cluster_uuid=task.cluster.uuid,
+            state_dir=state_dir,
+            run_dir=run_dir,
+            name=name,
+            slot=slot,
         )
 
     @staticmethod
@@ -263,7 +275,9 @@ def _order(record: node.Record) -> tuple[int, int, str]:
     )
 
 
-def _daemon_env(model: base.BayModelView, registries: tuple[str, ...] = ()) -> dict[str, str]:
+def _daemon_env(
+    model: base.ClusterTemplateView, registries: tuple[str, ...] = ()
+) -> dict[str, str]:
     # A clean environment: the conductor's own (proxy CA bundles, ...) is not the node's.
     # Swarm agents skip pulling service images that exist locally, unless the bay has a
     # registry to pull from.

@@ -52,12 +52,12 @@ def _log(state_dir: pathlib.Path) -> pathlib.Path:
     return state_dir / "api-forwarder.log"
 
 
-def _cgroup(bay_uuid: str) -> str:
-    return cgroups.node_path(network.short_id(bay_uuid), CGROUP_NAME)
+def _cgroup(cluster_uuid: str) -> str:
+    return cgroups.node_path(network.short_id(cluster_uuid), CGROUP_NAME)
 
 
-def _comment(bay_uuid: str) -> str:
-    return f"{network.rule_comment(bay_uuid)} api"
+def _comment(cluster_uuid: str) -> str:
+    return f"{network.rule_comment(cluster_uuid)} api"
 
 
 def _argv(listen: str, backends: Sequence[str]) -> list[str]:
@@ -95,7 +95,7 @@ def _accepts(listen: str) -> bool:
 
 def ensure(
     *,
-    bay_uuid: str,
+    cluster_uuid: str,
     subnet: ipaddress.IPv4Network,
     port: int,
     backends: Sequence[str],
@@ -105,21 +105,21 @@ def ensure(
     """Make sure the bay's forwarder runs in front of `backends` (IP:PORT, in order of
     preference); return the IP:PORT it listens on. Idempotent."""
     listen = address(subnet, port)
-    bridge = network.bridge_name(bay_uuid)
-    rule = registry._input_rule(bridge, listen, _comment(bay_uuid))
+    bridge = network.bridge_name(cluster_uuid)
+    rule = registry._input_rule(bridge, listen, _comment(cluster_uuid))
     if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
         host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
     argv = _argv(listen, backends)
     pid = running_pid(run_dir)
     if pid is not None and _cmdline(pid) != argv:
-        _kill(bay_uuid, run_dir)  # other masters (or another port): start afresh
+        _kill(cluster_uuid, run_dir)  # other masters (or another port): start afresh
         pid = None
     if pid is None:
-        pid = _start(argv, bay_uuid=bay_uuid, state_dir=state_dir, run_dir=run_dir)
+        pid = _start(argv, cluster_uuid=cluster_uuid, state_dir=state_dir, run_dir=run_dir)
 
     def ready() -> bool:
         if not host.pid_alive(pid):
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"The API forwarder at {listen} exited: {_log_tail(state_dir)}"
             )
         return _accepts(listen)
@@ -129,9 +129,9 @@ def ensure(
 
 
 def _start(
-    argv: list[str], *, bay_uuid: str, state_dir: pathlib.Path, run_dir: pathlib.Path
+    argv: list[str], *, cluster_uuid: str, state_dir: pathlib.Path, run_dir: pathlib.Path
 ) -> int:
-    procs = cgroups.create(_cgroup(bay_uuid), memory_mb=MEMORY_MB, cpus=1)
+    procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The launcher joins the cgroup, then execs the forwarder (same pid, so the pid file
@@ -164,8 +164,8 @@ def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
     return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
 
 
-def _kill(bay_uuid: str, run_dir: pathlib.Path) -> None:
-    rel = _cgroup(bay_uuid)
+def _kill(cluster_uuid: str, run_dir: pathlib.Path) -> None:
+    rel = _cgroup(cluster_uuid)
     cgroups.kill_all(rel)
     pid = host.read_pid(_pidfile(run_dir))
     with _CHILDREN_LOCK:
@@ -178,11 +178,11 @@ def _kill(bay_uuid: str, run_dir: pathlib.Path) -> None:
         _pidfile(run_dir).unlink()
 
 
-def stop(bay_uuid: str, *, run_dir: pathlib.Path) -> None:
+def stop(cluster_uuid: str, *, run_dir: pathlib.Path) -> None:
     """Kill the bay's forwarder and remove its firewall rule and cgroup. Safe when there
     is none."""
-    _kill(bay_uuid, run_dir)
-    comment = _comment(bay_uuid)
+    _kill(cluster_uuid, run_dir)
+    comment = _comment(cluster_uuid)
     for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():
         if f'"{comment}"' in line and line.startswith("-A INPUT"):
             host.run("iptables", "-w", "-D", *shlex.split(line)[1:], check=False)

@@ -10,11 +10,11 @@ import os
 import pathlib
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from magnum.common import exceptions
+from magnum.drivers import waiting
 
 T = TypeVar("T")
 POLL = 0.02
@@ -27,22 +27,16 @@ def run(
     proc = subprocess.run(argv, capture_output=True, text=True, input=input_, check=False)
     if check and proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise exceptions.BayOperationFailed(
+        raise exceptions.ClusterOperationFailed(
             reason=f"'{' '.join(argv)}' failed ({proc.returncode}): {' '.join(detail)}"
         )
     return proc
 
 
 def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float) -> T:
-    """Poll `probe` until it returns something other than None/False, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise exceptions.BayOperationFailed(reason=f"Timed out after {timeout:.0f}s: {what}")
-        time.sleep(POLL)
+    """Poll `probe` until it returns something other than None/False (WaitTimedOut after
+    `timeout`)."""
+    return waiting.wait_for(what, probe, timeout=timeout, poll=POLL)
 
 
 @contextlib.contextmanager

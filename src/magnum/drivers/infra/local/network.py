@@ -22,24 +22,24 @@ SYS_NET = pathlib.Path("/sys/class/net")
 NETNS_PREFIX = "mgn-"
 
 
-def short_id(bay_uuid: str) -> str:
-    return bay_uuid.replace("-", "")[:10]
+def short_id(cluster_uuid: str) -> str:
+    return cluster_uuid.replace("-", "")[:10]
 
 
-def bridge_name(bay_uuid: str) -> str:
-    return f"mbr{short_id(bay_uuid)}"
+def bridge_name(cluster_uuid: str) -> str:
+    return f"mbr{short_id(cluster_uuid)}"
 
 
-def veth_name(bay_uuid: str, slot: int) -> str:
-    return f"mv{short_id(bay_uuid)}{slot:02x}"
+def veth_name(cluster_uuid: str, slot: int) -> str:
+    return f"mv{short_id(cluster_uuid)}{slot:02x}"
 
 
-def netns_name(bay_uuid: str, node: str) -> str:
-    return f"{NETNS_PREFIX}{short_id(bay_uuid)}-{node}"
+def netns_name(cluster_uuid: str, node: str) -> str:
+    return f"{NETNS_PREFIX}{short_id(cluster_uuid)}-{node}"
 
 
-def rule_comment(bay_uuid: str) -> str:
-    return f"magnum bay {bay_uuid}"
+def rule_comment(cluster_uuid: str) -> str:
+    return f"magnum bay {cluster_uuid}"
 
 
 def link_exists(name: str) -> bool:
@@ -82,7 +82,7 @@ def pick_subnet(
     for candidate in pool.subnets(new_prefix=24):
         if not any(candidate.overlaps(u) for u in used):
             return candidate
-    raise exceptions.BayOperationFailed(reason=f"No free /24 left in the subnet pool {pool}.")
+    raise exceptions.ClusterOperationFailed(reason=f"No free /24 left in the subnet pool {pool}.")
 
 
 def bridge_subnet(name: str) -> ipaddress.IPv4Network | None:

@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import shutil
+from typing import Any
 
 import docker
 import docker.errors
@@ -29,28 +30,42 @@ class Record:
     role: base.Role
     address: str
     slot: int
+    nodegroup: str
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"name": self.name, "role": str(self.role), "address": self.address, "slot": self.slot}
+        return json.dumps(self.to_dict() | {"name": self.name})
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "role": str(self.role),
+            "address": self.address,
+            "slot": self.slot,
+            "nodegroup": self.nodegroup,
+        }
+
+    @classmethod
+    def of(cls, name: str, data: dict[str, Any]) -> Record:
+        role = base.Role(data["role"])
+        return cls(
+            name=name,
+            role=role,
+            address=data["address"],
+            slot=int(data["slot"]),
+            # records written before nodegroups existed belong to their role's default group
+            nodegroup=data.get("nodegroup") or base.DEFAULT_NODEGROUP[role],
         )
 
     @classmethod
     def from_json(cls, text: str) -> Record:
         data = json.loads(text)
-        return cls(
-            name=data["name"],
-            role=base.Role(data["role"]),
-            address=data["address"],
-            slot=int(data["slot"]),
-        )
+        return cls.of(data["name"], data)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class BayContext:
+class ClusterContext:
     """Everything a node build needs to know about its bay."""
 
-    bay_uuid: str
+    cluster_uuid: str
     state_dir: pathlib.Path  # <[local] state_dir>/<bay short id>
     run_dir: pathlib.Path  # <[local] run_dir>/<bay short id>
     subnet: ipaddress.IPv4Network
@@ -69,7 +84,7 @@ class BayContext:
 
     @property
     def short_id(self) -> str:
-        return network.short_id(self.bay_uuid)
+        return network.short_id(self.cluster_uuid)
 
     def layout(self, name: str) -> dockerd.Layout:
         return dockerd.Layout(state=self.state_dir / name, run=self.run_dir / name)
@@ -84,7 +99,7 @@ def read_records(state_dir: pathlib.Path) -> list[Record]:
     return [Record.from_json(p.read_text()) for p in sorted(state_dir.glob("*/node.json"))]
 
 
-def _ensure_volume(ctx: BayContext, layout: dockerd.Layout) -> None:
+def _ensure_volume(ctx: ClusterContext, layout: dockerd.Layout) -> None:
     """A loop-mounted ext4 file of docker_volume_size GB as the node's data root."""
     layout.data.mkdir(parents=True, exist_ok=True)
     if ctx.volume_gb is None or os.path.ismount(layout.data):
@@ -97,7 +112,7 @@ def _ensure_volume(ctx: BayContext, layout: dockerd.Layout) -> None:
     host.run("mount", "-o", "loop", str(img), str(layout.data))
 
 
-def _ensure_certs(ctx: BayContext, layout: dockerd.Layout, record: Record) -> None:
+def _ensure_certs(ctx: ClusterContext, layout: dockerd.Layout, record: Record) -> None:
     if not ctx.tls or (layout.tls / "key.pem").exists():
         return
     layout.tls.mkdir(mode=0o700, exist_ok=True)
@@ -118,7 +133,7 @@ def _ensure_certs(ctx: BayContext, layout: dockerd.Layout, record: Record) -> No
     tmp.replace(layout.tls / "key.pem")
 
 
-def _settings(ctx: BayContext, record: Record) -> dockerd.Settings:
+def _settings(ctx: ClusterContext, record: Record) -> dockerd.Settings:
     return dockerd.Settings(
         address=record.address,
         # A docker0 subnet of its own per node keeps `docker network inspect` unambiguous.
@@ -131,7 +146,7 @@ def _settings(ctx: BayContext, record: Record) -> dockerd.Settings:
     )
 
 
-def _load_image(ctx: BayContext, layout: dockerd.Layout) -> None:
+def _load_image(ctx: ClusterContext, layout: dockerd.Layout) -> None:
     if ctx.image_archive is None:
         return
     client = docker.DockerClient(
@@ -143,14 +158,14 @@ def _load_image(ctx: BayContext, layout: dockerd.Layout) -> None:
         except docker.errors.ImageNotFound:
             client.images.load(ctx.image_archive.read_bytes())
     except docker.errors.DockerException as exc:
-        raise exceptions.BayOperationFailed(
+        raise exceptions.ClusterOperationFailed(
             reason=f"Loading {image.TAG} into a node failed: {exc}"
         ) from exc
     finally:
         client.close()
 
 
-def build(ctx: BayContext, record: Record, flavor: catalog.Flavor) -> None:
+def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
     """Make sure the node exists and its dockerd answers with the base image loaded."""
     layout = ctx.layout(record.name)
     layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -158,12 +173,12 @@ def build(ctx: BayContext, record: Record, flavor: catalog.Flavor) -> None:
     procs = cgroups.create(
         cgroups.node_path(ctx.short_id, record.name), memory_mb=flavor.memory_mb, cpus=flavor.cpus
     )
-    ns = network.netns_name(ctx.bay_uuid, record.name)
+    ns = network.netns_name(ctx.cluster_uuid, record.name)
     if dockerd.running_pid(layout) is None:
         network.ensure_node_network(
             ns=ns,
-            veth=network.veth_name(ctx.bay_uuid, record.slot),
-            bridge=network.bridge_name(ctx.bay_uuid),
+            veth=network.veth_name(ctx.cluster_uuid, record.slot),
+            bridge=network.bridge_name(ctx.cluster_uuid),
             address=record.address,
             prefixlen=ctx.subnet.prefixlen,
         )
@@ -184,11 +199,16 @@ def build(ctx: BayContext, record: Record, flavor: catalog.Flavor) -> None:
 
 
 def destroy(
-    *, bay_uuid: str, state_dir: pathlib.Path, run_dir: pathlib.Path, name: str, slot: int | None
+    *,
+    cluster_uuid: str,
+    state_dir: pathlib.Path,
+    run_dir: pathlib.Path,
+    name: str,
+    slot: int | None,
 ) -> None:
     """Remove the node and everything it holds; safe on a node that is half gone."""
     layout = dockerd.Layout(state=state_dir / name, run=run_dir / name)
-    rel = cgroups.node_path(network.short_id(bay_uuid), name)
+    rel = cgroups.node_path(network.short_id(cluster_uuid), name)
     init_pid = host.read_pid(layout.initpid)
     sockets = dockerd.shim_sockets(cgroups.pids(rel))
     # Children first, so tini can reap them; then tini itself (its parent reaps it).
@@ -200,8 +220,8 @@ def destroy(
     host.unmount_all(layout.state, layout.run)
     _detach_loops(layout.state / "docker.img")
     network.delete_node_network(
-        ns=network.netns_name(bay_uuid, name),
-        veth=network.veth_name(bay_uuid, slot) if slot is not None else None,
+        ns=network.netns_name(cluster_uuid, name),
+        veth=network.veth_name(cluster_uuid, slot) if slot is not None else None,
     )
     dockerd.remove_sockets(sockets)
     cgroups.remove(rel)

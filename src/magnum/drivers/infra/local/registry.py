@@ -66,8 +66,8 @@ def _pidfile(run_dir: pathlib.Path) -> pathlib.Path:
     return run_dir / "registry.pid"
 
 
-def _cgroup(bay_uuid: str) -> str:
-    return cgroups.node_path(network.short_id(bay_uuid), CGROUP_NAME)
+def _cgroup(cluster_uuid: str) -> str:
+    return cgroups.node_path(network.short_id(cluster_uuid), CGROUP_NAME)
 
 
 def _config(root: pathlib.Path, listen: str) -> str:
@@ -107,8 +107,8 @@ def _input_rule(bridge: str, listen: str, comment: str) -> list[str]:
     ]
 
 
-def _comment(bay_uuid: str) -> str:
-    return f"{network.rule_comment(bay_uuid)} registry"
+def _comment(cluster_uuid: str) -> str:
+    return f"{network.rule_comment(cluster_uuid)} registry"
 
 
 def answers(listen: str, timeout: float = 1.0) -> bool:
@@ -130,7 +130,7 @@ def running_pid(run_dir: pathlib.Path) -> int | None:
 def ensure(
     conf: cfg.ConfigOpts,
     *,
-    bay_uuid: str,
+    cluster_uuid: str,
     subnet: ipaddress.IPv4Network,
     state_dir: pathlib.Path,
     run_dir: pathlib.Path,
@@ -138,42 +138,42 @@ def ensure(
     """Make sure the bay's registry runs and answers; return its host:port. Idempotent."""
     binary = shutil.which(conf.local.registry)
     if binary is None:
-        raise exceptions.BayOperationFailed(
+        raise exceptions.ClusterOperationFailed(
             reason=f"{conf.local.registry} is not installed on this host "
             "(apt-get install docker-registry); registry_enabled bays need it."
         )
     listen = address(conf, subnet)
-    bridge = network.bridge_name(bay_uuid)
-    rule = _input_rule(bridge, listen, _comment(bay_uuid))
+    bridge = network.bridge_name(cluster_uuid)
+    rule = _input_rule(bridge, listen, _comment(cluster_uuid))
     if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
         host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
     pid = running_pid(run_dir)
     if pid is None:
-        pid = _start(binary, bay_uuid=bay_uuid, listen=listen, state_dir=state_dir, run_dir=run_dir)
+        pid = _start(
+            binary, cluster_uuid=cluster_uuid, listen=listen, state_dir=state_dir, run_dir=run_dir
+        )
 
     def ready() -> bool:
         if not host.pid_alive(pid):
-            raise exceptions.BayOperationFailed(
+            raise exceptions.ClusterOperationFailed(
                 reason=f"The bay registry at {listen} exited: {_log_tail(state_dir)}"
             )
         return answers(listen)
 
     try:
         host.wait_for(f"the bay registry at {listen}", ready, timeout=START_TIMEOUT)
-    except exceptions.BayOperationFailed as exc:
-        if "Timed out" in exc.message:
-            raise exceptions.BayOperationFailed(
-                reason=f"The bay registry at {listen} did not answer within "
-                f"{START_TIMEOUT:.0f}s: {_log_tail(state_dir)}"
-            ) from exc
-        raise
+    except exceptions.WaitTimedOut as exc:
+        raise exceptions.ClusterOperationFailed(
+            reason=f"The bay registry at {listen} did not answer within "
+            f"{START_TIMEOUT:.0f}s: {_log_tail(state_dir)}"
+        ) from exc
     return listen
 
 
 def _start(
     binary: str,
     *,
-    bay_uuid: str,
+    cluster_uuid: str,
     listen: str,
     state_dir: pathlib.Path,
     run_dir: pathlib.Path,
@@ -183,7 +183,7 @@ def _start(
     config = root / "config.yml"
     config.write_text(_config(root, listen))
     config.chmod(0o600)
-    procs = cgroups.create(_cgroup(bay_uuid), memory_mb=MEMORY_MB, cpus=1)
+    procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     argv = ["sh", "-c", _LAUNCH, "sh", *map(str, procs), "--", binary, "serve", str(config)]
     with (root / "registry.log").open("ab") as log:
@@ -211,10 +211,10 @@ def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
     return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
 
 
-def stop(bay_uuid: str, *, run_dir: pathlib.Path) -> None:
+def stop(cluster_uuid: str, *, run_dir: pathlib.Path) -> None:
     """Kill the bay's registry and remove its firewall rule and cgroup; its storage goes
     with the bay's state directory. Safe when there is no registry."""
-    rel = _cgroup(bay_uuid)
+    rel = _cgroup(cluster_uuid)
     cgroups.kill_all(rel)
     pid = host.read_pid(_pidfile(run_dir))
     with _CHILDREN_LOCK:
@@ -225,7 +225,7 @@ def stop(bay_uuid: str, *, run_dir: pathlib.Path) -> None:
     cgroups.remove(rel)
     with contextlib.suppress(FileNotFoundError):
         _pidfile(run_dir).unlink()
-    comment = _comment(bay_uuid)
+    comment = _comment(cluster_uuid)
     # The rule names the bay in its comment; find it without knowing the port it used.
     for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():
         if f'"{comment}"' in line and line.startswith("-A INPUT"):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Bay operations: create, update (scale) and delete, driven through the drivers.
+"""Cluster operations: create, update (scale) and delete, driven through the drivers.
 
 Every step is safe to run again: drivers find what exists before they act, so an
 operation taken over by another conductor simply runs from the start.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from magnum.common import exceptions, pki
 from magnum.conductor.handlers import task as task_mod
@@ -21,24 +22,54 @@ LOG = logging.getLogger(__name__)
 ADDING = "adding_nodes"
 
 
-def node_specs(task: task_mod.Task, *, workers: int) -> list[base.NodeSpec]:
-    model = task.baymodel
-    masters = [
-        base.NodeSpec(
-            name=f"master-{i}",
+def _names(group: base.NodeGroupView) -> str:
+    """The stem of a nodegroup's node names: master-N and node-N for the default groups (as
+    bays always had), <group>-N for others."""
+    if group.name == base.DEFAULT_NODEGROUP[base.Role.MASTER]:
+        return "master"
+    if group.name == base.DEFAULT_NODEGROUP[base.Role.WORKER]:
+        return "node"
+    return group.name
+
+
+def node_specs(task: task_mod.Task, *, workers: int | None = None) -> list[base.NodeSpec]:
+    """Every node the cluster's nodegroups ask for, masters first. `workers` overrides the
+    default worker group's count (a scale in progress)."""
+    model = task.cluster_template
+    groups = task.cluster.nodegroups or (
+        base.NodeGroupView(
+            name=base.DEFAULT_NODEGROUP[base.Role.MASTER],
             role=base.Role.MASTER,
-            flavor=model.master_flavor_id or model.flavor_id,
-            image=model.image_id,
-        )
-        for i in range(task.bay.master_count)
-    ]
-    nodes = [
-        base.NodeSpec(
-            name=f"node-{i}", role=base.Role.WORKER, flavor=model.flavor_id, image=model.image_id
-        )
-        for i in range(workers)
-    ]
-    return masters + nodes
+            flavor_id=model.master_flavor_id or model.flavor_id,
+            image_id=model.image_id,
+            node_count=task.cluster.master_count,
+            labels={},
+        ),
+        base.NodeGroupView(
+            name=base.DEFAULT_NODEGROUP[base.Role.WORKER],
+            role=base.Role.WORKER,
+            flavor_id=model.flavor_id,
+            image_id=model.image_id,
+            node_count=task.cluster.node_count,
+            labels={},
+        ),
+    )
+    specs = []
+    for group in sorted(groups, key=lambda g: g.role is not base.Role.MASTER):
+        count = group.node_count
+        if workers is not None and group.name == base.DEFAULT_NODEGROUP[base.Role.WORKER]:
+            count = workers
+        specs += [
+            base.NodeSpec(
+                name=f"{_names(group)}-{i}",
+                role=group.role,
+                flavor=group.flavor_id,
+                image=group.image_id or model.image_id,
+                nodegroup=group.name,
+            )
+            for i in range(count)
+        ]
+    return specs
 
 
 def _plural(n: int, word: str) -> str:
@@ -60,7 +91,7 @@ def _done(
     return reason
 
 
-def _endpoint_values(endpoints: base.Endpoints) -> dict[str, object]:
+def _endpoint_values(endpoints: base.Endpoints) -> dict[str, Any]:
     return {
         "api_address": endpoints.api_address,
         "master_addresses": list(endpoints.master_addresses),
@@ -73,7 +104,7 @@ def _fronted(
 ) -> base.Endpoints:
     """With several masters, the bay's API address is the infrastructure's stable front
     for all of them (if it has one) instead of master-0's."""
-    if task.bay.master_count < 2:
+    if task.cluster.master_count < 2:
         return ends
     masters = [n for n in nodes if n.role is base.Role.MASTER]
     if (front := infra.api_frontend(task, masters)) is None:
@@ -90,48 +121,51 @@ def _infra(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
 
 
 def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
-    coe = drivers.coe_for(task.baymodel.coe)
+    coe = drivers.coe_for(task.cluster_template.coe)
     infra = _infra(drivers, task)
-    counts = {"master_count": task.bay.master_count, "node_count": task.bay.node_count}
-    infra.validate(task.baymodel, **counts)
-    coe.validate(task.baymodel, **counts)
+    counts = {"master_count": task.cluster.master_count, "node_count": task.cluster.node_count}
+    infra.validate(task.cluster_template, **counts)
+    coe.validate(task.cluster_template, **counts)
     try:
         # The bay's CA comes first: node certificates are signed by it, and the API serves
         # it (GET /v1/certificates) as soon as the bay exists.
-        pki.ensure_bay_credentials(task.state, bay_uuid=task.bay.uuid, secret=task.key_secret)
+        pki.ensure_cluster_credentials(
+            task.state, cluster_uuid=task.cluster.uuid, secret=task.key_secret
+        )
         task.progress("Certificate authority ready")
-        specs = node_specs(task, workers=task.bay.node_count)
+        specs = node_specs(task)
         task.progress(f"Creating {len(specs)} nodes")
         nodes = infra.create_nodes(task, specs)
         task.progress(f"Forming the {coe.coe} cluster on {_summary(nodes)}")
         endpoints = _fronted(infra, task, nodes, coe.bootstrap(task, nodes))
-    except (task_mod.Superseded, exceptions.LeaseLost):
+    except exceptions.OperationInterrupted:
         raise
     except Exception as exc:
         _undo_create(infra, task, exc)
         raise
     task.finish(
-        fields.BayStatus.CREATE_COMPLETE,
+        fields.ClusterStatus.CREATE_COMPLETE,
         _done("CREATE", infra, task, nodes),
+        nodes=nodes,
         **_endpoint_values(endpoints),
     )
 
 
 def _undo_create(infra: base.InfraDriver, task: task_mod.Task, cause: Exception) -> None:
     """A failed create leaves nothing behind: remove what was built, then report the cause."""
-    LOG.info("bay %s: create failed (%s); removing what was built", task.bay.uuid, cause)
+    LOG.info("bay %s: create failed (%s); removing what was built", task.cluster.uuid, cause)
     try:
-        infra.delete_bay(task)
+        infra.delete_cluster(task)
     except Exception:
-        LOG.exception("bay %s: cleanup after failed create also failed", task.bay.uuid)
+        LOG.exception("bay %s: cleanup after failed create also failed", task.cluster.uuid)
 
 
 def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
-    coe = drivers.coe_for(task.baymodel.coe)
+    coe = drivers.coe_for(task.cluster_template.coe)
     infra = _infra(drivers, task)
     nodes = infra.list_nodes(task)
     workers = sorted((n for n in nodes if n.role is base.Role.WORKER), key=_index)
-    wanted = task.bay.node_count
+    wanted = task.cluster.node_count
     # Workers an earlier run of this operation was adding when its conductor died: the
     # infrastructure may list them already (half built, not in the cluster). They count
     # as new until the operation settles.
@@ -157,8 +191,9 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
         nodes = [n for n in nodes if n not in gone]
         endpoints = _fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
     task.finish(
-        fields.BayStatus.UPDATE_COMPLETE,
+        fields.ClusterStatus.UPDATE_COMPLETE,
         _done("UPDATE", infra, task, nodes),
+        nodes=nodes,
         **_endpoint_values(endpoints),
     )
 
@@ -171,7 +206,7 @@ def delete(drivers: registry.Drivers, task: task_mod.Task) -> None:
     name = task.state.get("infra")
     if name is not None or drivers.infra:
         task.progress("Deleting nodes")
-        drivers.infra_for(name).delete_bay(task)
+        drivers.infra_for(name).delete_cluster(task)
     task.delete_row()
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""/v1/baymodels: templates of bays."""
+"""Cluster templates, served as /v1/baymodels (and, in its view, /v1/clustertemplates)."""
 
 from __future__ import annotations
 
@@ -10,38 +10,12 @@ from typing import Any
 import falcon
 
 from magnum.api import schemas, validation
-from magnum.api.v1 import common
-from magnum.common import context, exceptions, utils
+from magnum.api.v1 import common, views
+from magnum.common import context, exceptions
 from magnum.db import models
-from magnum.objects import baymodels, fields, query
+from magnum.objects import cluster_templates, fields, query
 
-COLLECTION = "baymodels"
-BRIEF = ("uuid", "name", "image_id", "apiserver_port", "coe")
-FULL = (
-    "uuid",
-    "name",
-    "coe",
-    "image_id",
-    "flavor_id",
-    "master_flavor_id",
-    "dns_nameserver",
-    "keypair_id",
-    "external_network_id",
-    "fixed_network",
-    "network_driver",
-    "volume_driver",
-    "apiserver_port",
-    "docker_volume_size",
-    "cluster_distro",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "registry_enabled",
-    "labels",
-    "tls_disabled",
-    "public",
-    "server_type",
-)
+FULL = views.BAYMODEL.full
 MUTABLE = frozenset(FULL) - {"uuid"}
 MANDATORY = frozenset(
     {
@@ -66,15 +40,6 @@ DEFAULTS = {
 }
 
 
-def render(row: models.BayModel, prefix: str, *, brief: bool = False) -> dict[str, Any]:
-    body = {key: getattr(row, key) for key in (BRIEF if brief else FULL)}
-    body["links"] = common.links(prefix, COLLECTION, row.uuid)
-    if not brief:
-        body["created_at"] = utils.isotime(row.created_at)
-        body["updated_at"] = utils.isotime(row.updated_at)
-    return body
-
-
 def check_drivers(values: dict[str, Any]) -> None:
     """Fill the COE's default network driver and refuse drivers the COE does not support."""
     coe = values.get("coe")
@@ -96,83 +61,86 @@ def check_drivers(values: dict[str, Any]) -> None:
         )
 
 
-class Collection(common.Listing):
-    COLLECTION = COLLECTION
-    POLICY = "baymodel"
-    BRIEF = BRIEF
-    SORTABLE = common.sort_keys(FULL)
+BODIES: dict[str, type[schemas.BayModelBody]] = {"baymodels": schemas.BayModelBody}
 
-    def __init__(self, api: Any) -> None:
+
+class _Base:
+    def __init__(self, api: Any, view: views.View = views.BAYMODEL) -> None:
         self.api = api
+        self.view = view
+        self.body = BODIES[view.collection]
 
+    def _publish_allowed(self, ctx: context.RequestContext) -> None:
+        if not self.api.policy.check(f"{self.view.policy}:publish", ctx):
+            raise self.view.vocab.publish_denied()
+
+
+class Collection(_Base, common.Listing):
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
-        return baymodels.list_(session, ctx, pg)
-
-    def render(self, row: Any, prefix: str, *, brief: bool) -> dict[str, Any]:
-        return render(row, prefix, brief=brief)
+        return cluster_templates.list_(session, ctx, pg, vocab=self.view.vocab)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)
-        body = schemas.validate(schemas.BayModelBody, common.json_body(req, argument="baymodel"))
+        view = self.view
+        body = schemas.validate(self.body, common.json_body(req, argument=view.argument))
         values = body.model_dump()
         check_drivers(values)
         validation.template(self.api.drivers, types.SimpleNamespace(**values))
         ctx = common.ctx(req)
-        self.api.policy.authorize("baymodel:create", ctx)
-        if values["public"] and not self.api.policy.check("baymodel:publish", ctx):
-            raise exceptions.BaymodelPublishDenied()
+        self.api.policy.authorize(f"{view.policy}:create", ctx)
+        if values["public"]:
+            self._publish_allowed(ctx)
         with self.api.db.session() as session:
-            row = baymodels.create(session, ctx, values)
+            row = cluster_templates.create(session, ctx, view.to_internal(values), vocab=view.vocab)
         common.send(
             resp,
-            render(row, req.prefix),
+            view.render(row, req.prefix),
             status=201,
-            location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}",
+            location=f"{req.prefix}/v1/{view.collection}/{row.uuid}",
         )
 
 
-class Item:
-    def __init__(self, api: Any) -> None:
-        self.api = api
-
+class Item(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)
         ctx = common.ctx(req)
+        view = self.view
         with self.api.db.session() as session:
-            row = baymodels.get(session, ctx, ident)
+            row = cluster_templates.get(session, ctx, ident, vocab=view.vocab)
         if not row.public:
-            self.api.policy.authorize("baymodel:get", ctx, _target(row))
-        common.send(resp, render(row, req.prefix))
+            self.api.policy.authorize(f"{view.policy}:get", ctx, _target(row))
+        common.send(resp, view.render(row, req.prefix))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)
         ctx = common.ctx(req)
+        view = self.view
         with self.api.db.session() as session:
-            row = baymodels.get(session, ctx, ident, for_update=True)
-            self.api.policy.authorize("baymodel:update", ctx, _target(row))
-            current = {key: getattr(row, key) for key in FULL}
+            row = cluster_templates.get(session, ctx, ident, for_update=True, vocab=view.vocab)
+            self.api.policy.authorize(f"{view.policy}:update", ctx, _target(row))
+            current = view.values(row, view.full)
             patched = common.apply_patch(
                 current, req, internal=common.BASE_INTERNAL, mandatory=MANDATORY, defaults=DEFAULTS
             )
             patched.pop("uuid", None)
-            values = schemas.validate(schemas.BayModelBody, patched).model_dump()
+            values = schemas.validate(self.body, patched).model_dump()
             check_drivers(values)
             validation.template(self.api.drivers, types.SimpleNamespace(**values))
             changes = {k: v for k, v in values.items() if k in MUTABLE and v != current[k]}
-            if "public" in changes and not self.api.policy.check("baymodel:publish", ctx):
-                raise exceptions.BaymodelPublishDenied()
-            baymodels.update(session, row, changes)
-        common.send(resp, render(row, req.prefix))
+            if "public" in changes:
+                self._publish_allowed(ctx)
+            cluster_templates.update(session, row, view.to_internal(changes), vocab=view.vocab)
+        common.send(resp, view.render(row, req.prefix))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)
         ctx = common.ctx(req)
         with self.api.db.session() as session:
-            row = baymodels.get(session, ctx, ident, for_update=True)
-            self.api.policy.authorize("baymodel:delete", ctx, _target(row))
-            baymodels.delete(session, row)
+            row = cluster_templates.get(session, ctx, ident, for_update=True, vocab=self.view.vocab)
+            self.api.policy.authorize(f"{self.view.policy}:delete", ctx, _target(row))
+            cluster_templates.delete(session, row, vocab=self.view.vocab)
         resp.status = 204
 
 
-def _target(row: models.BayModel) -> dict[str, Any]:
+def _target(row: models.ClusterTemplate) -> dict[str, Any]:
     return {"project_id": row.project_id, "user_id": row.user_id}

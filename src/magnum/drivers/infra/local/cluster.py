@@ -29,8 +29,8 @@ def state_root(conf: cfg.ConfigOpts) -> pathlib.Path:
     return pathlib.Path(conf.local.state_dir or pathlib.Path(conf.state_path) / "bays")
 
 
-def dirs(conf: cfg.ConfigOpts, bay_uuid: str) -> tuple[pathlib.Path, pathlib.Path]:
-    short = network.short_id(bay_uuid)
+def dirs(conf: cfg.ConfigOpts, cluster_uuid: str) -> tuple[pathlib.Path, pathlib.Path]:
+    short = network.short_id(cluster_uuid)
     return state_root(conf) / short, pathlib.Path(conf.local.run_dir) / short
 
 
@@ -40,24 +40,24 @@ def dirs(conf: cfg.ConfigOpts, bay_uuid: str) -> tuple[pathlib.Path, pathlib.Pat
 HOST_LOCK = pathlib.Path("/run/lock/magnum-local-alloc.lock")
 
 
-def _claim_dir(state_dir: pathlib.Path, bay_uuid: str) -> None:
+def _claim_dir(state_dir: pathlib.Path, cluster_uuid: str) -> None:
     """Bay directories are named by a short id; refuse to share one with another bay."""
     marker = state_dir / "bay.json"
     if marker.exists():
         owner = json.loads(marker.read_text())["uuid"]
-        if owner != bay_uuid:
-            raise exceptions.BayOperationFailed(
-                reason=f"Bay {bay_uuid} collides with bay {owner} on short id "
-                f"{network.short_id(bay_uuid)}."
+        if owner != cluster_uuid:
+            raise exceptions.ClusterOperationFailed(
+                reason=f"Bay {cluster_uuid} collides with bay {owner} on short id "
+                f"{network.short_id(cluster_uuid)}."
             )
         return
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"uuid": bay_uuid}))
+    marker.write_text(json.dumps({"uuid": cluster_uuid}))
 
 
-def ensure_network(conf: cfg.ConfigOpts, task: base.BayTask) -> ipaddress.IPv4Network:
+def ensure_network(conf: cfg.ConfigOpts, task: base.ClusterTask) -> ipaddress.IPv4Network:
     """The bay's /24 and bridge, allocated under a host-wide lock so bays never overlap."""
-    uuid = task.bay.uuid
+    uuid = task.cluster.uuid
     bridge = network.bridge_name(uuid)
     mine = task.state.setdefault(STATE, {})
     state_dir, _ = dirs(conf, uuid)
@@ -72,7 +72,7 @@ def ensure_network(conf: cfg.ConfigOpts, task: base.BayTask) -> ipaddress.IPv4Ne
         network.ensure_bridge(bridge, subnet)
         # The bay's cgroup level is made here, under the lock, so that a concurrent
         # teardown of the last other bay cannot rmdir the shared top level under us.
-        cgroups.create_dir(cgroups.bay_path(network.short_id(uuid)))
+        cgroups.create_dir(cgroups.cluster_path(network.short_id(uuid)))
     network.ensure_forward_rule(bridge, network.rule_comment(uuid))
     if mine.get("subnet") != str(subnet):
         mine["subnet"] = str(subnet)
@@ -87,30 +87,30 @@ def _known_subnet(mine: dict[str, object], bridge: str) -> ipaddress.IPv4Network
     return network.bridge_subnet(bridge)
 
 
-def credentials(conf: cfg.ConfigOpts, task: base.BayTask) -> pki.BayCredentials:
+def credentials(conf: cfg.ConfigOpts, task: base.ClusterTask) -> pki.ClusterCredentials:
     """The bay's CA and client certificate, made once and kept in the driver state."""
     had = pki.STATE_KEY in task.state
-    creds = pki.ensure_bay_credentials(
-        task.state, bay_uuid=task.bay.uuid, secret=pki.key_secret(conf)
+    creds = pki.ensure_cluster_credentials(
+        task.state, cluster_uuid=task.cluster.uuid, secret=pki.key_secret(conf)
     )
     if not had:
         task.checkpoint()
     return creds
 
 
-def teardown(conf: cfg.ConfigOpts, bay_uuid: str) -> None:
+def teardown(conf: cfg.ConfigOpts, cluster_uuid: str) -> None:
     """Remove what the bay's nodes shared, once they are gone."""
-    registry.stop(bay_uuid, run_dir=dirs(conf, bay_uuid)[1])
-    frontend.stop(bay_uuid, run_dir=dirs(conf, bay_uuid)[1])
-    network.delete_bridge(network.bridge_name(bay_uuid), network.rule_comment(bay_uuid))
-    short = network.short_id(bay_uuid)
-    state_dir, run_dir = dirs(conf, bay_uuid)
+    registry.stop(cluster_uuid, run_dir=dirs(conf, cluster_uuid)[1])
+    frontend.stop(cluster_uuid, run_dir=dirs(conf, cluster_uuid)[1])
+    network.delete_bridge(network.bridge_name(cluster_uuid), network.rule_comment(cluster_uuid))
+    short = network.short_id(cluster_uuid)
+    state_dir, run_dir = dirs(conf, cluster_uuid)
     host.unmount_all(state_dir, run_dir)
     with host.locked(HOST_LOCK):
         # Only the bay's own subtree goes. The shared top `magnum` cgroup stays for good (like
         # docker's own): removing it when this bay was its last child in some hierarchy
         # raced with runc creating a container's cgroup below it for another bay.
-        cgroups.remove(cgroups.bay_path(short))
+        cgroups.remove(cgroups.cluster_path(short))
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
         _remove_if_empty(run_dir.parent)
@@ -121,9 +121,9 @@ def _remove_if_empty(path: pathlib.Path) -> None:
         path.rmdir()
 
 
-def leftover_netns(bay_uuid: str) -> list[str]:
+def leftover_netns(cluster_uuid: str) -> list[str]:
     """Node names of namespaces this bay still has, recorded or not."""
-    prefix = network.netns_name(bay_uuid, "")
+    prefix = network.netns_name(cluster_uuid, "")
     if not network.NETNS_DIR.exists():
         return []
     return sorted(

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cluster templates: visibility (own project + public), references from clusters, writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
+
+from magnum.common import context, utils
+from magnum.db import models
+from magnum.objects import query, vocabulary
+
+
+def _visible(ctx: context.RequestContext) -> sa.Select[models.ClusterTemplate]:
+    return sa.select(models.ClusterTemplate).where(
+        sa.or_(
+            models.ClusterTemplate.project_id == ctx.project_id,
+            models.ClusterTemplate.public.is_(True),
+        )
+    )
+
+
+def list_(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    page: query.Page,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> Sequence[Any]:
+    return query.paginate(
+        session,
+        _visible(ctx),
+        models.ClusterTemplate,
+        page,
+        nouns=vocab.template,
+    )
+
+
+def get(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    ident: str,
+    *,
+    for_update: bool = False,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.ClusterTemplate:
+    """A template of the caller's project, or a public one."""
+    return query.by_ident(
+        session,
+        _visible(ctx),
+        models.ClusterTemplate,
+        ident,
+        nouns=vocab.template,
+        for_update=for_update,
+    )
+
+
+def create(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    values: Mapping[str, Any],
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.ClusterTemplate:
+    values = dict(values)
+    row = models.ClusterTemplate(
+        **values | {"uuid": values.get("uuid") or utils.new_uuid()},
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+    )
+    if session.scalar(
+        sa.select(models.ClusterTemplate.id).where(models.ClusterTemplate.uuid == row.uuid)
+    ):
+        raise vocab.template_exists(uuid=row.uuid)
+    session.add(row)
+    try:
+        session.flush()
+    except sa_exc.IntegrityError as exc:  # a concurrent insert of the same uuid
+        raise vocab.template_exists(uuid=row.uuid) from exc
+    return row
+
+
+def ensure_unreferenced(
+    session: orm.Session,
+    row: models.ClusterTemplate,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> None:
+    """Refuse to change or delete a baymodel that any bay (of any project) uses."""
+    used = session.scalar(
+        sa.select(models.Cluster.id).where(models.Cluster.cluster_template_id == row.uuid).limit(1)
+    )
+    if used is not None:
+        raise vocab.referenced(cluster_template=row.uuid)
+
+
+def update(
+    session: orm.Session,
+    row: models.ClusterTemplate,
+    changes: Mapping[str, Any],
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> None:
+    ensure_unreferenced(session, row, vocab=vocab)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.flush()
+
+
+def delete(
+    session: orm.Session,
+    row: models.ClusterTemplate,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> None:
+    ensure_unreferenced(session, row, vocab=vocab)
+    session.delete(row)
+    session.flush()

@@ -1,0 +1,641 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Clusters: the only writer of cluster rows.
+
+Every change of a cluster row goes through this module: creating it (with its default
+nodegroups), requesting an operation, the conductor's progress, settling, health, the
+lease that fences a conductor's writes, and deletion. Each change that a user would want
+to know of adds an event (magnum.objects.events) in the same transaction. Callers decide
+*when*; this module alone knows *how*.
+
+The API records the wanted operation (status *_IN_PROGRESS, an operation record, a
+deadline) in the transaction that validates it; a conductor then owns it through the
+lease. A conductor's write is fenced by (uuid, lease owner, operation id): one that lost
+the lease, or whose operation was replaced, changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from magnum.common import context, exceptions, utils
+from magnum.db import engine, models
+from magnum.objects import cluster_templates, events, fields, nodegroups, query, vocabulary
+
+C = models.Cluster
+
+
+def _scoped(ctx: context.RequestContext) -> sa.Select[models.Cluster]:
+    return sa.select(C).where(C.project_id == ctx.project_id)
+
+
+# --- reads ---------------------------------------------------------------------------
+def list_(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    page: query.Page,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> Sequence[Any]:
+    return query.paginate(session, _scoped(ctx), C, page, nouns=vocab.cluster)
+
+
+def get(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    ident: str,
+    *,
+    for_update: bool = False,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.Cluster:
+    return query.by_ident(
+        session, _scoped(ctx), C, ident, nouns=vocab.cluster, for_update=for_update
+    )
+
+
+def get_by_uuid(session: orm.Session, uuid: str) -> models.Cluster | None:
+    return session.scalar(sa.select(C).where(C.uuid == uuid))
+
+
+def load(
+    session: orm.Session, uuid: str, *, owner: str | None = None
+) -> tuple[models.Cluster, models.ClusterTemplate, models.Operation | None] | None:
+    """A cluster (held by `owner`, when given), its template and its active operation."""
+    stmt = sa.select(C).where(C.uuid == uuid)
+    if owner is not None:
+        stmt = stmt.where(C.lease_owner == owner)
+    row = session.scalar(stmt)
+    if row is None:
+        return None
+    template = session.scalar(
+        sa.select(models.ClusterTemplate).where(
+            models.ClusterTemplate.uuid == row.cluster_template_id
+        )
+    )
+    if template is None:  # cannot happen while the cluster references it; be safe
+        template = models.ClusterTemplate(uuid=row.cluster_template_id, coe="", labels={})
+    op = None
+    if row.operation_id is not None:
+        op = session.get(models.Operation, row.operation_id)
+    elif row.operation is not None and owner is not None:
+        op = _adopt_unrecorded(session, row)
+    return row, template, op
+
+
+def _adopt_unrecorded(session: orm.Session, row: models.Cluster) -> models.Operation:
+    """An operation on the row with no record (written by a release before operations were
+    records, during a rolling upgrade): give it one, so it runs like any other."""
+    record = models.Operation(
+        uuid=utils.new_uuid(),
+        cluster_uuid=row.uuid,
+        kind=row.operation,
+        args={},
+        state="pending",
+        user_id=row.user_id,
+        project_id=row.project_id,
+        created_at=utils.utcnow(),
+        deadline=row.operation_deadline,
+    )
+    session.add(record)
+    session.flush()
+    row.operation_id = record.id
+    session.flush()
+    return record
+
+
+def pending(db: engine.Database, uuid: str) -> bool:
+    with db.session() as session:
+        return session.scalar(sa.select(C.operation).where(C.uuid == uuid)) is not None
+
+
+# --- the API's writes ----------------------------------------------------------------
+def deadline(timeout_minutes: int | None, default_minutes: int) -> datetime.datetime:
+    minutes = timeout_minutes or default_minutes
+    return utils.utcnow() + datetime.timedelta(minutes=minutes)
+
+
+def _new_operation(
+    session: orm.Session,
+    row: models.Cluster,
+    op: fields.Operation,
+    actor: events.Actor,
+    args: Mapping[str, Any],
+    *,
+    default_timeout: int,
+) -> models.Operation:
+    record = models.Operation(
+        uuid=utils.new_uuid(),
+        cluster_uuid=row.uuid,
+        kind=op.value,
+        args=dict(args),
+        state="pending",
+        request_id=actor.request_id,
+        user_id=actor.user_id,
+        project_id=actor.project_id,
+        created_at=utils.utcnow(),
+        deadline=deadline(row.create_timeout, default_timeout),
+    )
+    session.add(record)
+    session.flush()  # gives the record its id (a pending cluster row is inserted too)
+    row.status = op.in_progress
+    row.operation = op
+    row.operation_id = record.id
+    row.operation_deadline = record.deadline
+    events.record(
+        session,
+        row.uuid,
+        events.Kind.REQUESTED,
+        status=row.status,
+        message=f"{op} requested" + (f" ({_describe(args)})" if args else ""),
+        operation=record.uuid,
+        actor=actor,
+    )
+    return record
+
+
+def _describe(args: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(args.items()))
+
+
+def create(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    values: Mapping[str, Any],
+    *,
+    default_timeout: int,
+    check: Callable[[models.ClusterTemplate], None] | None = None,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.Cluster:
+    """Insert a cluster in CREATE_IN_PROGRESS with its default nodegroups and the create
+    operation. The template is locked so it cannot vanish meanwhile; `check` may refuse
+    the cluster for its template before anything is written."""
+    template = cluster_templates.get(
+        session, ctx, values["cluster_template_id"], for_update=True, vocab=vocab
+    )
+    if check is not None:
+        check(template)
+    row = C(
+        uuid=utils.new_uuid(),  # a client-supplied uuid is ignored, as in Magnum
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        name=values.get("name"),
+        cluster_template_id=template.uuid,
+        node_count=values["node_count"],
+        master_count=values["master_count"],
+        create_timeout=values.get("create_timeout"),
+        discovery_url=values.get("discovery_url"),
+        status=fields.ClusterStatus.CREATE_IN_PROGRESS,
+        status_reason=values.get("status_reason"),
+        node_addresses=[],
+        master_addresses=[],
+        driver_state={},
+    )
+    # The operation record first: the cluster row is then inserted once, complete (a new
+    # cluster shows no updated_at).
+    _new_operation(
+        session,
+        row,
+        fields.Operation.CREATE,
+        events.Actor.of(ctx),
+        {"master_count": row.master_count, "node_count": row.node_count},
+        default_timeout=default_timeout,
+    )
+    session.add(row)
+    nodegroups.add_defaults(session, row, template)
+    return row
+
+
+def request(
+    session: orm.Session,
+    row: models.Cluster,
+    op: fields.Operation,
+    ctx: context.RequestContext,
+    *,
+    default_timeout: int,
+    args: Mapping[str, Any] | None = None,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.Operation:
+    """Record that `op` should run on `row` (locked by the caller), or refuse if the
+    cluster's state forbids it. An operation it replaces is marked superseded."""
+    current = fields.ClusterStatus(row.status)
+    if not fields.may_start(op, current):
+        if op is fields.Operation.UPDATE:
+            raise exceptions.InvalidState(
+                detail=f'Updating a {vocab.word} when status is "{current}" is not supported.'
+            )
+        raise vocab.in_progress(cluster_name=row.name or row.uuid)
+    actor = events.Actor.of(ctx)
+    if row.operation_id is not None:
+        replaced = session.get(models.Operation, row.operation_id)
+        if replaced is not None:
+            _finish_operation(replaced, state="superseded", outcome=None)
+            events.record(
+                session,
+                row.uuid,
+                events.Kind.SUPERSEDED,
+                message=f"{replaced.kind} superseded by {op}",
+                operation=replaced.uuid,
+                actor=actor,
+            )
+    row.status_reason = None
+    record = _new_operation(
+        session, row, op, actor, dict(args or {}), default_timeout=default_timeout
+    )
+    session.flush()
+    return record
+
+
+def resize(
+    session: orm.Session, row: models.Cluster, nodegroup: models.NodeGroup, node_count: int
+) -> None:
+    """Set a nodegroup's node count and the cluster's sums (the caller has requested the
+    update that makes it so)."""
+    nodegroup.node_count = node_count
+    session.flush()
+    row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
+    session.flush()
+
+
+# --- the conductor's writes (fenced by the lease) -------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Fence:
+    """What a conductor's write on a cluster is conditioned on."""
+
+    cluster_uuid: str
+    owner: str
+    operation_id: int
+    operation_uuid: str
+    actor: events.Actor
+
+    def where(self) -> tuple[sa.ColumnElement[bool], ...]:
+        return (
+            C.uuid == self.cluster_uuid,
+            C.lease_owner == self.owner,
+            C.operation_id == self.operation_id,
+        )
+
+
+class Superseded(exceptions.OperationInterrupted):
+    """The cluster's operation changed (e.g. delete requested during create), or it is gone."""
+
+    template = "The operation on cluster {cluster} was superseded."
+
+
+def _fenced(session: orm.Session, fence: Fence, **values: Any) -> None:
+    result = session.execute(
+        sa.update(C)
+        .where(*fence.where())
+        .values(**values, updated_at=utils.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise Superseded(cluster=fence.cluster_uuid)
+
+
+def start(db: engine.Database, fence: Fence) -> None:
+    """Mark the operation running on `fence.owner`; a second conductor picking it up is a
+    takeover, told in the timeline."""
+    with db.session() as session:
+        _fenced(session, fence)
+        op = session.get(models.Operation, fence.operation_id)
+        if op is None:
+            raise Superseded(cluster=fence.cluster_uuid)
+        if op.conductor == fence.owner and op.state == "running":
+            return
+        previous = op.conductor if op.state == "running" else None
+        op.state = "running"
+        op.conductor = fence.owner
+        op.started_at = op.started_at or utils.utcnow()
+        if previous is not None:
+            kind, message = events.Kind.TAKEOVER, f"{op.kind} taken over from {previous}"
+        else:
+            kind, message = events.Kind.STARTED, f"{op.kind} started"
+        events.record(
+            session,
+            fence.cluster_uuid,
+            kind,
+            message=message,
+            operation=op.uuid,
+            actor=fence.actor,
+            conductor=fence.owner,
+        )
+
+
+def progress(db: engine.Database, fence: Fence, reason: str, state: Mapping[str, Any]) -> None:
+    with db.session() as session:
+        _fenced(session, fence, status_reason=reason, driver_state=dict(state))
+        events.record(
+            session,
+            fence.cluster_uuid,
+            events.Kind.PROGRESS,
+            message=reason,
+            operation=fence.operation_uuid,
+            actor=fence.actor,
+            conductor=fence.owner,
+        )
+
+
+def checkpoint(db: engine.Database, fence: Fence, state: Mapping[str, Any]) -> None:
+    with db.session() as session:
+        _fenced(session, fence, driver_state=dict(state))
+
+
+def _finish_operation(
+    op: models.Operation,
+    *,
+    state: str,
+    outcome: str | None,
+    error_code: str | None = None,
+    message: str | None = None,
+) -> None:
+    op.state = state
+    op.outcome = outcome
+    op.error_code = error_code
+    op.message = message
+    op.finished_at = utils.utcnow()
+
+
+def settle(
+    db: engine.Database,
+    fence: Fence,
+    status: fields.ClusterStatus,
+    reason: str,
+    state: Mapping[str, Any],
+    *,
+    error_code: str | None = None,
+    nodegroup_addresses: Mapping[str, Sequence[str]] | None = None,
+    **values: Any,
+) -> None:
+    """End the operation: final status (checked against the state machine), no operation
+    and no lease, in one write, so a settled cluster never shows an owner."""
+    with db.session() as session:
+        op = session.get(models.Operation, fence.operation_id)
+        if op is None:
+            raise Superseded(cluster=fence.cluster_uuid)
+        kind = fields.Operation(op.kind)
+        if status not in (kind.complete, kind.failed):
+            raise exceptions.InvalidTransition(operation=kind.value, status=status.value)
+        _fenced(
+            session,
+            fence,
+            status=status,
+            status_reason=reason,
+            operation=None,
+            operation_id=None,
+            operation_deadline=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            driver_state=dict(state),
+            **values,
+        )
+        failed = status is kind.failed
+        _finish_operation(
+            op,
+            state="failed" if failed else "succeeded",
+            outcome=status.value,
+            error_code=error_code,
+            message=reason,
+        )
+        for name, addresses in (nodegroup_addresses or {}).items():
+            nodegroups.set_addresses(session, fence.cluster_uuid, name, addresses, status)
+        events.record(
+            session,
+            fence.cluster_uuid,
+            events.Kind.TRANSITION,
+            status=status.value,
+            error_code=error_code,
+            message=reason,
+            operation=op.uuid,
+            actor=fence.actor,
+            conductor=fence.owner,
+        )
+
+
+def delete(db: engine.Database, fence: Fence) -> None:
+    """Remove the cluster and everything recorded with it in one transaction."""
+    with db.session() as session:
+        result = session.execute(
+            sa.delete(C).where(*fence.where()).execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise Superseded(cluster=fence.cluster_uuid)  # rolls back: nothing is removed
+        for model in (models.Container, models.NodeGroup, models.Operation, models.ClusterEvent):
+            session.execute(
+                sa.delete(model)
+                .where(model.cluster_uuid == fence.cluster_uuid)
+                .execution_options(synchronize_session=False)
+            )
+
+
+# --- periodic checks on settled clusters --------------------------------------------
+class Sweep(enum.StrEnum):
+    """Periodic checks of settled clusters, each claimed per cluster through its column."""
+
+    HEALTH = "health_checked_at"
+    CONTAINERS = "containers_synced_at"
+
+
+def _due(
+    sweep: Sweep, interval: float, now: datetime.datetime, statuses: Iterable[str]
+) -> tuple[sa.ColumnElement[bool], ...]:
+    column = getattr(C, sweep.value)
+    before = now - datetime.timedelta(seconds=interval)
+    return (
+        C.operation.is_(None),
+        C.status.in_(list(statuses)),
+        sa.or_(column.is_(None), column < before),
+    )
+
+
+def due(
+    db: engine.Database, sweep: Sweep, *, interval: float, statuses: Iterable[str]
+) -> list[str]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                sa.select(C.uuid).where(*_due(sweep, interval, utils.utcnow(), statuses))
+            ).all()
+        )
+
+
+def claim(
+    db: engine.Database, sweep: Sweep, uuid: str, *, interval: float, statuses: Iterable[str]
+) -> bool:
+    """Claim one cluster's check for this round: exactly one conductor wins it."""
+    now = utils.utcnow()
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(C.uuid == uuid, *_due(sweep, interval, now, statuses))
+            .values({sweep.value: now})
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_health(
+    db: engine.Database, uuid: str, status: str, reason: str, *, conductor: str | None = None
+) -> bool:
+    """Write a new health status of a settled cluster; a change is an event. False when the
+    cluster is gone or an operation started meanwhile (then nothing is written)."""
+    with db.session() as session:
+        row = session.scalar(
+            sa.select(C).where(C.uuid == uuid, C.operation.is_(None)).with_for_update()
+        )
+        if row is None:
+            return False
+        if status == row.health_status and reason == row.health_status_reason:
+            return True
+        unhealthy = fields.HealthStatus.UNHEALTHY
+        if status == unhealthy:
+            row.status_reason = f"Unhealthy: {reason}"
+        elif row.health_status == unhealthy:
+            row.status_reason = f"Healthy again: {reason}"
+        row.health_status = status
+        row.health_status_reason = reason
+        events.record(
+            session,
+            uuid,
+            events.Kind.HEALTH,
+            status=status,
+            error_code="Unhealthy" if status == unhealthy else None,
+            message=reason,
+            conductor=conductor,
+        )
+        return True
+
+
+def ready_lock(session: orm.Session, uuid: str, statuses: Iterable[str]) -> models.Cluster:
+    """Lock a settled cluster in one of `statuses` until `session` commits, so that no
+    operation is requested on it meanwhile. Writing the row takes its lock (a row lock on
+    PostgreSQL and MariaDB, the database lock on SQLite, where SELECT FOR UPDATE locks
+    nothing). Raises ClusterNotFound, or NotReady with the row as it is."""
+    wanted = list(statuses)
+    held = session.execute(
+        sa.update(C)
+        .where(C.uuid == uuid, C.operation.is_(None), C.status.in_(wanted))
+        .values(id=C.id)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.scalar(sa.select(C).where(C.uuid == uuid))
+    if row is None:
+        raise exceptions.ClusterNotFound(cluster=uuid)
+    if not held.rowcount:  # type: ignore[attr-defined]
+        raise NotReady(row)
+    return row
+
+
+class NotReady(Exception):
+    """The cluster is not settled in a wanted status; `row` tells how it is."""
+
+    def __init__(self, row: models.Cluster) -> None:
+        super().__init__(row.uuid)
+        self.row = row
+
+
+# --- leases --------------------------------------------------------------------------
+def _expiry(ttl: float) -> datetime.datetime:
+    return utils.utcnow() + datetime.timedelta(seconds=ttl)
+
+
+def acquire(db: engine.Database, uuid: str, *, owner: str, ttl: float) -> bool:
+    """Take the lease on a cluster with an operation waiting: one conditional UPDATE, so of
+    two conductors racing for it exactly one wins. True if `owner` now holds it."""
+    now = utils.utcnow()
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(
+                C.uuid == uuid,
+                C.operation.is_not(None),
+                sa.or_(C.lease_owner.is_(None), C.lease_owner == owner, C.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=_expiry(ttl))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew(db: engine.Database, uuids: Iterable[str], *, owner: str, ttl: float) -> set[str]:
+    """Extend the leases `owner` still holds; return the uuids it no longer holds."""
+    wanted = set(uuids)
+    if not wanted:
+        return set()
+    with db.session() as session:
+        session.execute(
+            sa.update(C)
+            .where(C.uuid.in_(wanted), C.lease_owner == owner)
+            .values(lease_expires_at=_expiry(ttl))
+            .execution_options(synchronize_session=False)
+        )
+        held = session.scalars(
+            sa.select(C.uuid).where(C.uuid.in_(wanted), C.lease_owner == owner)
+        ).all()
+    return wanted - set(held)
+
+
+def release(db: engine.Database, uuid: str, *, owner: str) -> None:
+    with db.session() as session:
+        session.execute(
+            sa.update(C)
+            .where(C.uuid == uuid, C.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def unowned(db: engine.Database) -> Sequence[str]:
+    """Clusters with an operation that no live conductor holds (never taken, or owner gone)."""
+    now = utils.utcnow()
+    with db.session() as session:
+        return session.scalars(
+            sa.select(C.uuid).where(
+                C.operation.is_not(None),
+                sa.or_(C.lease_owner.is_(None), C.lease_expires_at < now),
+            )
+        ).all()
+
+
+class Hold(enum.Enum):
+    """What became of an attempt to hold a settled cluster (see `hold_settled`)."""
+
+    HELD = "held"
+    GONE = "gone"
+    UNSETTLED = "unsettled"  # an operation is waiting or running, or the status forbids it
+    BUSY = "busy"  # another conductor holds it for an action of its own
+
+
+def hold_settled(
+    db: engine.Database, uuid: str, *, owner: str, ttl: float, statuses: Iterable[str]
+) -> Hold:
+    """Take the lease on a cluster with *no* operation and a status in `statuses`, for a
+    short action on the settled cluster (loading an image). While held, no conductor starts
+    an operation on it: the API still records one, and it runs once the lease is released."""
+    now = utils.utcnow()
+    wanted = list(statuses)
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(
+                C.uuid == uuid,
+                C.operation.is_(None),
+                C.status.in_(wanted),
+                sa.or_(C.lease_owner.is_(None), C.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=_expiry(ttl))
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return Hold.HELD
+        row = session.execute(sa.select(C.operation, C.status).where(C.uuid == uuid)).one_or_none()
+    if row is None:
+        return Hold.GONE
+    if row.operation is not None or row.status not in wanted:
+        return Hold.UNSETTLED
+    return Hold.BUSY
