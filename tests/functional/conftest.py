@@ -20,7 +20,7 @@ from magnum.db import engine
 
 # oslo.messaging's executor threads (futurist) notice a shutdown only when an idle wait of
 # MAX_IDLE_FOR seconds ends; every test stops its conductor, so let them notice sooner.
-futurist._thread.ThreadWorker.MAX_IDLE_FOR = 0.05
+futurist._thread.ThreadWorker.MAX_IDLE_FOR = 0.05  # type: ignore[assignment]  # int in futurist
 
 
 @dataclasses.dataclass
@@ -115,4 +115,5 @@ BAYMODEL = {
 def cluster_template(svc: Service) -> dict[str, Any]:
     res = svc.post("/v1/baymodels", BAYMODEL)
     assert res.status_code == 201, res.text
-    return res.json
+    body: dict[str, Any] = res.json
+    return body

@@ -23,7 +23,14 @@ from magnumclient.common.apiclient import exceptions as client_exc
 from magnumclient.v1 import client as v1_client
 
 TIMEOUT = 120.0
-BAY_FIELDS = ("uuid", "name", "baymodel_id", "node_count", "master_count", "status")
+BAY_FIELDS: tuple[str, ...] = (
+    "uuid",
+    "name",
+    "baymodel_id",
+    "node_count",
+    "master_count",
+    "status",
+)
 BAY_FIELDS += ("status_reason", "api_address", "master_addresses", "node_addresses")
 
 

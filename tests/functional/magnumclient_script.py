@@ -22,9 +22,23 @@ from magnumclient.common.apiclient import exceptions as client_exc
 from magnumclient.v1 import client as v1_client
 
 TIMEOUT = 20.0
-BAY_FIELDS = ("uuid", "name", "baymodel_id", "node_count", "master_count", "status")
+BAY_FIELDS: tuple[str, ...] = (
+    "uuid",
+    "name",
+    "baymodel_id",
+    "node_count",
+    "master_count",
+    "status",
+)
 BAY_FIELDS += ("status_reason", "api_address", "master_addresses", "node_addresses")
-MODEL_FIELDS = ("uuid", "name", "image_id", "keypair_id", "external_network_id", "coe")
+MODEL_FIELDS: tuple[str, ...] = (
+    "uuid",
+    "name",
+    "image_id",
+    "keypair_id",
+    "external_network_id",
+    "coe",
+)
 MODEL_FIELDS += ("flavor_id", "dns_nameserver", "labels", "public", "tls_disabled")
 
 
@@ -85,7 +99,7 @@ def main(url: str) -> dict[str, Any]:
     out["baymodel_create"] = fields(model, MODEL_FIELDS)
     out["baymodel_list"] = [fields(m, ("uuid", "name")) for m in cs.baymodels.list()]
     out["baymodel_show"] = fields(cs.baymodels.get("m1"), MODEL_FIELDS)
-    patch = [{"op": "replace", "path": "/name", "value": "m2"}]
+    patch: list[dict[str, object]] = [{"op": "replace", "path": "/name", "value": "m2"}]
     out["baymodel_update"] = fields(cs.baymodels.update(model.uuid, patch), MODEL_FIELDS)
     out["baymodel_show_old_name"] = attempt(lambda: cs.baymodels.get("m1"))
 

@@ -80,6 +80,10 @@ def test_survivor_finishes_create_of_killed_conductor(cluster: Cluster) -> None:
     # the status is settled first, the lease released just after
     cluster.wait_released(cluster_uuid, "CREATE_COMPLETE")
     assert f"cluster {cluster_uuid}: create done" in cluster.log(survivor)
+    timeline = cluster.get(f"/v1/bays/{cluster_uuid}/events").json["events"]
+    (takeover,) = [e for e in timeline if e["kind"] == "operation.takeover"]
+    assert takeover["message"].startswith(f"create taken over from {victim}:"), takeover
+    assert takeover["conductor"].startswith(f"{survivor}:"), takeover
 
     # the dead conductor stops reporting and is shown as down; the survivor stays up
     def states() -> dict[str, str]:

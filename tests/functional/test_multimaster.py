@@ -77,7 +77,7 @@ def test_three_masters_behind_one_address_survive_master_0(
     assert cluster["status"] == "CREATE_COMPLETE", cluster
     masters, workers = cluster["master_addresses"], cluster["node_addresses"]
     assert len(masters) == 3 and len(workers) == 1
-    net = ipaddress.ip_network(f"{masters[0]}/24", strict=False)
+    net = ipaddress.IPv4Network(f"{masters[0]}/24", strict=False)
     gateway = str(network.gateway(net))
     assert cluster["api_address"] == f"tcp://{gateway}:2376"
 

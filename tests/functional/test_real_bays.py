@@ -82,6 +82,7 @@ class Real:
     state: pathlib.Path  # [DEFAULT] state_path
     run: pathlib.Path  # [local] run_dir
     clusters: list[str] = dataclasses.field(default_factory=list)
+    request_ids: list[str] = dataclasses.field(default_factory=list)  # of creates, scales, deletes
 
     @property
     def state_root(self) -> pathlib.Path:
@@ -103,7 +104,14 @@ class Real:
         assert res.status_code == 201, res.text
         body: dict[str, Any] = res.json
         self.clusters.append(body["uuid"])
+        self.request_ids.append(res.headers["X-OpenStack-Request-Id"])
         return body
+
+    def events(self, ident: str) -> list[dict[str, Any]]:
+        """The bay's timeline, oldest first."""
+        res = self.svc.get(f"/v1/bays/{ident}/events", params={"limit": "1000"})
+        assert res.status_code == 200, res.text
+        return list(reversed(res.json["events"]))
 
     def settled(self, ident: str, *, timeout: float = CREATE_TIMEOUT) -> dict[str, Any]:
         body = self.svc.wait_cluster(
@@ -115,6 +123,7 @@ class Real:
     def delete(self, ident: str, *, timeout: float = 60.0) -> None:
         res = self.svc.delete(f"/v1/bays/{ident}")
         assert res.status_code in (204, 404), res.text
+        self.request_ids.append(res.headers["X-OpenStack-Request-Id"])
         self.svc.wait_cluster(ident, lambda b: b is None, timeout=timeout)
 
     def credentials(self, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
@@ -205,7 +214,7 @@ def _run_on(address: str, creds: pathlib.Path) -> str:
             image.TAG, ["hostname"], remove=True, network_mode="none", uts_mode="host"
         ).decode()
         assert client.info()["Name"] == out.strip()
-        return out.strip()
+        return str(out.strip())
     finally:
         client.close()
 
@@ -225,6 +234,7 @@ def _patch_nodes(real: Real, ident: str, count: int) -> dict[str, Any]:
     )
     assert res.status_code == 200, res.text
     assert res.json["status"] == "UPDATE_IN_PROGRESS"
+    real.request_ids.append(res.headers["X-OpenStack-Request-Id"])
     body = real.settled(ident)
     assert body["status"] == "UPDATE_COMPLETE", body
     assert body["node_count"] == count
@@ -309,6 +319,33 @@ def test_bay_lifecycle_through_the_api(real: Real, tmp_path: pathlib.Path) -> No
     assert real.svc.get("/v1/bays").json["bays"] == []
     real.assert_clean(before)
 
+    # The timeline tells create, both scales and the delete, each with its caller's request
+    # id, its progress steps and how it settled (kept after the delete, by uuid).
+    create_req, scale_up_req, scale_down_req, delete_req = (
+        real.request_ids[0],
+        real.request_ids[-3],
+        real.request_ids[-2],
+        real.request_ids[-1],
+    )
+    timeline = real.events(cluster["uuid"])
+    settles = [(e["status"], e["request_id"]) for e in timeline if e["kind"] == "transition"]
+    assert settles == [
+        ("CREATE_COMPLETE", create_req),
+        ("UPDATE_COMPLETE", scale_up_req),
+        ("UPDATE_COMPLETE", scale_down_req),
+        ("DELETE_COMPLETE", delete_req),
+    ]
+    requested = [e for e in timeline if e["kind"] == "operation.requested"]
+    assert [(e["request_id"], e["message"]) for e in requested] == [
+        (create_req, "create requested (master_count=1, node_count=2)"),
+        (scale_up_req, "update requested (node_count=4)"),
+        (scale_down_req, "update requested (node_count=2)"),
+        (delete_req, "delete requested"),
+    ]
+    progress = [e["message"] for e in timeline if e["kind"] == "progress"]
+    assert "Creating 3 nodes" in progress and "Adding 2 nodes" in progress, progress
+    assert "Draining 2 nodes" in progress and "Deleting nodes" in progress, progress
+
 
 # --- leaks -------------------------------------------------------------------------------
 def test_twenty_create_delete_cycles_leave_the_host_clean(real: Real) -> None:
@@ -352,6 +389,13 @@ def test_dockerd_that_fails_to_start(
     reason = cluster["status_reason"]
     assert re.search(r"dockerd of node (master-0|node-0) exited", reason), reason
     assert "simulated: no space left on device" in reason, reason
+    failed = real.events(cluster["uuid"])[-1]
+    assert (failed["kind"], failed["status"], failed["error_code"]) == (
+        "transition",
+        "CREATE_FAILED",
+        "NodeStartFailed",
+    )
+    assert failed["message"] == reason
     # Everything built before the failure is gone already, before the bay is deleted.
     real.assert_clean(before)
     real.delete(cluster["uuid"])

@@ -142,7 +142,7 @@ class RealCluster:
             stat = _proc_stat(init)
             assert stat is None or stat[1] != proc.pid, (init, stat)
         self.orphans |= inits
-        return host
+        return str(host)
 
     def taken_over(self, cluster_uuid: str, survivor: str, settled: str) -> None:
         """Until the survivor holds the lease (or has finished already)."""
@@ -271,6 +271,7 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     )
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs)
+    handovers = [("create", victim, survivor)]
     real.taken_over(cluster_uuid, survivor, "CREATE_COMPLETE")
     cluster = real.settled(cluster_uuid)
     timings["create"] = time.monotonic() - started
@@ -292,6 +293,7 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     row = real.catch(cluster_uuid, "UPDATE_IN_PROGRESS", r"^\d+/5 nodes created$|^Joining|joined$")
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs) - {victim}
+    handovers.append(("update", victim, survivor))
     real.taken_over(cluster_uuid, survivor, "UPDATE_COMPLETE")
     grown = real.settled(cluster_uuid)
     timings["scale"] = time.monotonic() - started
@@ -312,11 +314,23 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     row = real.catch(cluster_uuid, "DELETE_IN_PROGRESS", r"^Deleting nodes$")
     victim = real.kill_owner(row)
     (survivor,) = set(c.procs) - {victim}
+    handovers.append(("delete", victim, survivor))
     wait_until("the bay row to be gone", lambda: real.row(cluster_uuid) is None, SETTLE_TIMEOUT)
     timings["delete"] = time.monotonic() - started
     print(f"delete: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
     assert c.get(f"/v1/bays/{cluster_uuid}").status_code == 404
     assert f"cluster {cluster_uuid}: delete starting on {survivor}:" in c.log(survivor)
+
+    # Each takeover is in the timeline: which operation, from whom, by whom.
+    res = c.get(f"/v1/bays/{cluster_uuid}/events")
+    assert res.status_code == 200, res.text
+    timeline = list(reversed(res.json["events"]))
+    takeovers = [e for e in timeline if e["kind"] == "operation.takeover"]
+    assert len(takeovers) == len(handovers), timeline
+    for event, (op, dead, alive) in zip(takeovers, handovers, strict=True):
+        assert event["message"].startswith(f"{op} taken over from {dead}:"), event
+        assert event["conductor"].startswith(f"{alive}:"), event
+    assert timeline[-1]["status"] == "DELETE_COMPLETE"
 
     tag = network.short_id(cluster_uuid)
     assert_clean(before, real.snapshot, tags=[tag], dirs=(c.state, real.run))

@@ -229,6 +229,8 @@ class ClusterEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
     cluster_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    # The project that owns the cluster: its events stay readable to it after a delete.
+    cluster_project_id: Mapped[str] = mapped_column(sa.String(255))
     operation_uuid: Mapped[str | None] = mapped_column(sa.String(36))
     created_at: Mapped[datetime.datetime] = mapped_column(
         Timestamp, default=utils.utcnow, index=True

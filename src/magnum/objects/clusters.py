@@ -149,7 +149,7 @@ def _new_operation(
     row.operation_deadline = record.deadline
     events.record(
         session,
-        row.uuid,
+        row,
         events.Kind.REQUESTED,
         status=row.status,
         message=f"{op} requested" + (f" ({_describe(args)})" if args else ""),
@@ -237,7 +237,7 @@ def request(
             _finish_operation(replaced, state="superseded", outcome=None)
             events.record(
                 session,
-                row.uuid,
+                row,
                 events.Kind.SUPERSEDED,
                 message=f"{replaced.kind} superseded by {op}",
                 operation=replaced.uuid,
@@ -268,10 +268,15 @@ class Fence:
     """What a conductor's write on a cluster is conditioned on."""
 
     cluster_uuid: str
+    project_id: str  # the cluster's
     owner: str
     operation_id: int
     operation_uuid: str
     actor: events.Actor
+
+    @property
+    def ref(self) -> events.Ref:
+        return events.Ref(self.cluster_uuid, self.project_id)
 
     def where(self) -> tuple[sa.ColumnElement[bool], ...]:
         return (
@@ -318,7 +323,7 @@ def start(db: engine.Database, fence: Fence) -> None:
             kind, message = events.Kind.STARTED, f"{op.kind} started"
         events.record(
             session,
-            fence.cluster_uuid,
+            fence.ref,
             kind,
             message=message,
             operation=op.uuid,
@@ -332,7 +337,7 @@ def progress(db: engine.Database, fence: Fence, reason: str, state: Mapping[str,
         _fenced(session, fence, status_reason=reason, driver_state=dict(state))
         events.record(
             session,
-            fence.cluster_uuid,
+            fence.ref,
             events.Kind.PROGRESS,
             message=reason,
             operation=fence.operation_uuid,
@@ -406,7 +411,7 @@ def settle(
             nodegroups.set_addresses(session, fence.cluster_uuid, name, addresses, status)
         events.record(
             session,
-            fence.cluster_uuid,
+            fence.ref,
             events.Kind.TRANSITION,
             status=status.value,
             error_code=error_code,
@@ -418,19 +423,35 @@ def settle(
 
 
 def delete(db: engine.Database, fence: Fence) -> None:
-    """Remove the cluster and everything recorded with it in one transaction."""
+    """Remove the cluster with its nodegroups and containers in one transaction. Its
+    operation records and timeline stay (ending with DELETE_COMPLETE) until pruned, so the
+    project can still learn who deleted it and how that went."""
     with db.session() as session:
         result = session.execute(
             sa.delete(C).where(*fence.where()).execution_options(synchronize_session=False)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             raise Superseded(cluster=fence.cluster_uuid)  # rolls back: nothing is removed
-        for model in (models.Container, models.NodeGroup, models.Operation, models.ClusterEvent):
+        for model in (models.Container, models.NodeGroup):
             session.execute(
                 sa.delete(model)
                 .where(model.cluster_uuid == fence.cluster_uuid)
                 .execution_options(synchronize_session=False)
             )
+        op = session.get(models.Operation, fence.operation_id)
+        status = fields.ClusterStatus.DELETE_COMPLETE
+        if op is not None:
+            _finish_operation(op, state="succeeded", outcome=status.value)
+        events.record(
+            session,
+            fence.ref,
+            events.Kind.TRANSITION,
+            status=status.value,
+            message="Cluster deleted",
+            operation=fence.operation_uuid,
+            actor=fence.actor,
+            conductor=fence.owner,
+        )
 
 
 # --- periodic checks on settled clusters --------------------------------------------
@@ -501,7 +522,7 @@ def record_health(
         row.health_status_reason = reason
         events.record(
             session,
-            uuid,
+            row,
             events.Kind.HEALTH,
             status=status,
             error_code="Unhealthy" if status == unhealthy else None,

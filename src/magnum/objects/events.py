@@ -9,7 +9,7 @@ import dataclasses
 import datetime
 import enum
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -48,9 +48,25 @@ class Actor:
 SYSTEM = Actor()
 
 
+class Owned(Protocol):
+    """A cluster as events see it (a row, or a fence): its uuid and its project."""
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def project_id(self) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ref:
+    uuid: str
+    project_id: str
+
+
 def record(
     session: orm.Session,
-    cluster_uuid: str,
+    cluster: Owned,
     kind: Kind,
     *,
     message: str | None = None,
@@ -63,7 +79,8 @@ def record(
     session.add(
         models.ClusterEvent(
             uuid=utils.new_uuid(),
-            cluster_uuid=cluster_uuid,
+            cluster_uuid=cluster.uuid,
+            cluster_project_id=cluster.project_id,
             operation_uuid=operation,
             created_at=utils.utcnow(),
             kind=kind.value,
@@ -75,6 +92,21 @@ def record(
             project_id=actor.project_id,
             conductor=conductor,
         )
+    )
+
+
+def exist(session: orm.Session, cluster_uuid: str, project_id: str) -> bool:
+    """Whether the timeline of a (deleted) cluster of `project_id` is still kept."""
+    return (
+        session.scalar(
+            sa.select(models.ClusterEvent.id)
+            .where(
+                models.ClusterEvent.cluster_uuid == cluster_uuid,
+                models.ClusterEvent.cluster_project_id == project_id,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

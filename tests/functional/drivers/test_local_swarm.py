@@ -107,10 +107,22 @@ def new_task(model: base.ClusterTemplateView, *, masters: int, workers: int) -> 
 
 def specs(masters: int, workers: int) -> list[base.NodeSpec]:
     return [
-        base.NodeSpec(name=f"master-{i}", role=base.Role.MASTER, flavor=None, image=None)
+        base.NodeSpec(
+            name=f"master-{i}",
+            role=base.Role.MASTER,
+            flavor=None,
+            image=None,
+            nodegroup="default-master",
+        )
         for i in range(masters)
     ] + [
-        base.NodeSpec(name=f"node-{i}", role=base.Role.WORKER, flavor=None, image=None)
+        base.NodeSpec(
+            name=f"node-{i}",
+            role=base.Role.WORKER,
+            flavor=None,
+            image=None,
+            nodegroup="default-worker",
+        )
         for i in range(workers)
     ]
 

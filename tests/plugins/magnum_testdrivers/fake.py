@@ -5,7 +5,8 @@ FakeInfra "builds" a node by creating a file under <state_path>/fake/<bay>/, so 
 can see exactly what exists and that failures and deletes leave nothing behind.
 Behaviour is steered by baymodel labels:
 
-  fake_fail=<step>     raise BayOperationFailed at create_nodes / bootstrap / delete_bay
+  fake_fail=<step>     raise NodeStartFailed at create_nodes, ClusterOperationFailed at
+                       bootstrap / delete_bay
   fake_max_nodes=<n>   create_nodes refuses to make a bay of more than n nodes
   fake_gate=<path>     before forming the cluster, wait until <path> exists (bounded)
   fake_entered=<path>  touch <path> when the gate is reached (lets a test know it is there)
@@ -37,7 +38,12 @@ FAKE_IMAGES = frozenset({"local/busybox:latest", "busybox", "nginx", "nginx:late
 
 def _fail_if(task: base.ClusterTask, step: str) -> None:
     if task.cluster_template.labels.get("fake_fail") == step:
-        raise exceptions.ClusterOperationFailed(reason=f"fake {step} failed as asked")
+        failure = (
+            exceptions.NodeStartFailed
+            if step == "create_nodes"
+            else exceptions.ClusterOperationFailed
+        )
+        raise failure(reason=f"fake {step} failed as asked")
 
 
 class FakeInfra(base.InfraDriver):

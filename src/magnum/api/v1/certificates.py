@@ -24,7 +24,7 @@ COLLECTION = "certificates"
 class CertificateBody(schemas._Body):
     ARGUMENT = "certificate"
 
-    cluster_uuid: schemas.Str255
+    bay_uuid: schemas.Str255
     csr: pydantic.constr(min_length=1, max_length=65536)  # type: ignore[valid-type]
 
 
@@ -60,7 +60,7 @@ class Collection(_Base):
         body = schemas.validate(CertificateBody, common.json_body(req, argument="certificate"))
         ctx = common.ctx(req)
         try:
-            row = self._cluster(ctx, body.cluster_uuid, "certificate:create")
+            row = self._cluster(ctx, body.bay_uuid, "certificate:create")
         except exceptions.ClusterNotFound as exc:  # a bad body field is a 400
             raise exceptions.InvalidParameterValue(err=exc.message) from None
         creds = _credentials(row)

@@ -12,7 +12,6 @@ import falcon
 from magnum.api import schemas, validation
 from magnum.api.v1 import common, views
 from magnum.common import context, exceptions
-from magnum.db import models
 from magnum.objects import cluster_templates, fields, query
 
 FULL = views.BAYMODEL.full
@@ -108,7 +107,7 @@ class Item(_Base):
         with self.api.db.session() as session:
             row = cluster_templates.get(session, ctx, ident, vocab=view.vocab)
         if not row.public:
-            self.api.policy.authorize(f"{view.policy}:get", ctx, _target(row))
+            self.api.policy.authorize(f"{view.policy}:get", ctx, common.target(row))
         common.send(resp, view.render(row, req.prefix))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
@@ -117,7 +116,7 @@ class Item(_Base):
         view = self.view
         with self.api.db.session() as session:
             row = cluster_templates.get(session, ctx, ident, for_update=True, vocab=view.vocab)
-            self.api.policy.authorize(f"{view.policy}:update", ctx, _target(row))
+            self.api.policy.authorize(f"{view.policy}:update", ctx, common.target(row))
             current = view.values(row, view.full)
             patched = common.apply_patch(
                 current, req, internal=common.BASE_INTERNAL, mandatory=MANDATORY, defaults=DEFAULTS
@@ -137,10 +136,6 @@ class Item(_Base):
         ctx = common.ctx(req)
         with self.api.db.session() as session:
             row = cluster_templates.get(session, ctx, ident, for_update=True, vocab=self.view.vocab)
-            self.api.policy.authorize(f"{self.view.policy}:delete", ctx, _target(row))
+            self.api.policy.authorize(f"{self.view.policy}:delete", ctx, common.target(row))
             cluster_templates.delete(session, row, vocab=self.view.vocab)
         resp.status = 204
-
-
-def _target(row: models.ClusterTemplate) -> dict[str, Any]:
-    return {"project_id": row.project_id, "user_id": row.user_id}

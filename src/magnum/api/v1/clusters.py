@@ -50,10 +50,6 @@ def _patchable(view: views.View) -> tuple[str, ...]:
     return tuple(inverse.get(attr, attr) for attr in PATCHABLE)
 
 
-def _target(row: models.Cluster) -> dict[str, Any]:
-    return {"project_id": row.project_id, "user_id": row.user_id}
-
-
 class _Base:
     def __init__(self, api: Any, view: views.View = views.BAY) -> None:
         self.api = api
@@ -117,7 +113,7 @@ class Item(_Base):
         ctx = common.ctx(req)
         with self.api.db.session() as session:
             row = clusters.get(session, ctx, ident, vocab=self.view.vocab)
-        self.api.policy.authorize(f"{self.view.policy}:get", ctx, _target(row))
+        self.api.policy.authorize(f"{self.view.policy}:get", ctx, common.target(row))
         common.send(resp, self.view.render(row, req.prefix))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
@@ -127,7 +123,7 @@ class Item(_Base):
         patchable = _patchable(view)
         with self.api.db.session() as session:
             row = clusters.get(session, ctx, ident, for_update=True, vocab=view.vocab)
-            self.api.policy.authorize(f"{view.policy}:update", ctx, _target(row))
+            self.api.policy.authorize(f"{view.policy}:update", ctx, common.target(row))
             current = view.values(row, patchable)
             patched = common.apply_patch(
                 current,
@@ -165,7 +161,7 @@ class Item(_Base):
         ctx = common.ctx(req)
         with self.api.db.session() as session:
             row = clusters.get(session, ctx, ident, for_update=True, vocab=self.view.vocab)
-            self.api.policy.authorize(f"{self.view.policy}:delete", ctx, _target(row))
+            self.api.policy.authorize(f"{self.view.policy}:delete", ctx, common.target(row))
             clusters.request(
                 session,
                 row,

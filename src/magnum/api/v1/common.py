@@ -30,6 +30,11 @@ def ctx(req: falcon.Request) -> context.RequestContext:
     return value
 
 
+def target(row: Any) -> dict[str, Any]:
+    """The policy target of a project-owned row."""
+    return {"project_id": row.project_id, "user_id": row.user_id}
+
+
 def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> None:
     allowed = frozenset(allowed)
     for name in req.params:

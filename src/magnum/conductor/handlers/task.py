@@ -101,6 +101,7 @@ class Task(Snapshot):
         self.deadline = row.operation_deadline
         self.fence = clusters.Fence(
             cluster_uuid=row.uuid,
+            project_id=row.project_id,
             owner=owner,
             operation_id=operation.id,
             operation_uuid=operation.uuid,

@@ -135,6 +135,7 @@ def _new_tables() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column("cluster_uuid", sa.String(length=36), nullable=False),
+        sa.Column("cluster_project_id", sa.String(length=255), nullable=False),
         sa.Column("operation_uuid", sa.String(length=36), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
