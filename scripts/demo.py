@@ -140,6 +140,7 @@ def run(api: str, args: argparse.Namespace) -> int:
     print(f"  api_address      {cluster['api_address']}")
     print(f"  master_addresses {', '.join(cluster['master_addresses'])}")
     print(f"  node_addresses   {', '.join(cluster['node_addresses'])}")
+    print_timeline(api, cluster["uuid"])
     certs = fetch_credentials(api, cluster["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
     run_container(cluster, certs)
     print_usage(api, cluster, certs)
@@ -159,6 +160,26 @@ def delete_cluster(api: str, uuid: str) -> None:
             sys.exit(f"bay {uuid} was not deleted within 120 s")
         pause.wait(0.1)
     print(f"bay demo deleted in {time.monotonic() - started:.2f}s (nodes, network, certificates)")
+    print_timeline(api, uuid, last=4)
+
+
+def print_timeline(api: str, uuid: str, *, last: int | None = None) -> None:
+    """The bay's events (GET /v1/bays/{uuid}/events), oldest first."""
+    status, body = call(f"{api}/bays/{uuid}/events")
+    if status != 200:
+        print(f"  (no timeline: HTTP {status})")
+        return
+    events = list(reversed(body["events"]))
+    if last is not None:
+        events = events[-last:]
+    print(f"  timeline ({api}/bays/{uuid}/events):")
+    for event in events:
+        what = event["message"] or ""
+        if event["status"]:
+            what = f"{event['status']}: {what}" if what else event["status"]
+        if event["error_code"]:
+            what += f" [{event['error_code']}]"
+        print(f"    {event['created_at'][11:23]}  {event['kind']:<20} {what}")
 
 
 def fetch_credentials(api: str, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:

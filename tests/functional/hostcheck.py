@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Collection, MutableMapping
+from collections.abc import Callable, Collection
 from typing import Any
 
 import docker
@@ -32,6 +32,7 @@ from cryptography.x509.oid import NameOID
 from magnum.drivers import base
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local.driver import LocalInfra
+from tests import doubles
 
 # Tests that build real bays on this host. scripts/test runs them in a pass of their own,
 # one at a time (xdist_group alone is not applied by every pytest/xdist pairing).
@@ -232,34 +233,6 @@ def write_creds(where: pathlib.Path, *, ca: str, cert: str, key: bytes) -> pathl
     return where
 
 
-class _Leftover:
-    """The BayTask protocol for the last-resort teardown of a bay the API could not delete."""
-
-    def __init__(self, cluster_uuid: str) -> None:
-        self._cluster = base.ClusterView(
-            uuid=cluster_uuid, name=None, project_id="", master_count=1, node_count=0
-        )
-        self._state: dict[str, Any] = {}
-
-    @property
-    def cluster(self) -> base.ClusterView:
-        return self._cluster
-
-    @property
-    def cluster_template(self) -> base.ClusterTemplateView:
-        raise NotImplementedError
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    def progress(self, reason: str) -> None:
-        del reason
-
-    def checkpoint(self) -> None:
-        pass
-
-
 def remove_leftover_clusters(conf: Any, uuids: Collection[str] = ()) -> None:
     """Remove, with the local driver itself, every bay it still has on disk under `conf`
     (plus `uuids`), then the run dir: a failed test must not leave bays on the host."""
@@ -269,5 +242,9 @@ def remove_leftover_clusters(conf: Any, uuids: Collection[str] = ()) -> None:
     if root.exists():
         leftovers |= {json.loads(p.read_text())["uuid"] for p in root.glob("*/bay.json")}
     for cluster_uuid in sorted(leftovers):
-        infra.delete_cluster(_Leftover(cluster_uuid))
+        # A last-resort teardown: no template, no driver state, just the cluster's uuid.
+        cluster = base.ClusterView(
+            uuid=cluster_uuid, name=None, project_id="", master_count=1, node_count=0
+        )
+        infra.delete_cluster(doubles.RecordingTask(cluster))
     shutil.rmtree(conf.local.run_dir, ignore_errors=True)

@@ -80,7 +80,8 @@ def _put(svc: Service, path: str, **kw: Any) -> Any:
 
 
 def _fake(svc: Service) -> Any:
-    return svc.conductor.drivers.coe["swarm"]
+    """The fake COE's containers (magnum_testdrivers.fake.FakeContainers)."""
+    return svc.conductor.drivers.coe["swarm"].containers
 
 
 # --- the whole lifecycle -------------------------------------------------------------
@@ -325,7 +326,11 @@ def test_actions_on_a_bay_being_scaled_are_409(svc: Service, cluster: dict[str, 
     assert svc.get(f"/v1/containers/{c['uuid']}").status_code == 200  # shown, not refreshed
 
 
-def test_wrong_coe_is_400(svc: Service, cluster: dict[str, Any]) -> None:
+NO_CONTAINERS = "Cannot fulfill request with a kubernetes bay: its COE driver offers no containers."
+
+
+def test_a_coe_without_an_enabled_driver_is_400(svc: Service, cluster: dict[str, Any]) -> None:
+    c = _create(svc, cluster)
     with svc.db.session() as session:
         session.execute(
             sa.update(models.ClusterTemplate)
@@ -333,8 +338,24 @@ def test_wrong_coe_is_400(svc: Service, cluster: dict[str, Any]) -> None:
             .values(coe="kubernetes")
         )
     res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": cluster["uuid"]})
-    _api.error(res, 400, "Cannot fulfill request with a kubernetes bay, expecting a swarm bay.")
+    _api.error(res, 400, NO_CONTAINERS)
+    assert _rows(svc) == 1
+    # The conductor asks the same question for calls the API passes on.
+    _api.error(_put(svc, f"/v1/containers/{c['uuid']}/start"), 400, NO_CONTAINERS)
+
+
+def test_a_coe_driver_without_containers_is_400(service_factory: Callable[..., Service]) -> None:
+    svc = service_factory(conductor={"enabled_coe_drivers": ["fakecoe", "fakebare"]})
+    model = _api.make_cluster_template(svc, name="k8s", coe="kubernetes", network_driver="flannel")
+    res = svc.post("/v1/bays", {"name": "k", "baymodel_id": model["uuid"], "node_count": 1})
+    assert res.status_code == 201, res.text
+    body = svc.wait_cluster("k", lambda b: b is not None and b["status"] == "CREATE_COMPLETE")
+    assert body is not None
+    res = svc.post("/v1/containers", {"image": IMAGE, "bay_uuid": body["uuid"]})
+    _api.error(res, 400, NO_CONTAINERS)
     assert _rows(svc) == 0
+    # A swarm bay of the same service still has them.
+    _create(svc, _cluster(svc, nodes=1))
 
 
 # --- PATCH --------------------------------------------------------------------------------
@@ -427,6 +448,46 @@ def test_sync_marks_exited_and_unreachable(svc: Service, cluster: dict[str, Any]
         "Error",
         f"the container is gone from node {b['host']}",
     )
+
+
+def test_a_container_whose_node_is_gone_is_an_error(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc = service_factory(conductor={"container_sync_interval": 0})  # synced by hand below
+    cluster = _cluster(svc, nodes=2)
+    a = _create(svc, cluster, name="a")
+    b = _create(svc, cluster, name="b")
+    assert (a["host"], b["host"]) == ("node-0", "node-1")
+    res = svc.patch(
+        f"/v1/bays/{cluster['uuid']}", [{"op": "replace", "path": "/node_count", "value": 1}]
+    )
+    assert res.status_code == 200, res.text
+    svc.wait_cluster(cluster["uuid"], lambda x: x is not None and x["status"] == "UPDATE_COMPLETE")
+
+    def statuses() -> dict[str, tuple[str, str | None]]:
+        items = svc.get("/v1/containers").json["containers"]
+        return {x["name"]: (x["status"], x["status_reason"]) for x in items}
+
+    gone = ("Error", "node node-1 no longer exists")
+    assert statuses() == {"a": ("Stopped", None), "b": ("Stopped", None)}
+    # GET of one refreshes it, and an action on it is a 409 saying why.
+    res = svc.get(f"/v1/containers/{b['uuid']}").json
+    assert (res["status"], res["status_reason"]) == gone
+    _api.error(
+        _put(svc, f"/v1/containers/{b['uuid']}/start"),
+        409,
+        f"Container {b['uuid']}: node node-1 no longer exists.",
+    )
+    assert _put(svc, f"/v1/containers/{a['uuid']}/start").status_code == 200
+    # The sync says the same.
+    with svc.db.session() as session:
+        session.execute(
+            sa.update(models.Container)
+            .where(models.Container.uuid == b["uuid"])
+            .values(status="Stopped", status_reason=None)
+        )
+    svc.conductor.container_sync.sync_cluster(cluster["uuid"])
+    assert statuses() == {"a": ("Running", None), "b": gone}
 
 
 def test_deleting_a_bay_deletes_its_containers(svc: Service, cluster: dict[str, Any]) -> None:

@@ -52,7 +52,11 @@ def test_v1_document(svc: Service, url: str) -> None:
     ]
     assert {"href": f"{HOST}/v1/", "rel": "self"} in body["links"]
     assert any(link["rel"] == "describedby" for link in body["links"])
-    for name in ("baymodels", "bays", "mservices"):
+    # every collection of the route table at 1.1, as Mitaka listed them (containers too;
+    # Mitaka's pods, rcs, services and x509keypairs are not served)
+    collections = ("baymodels", "bays", "certificates", "containers", "mservices")
+    assert list(body) == ["id", "media_types", "links", *collections]
+    for name in collections:
         assert body[name] == [
             {"href": f"{HOST}/v1/{name}/", "rel": "self"},
             {"href": f"{HOST}/{name}/", "rel": "bookmark"},
@@ -273,6 +277,10 @@ def test_openapi_document_is_valid_openapi_31(svc: Service) -> None:
         "/v1/bays",
         "/v1/bays/detail",
         "/v1/bays/{ident}",
+        "/v1/bays/{ident}/events",
+        "/v1/clusters/{ident}/events",
+        "/v1/certificates",
+        "/v1/certificates/{ident}",
         "/v1/mservices",
     }
     # needs no token-like context either, like / and /v1

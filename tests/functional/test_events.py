@@ -4,10 +4,13 @@ who asked and which conductor ran it; /v1/bays and /v1/clusters serve it, newest
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from magnum.common import utils
+from magnum.db import models
 from tests.functional.conftest import BAYMODEL, Service
 
 UNKNOWN = "6f0e8a53-7b39-4a3e-8d4a-3f5c2f0b9d11"
@@ -34,7 +37,10 @@ def _bay(svc: Service, labels: dict[str, str] | None = None) -> tuple[str, str]:
     return res.json["uuid"], res.headers["X-OpenStack-Request-Id"]
 
 
-def test_create_scale_delete_are_told_with_the_callers_request_id(svc: Service) -> None:
+def test_create_scale_delete_are_told_with_the_callers_request_id(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc = service_factory(conductor={"health_interval": 0})  # no health event meanwhile
     uuid, create_req = _bay(svc)
     _settled(svc, uuid, "CREATE_COMPLETE")
     patch = [{"op": "replace", "path": "/node_count", "value": 2}]
@@ -59,8 +65,6 @@ def test_create_scale_delete_are_told_with_the_callers_request_id(svc: Service) 
     assert requested[1]["message"] == "update requested (node_count=2)"
     # every event of an operation names it, its caller and (once running) the conductor
     for event in oldest_first:
-        if event["kind"] == "health":  # a periodic check's, not an operation's
-            continue
         assert event["operation_uuid"] is not None and event["project_id"] == "p1"
         assert event["user_id"] == "p1-user"
         if event["kind"] != "operation.requested":
@@ -95,7 +99,7 @@ def test_a_failed_create_shows_its_error_code(svc: Service) -> None:
 
 
 def test_pages_and_since(service_factory: Callable[..., Service]) -> None:
-    svc = service_factory(conductor={"health_interval": 3600})  # no health event meanwhile
+    svc = service_factory(conductor={"health_interval": 0})  # no health event meanwhile
     uuid, _ = _bay(svc)
     _settled(svc, uuid, "CREATE_COMPLETE")
     everything = _events(svc, f"/v1/bays/{uuid}/events")
@@ -133,3 +137,42 @@ def test_bad_requests(svc: Service) -> None:
         assert res.status_code == status, (path, params, res.text)
         assert detail in res.json["errors"][0]["detail"], (path, params, res.text)
     assert svc.get(f"/v1/bays/{uuid}/events", project="p2").status_code == 404
+
+
+def test_retry_later_is_retried_until_it_works(svc: Service) -> None:
+    uuid, _ = _bay(svc, {"fake_retry": "3"})
+    _settled(svc, uuid, "CREATE_COMPLETE")
+    timeline = list(reversed(_events(svc, f"/v1/bays/{uuid}/events")))
+    retries = [e for e in timeline if e["message"] == "Retrying: fake apiserver not up yet"]
+    assert len(retries) == 3 and all(e["kind"] == "progress" for e in retries)
+    assert timeline[-1]["kind"] == "transition" or timeline[-1]["kind"] == "health"
+
+
+def test_retry_later_past_the_deadline_fails_the_operation(svc: Service) -> None:
+    model = svc.post("/v1/baymodels", BAYMODEL | {"labels": {"fake_retry": "1000000000"}})
+    assert model.status_code == 201, model.text
+    uuid = utils.new_uuid()
+    with svc.db.session() as session:  # an operation with little time left, for the scan
+        session.add(
+            models.Cluster(
+                uuid=uuid,
+                project_id="p1",
+                cluster_template_id=model.json["uuid"],
+                node_count=1,
+                master_count=1,
+                status="CREATE_IN_PROGRESS",
+                operation="create",
+                operation_deadline=utils.utcnow() + datetime.timedelta(seconds=1.5),
+                node_addresses=[],
+                master_addresses=[],
+                driver_state={},
+            )
+        )
+    body = _settled(svc, uuid, "CREATE_FAILED")
+    assert "timed out" in body["status_reason"].lower(), body
+    timeline = list(reversed(_events(svc, f"/v1/bays/{uuid}/events", params={"limit": "1000"})))
+    assert any(e["message"] == "Retrying: fake apiserver not up yet" for e in timeline)
+    settled = [e for e in timeline if e["kind"] == "transition"]
+    assert [(e["status"], e["error_code"]) for e in settled] == [
+        ("CREATE_FAILED", "DeadlineExceeded")
+    ]

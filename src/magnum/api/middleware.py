@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
 
-from magnum.api import versions
+from magnum.api import microversions, versions
 from magnum.common import context, exceptions
 
 _JSON_TYPES = ("application/json", "application/vnd.openstack.magnum")
 _VERSIONS = ("v1",)
-# Routes that read their own body, with their own size limit and media types.
-_OWN_BODIES = (("POST", re.compile(r"^/v1/bays/[^/]+/images$")),)
+# (method, path pattern) of an operation that reads its own body, with its own size limit
+# and media types; magnum.api.routes.own_bodies() lists them from the route table.
+OwnBody = tuple[str, re.Pattern[str]]
 
 
 class RequestId:
@@ -42,11 +44,12 @@ class Paths:
 
 
 class Bodies:
-    def __init__(self, max_body_size: int) -> None:
+    def __init__(self, max_body_size: int, own_bodies: Sequence[OwnBody]) -> None:
         self.max_body_size = max_body_size
+        self.own_bodies = tuple(own_bodies)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if any(req.method == m and pattern.match(req.path) for m, pattern in _OWN_BODIES):
+        if any(req.method == m and pattern.match(req.path) for m, pattern in self.own_bodies):
             return
         length = req.content_length or 0
         if length > self.max_body_size:
@@ -65,7 +68,7 @@ class Microversions:
         negotiated = versions.negotiate(
             req.get_header(versions.HEADER), req.get_header(versions.LEGACY_HEADER)
         )
-        req.context["version"] = negotiated.version
+        req.context[microversions.CONTEXT_KEY] = negotiated.version
         resp.set_headers(versions.version_headers(negotiated.version))
 
 
@@ -95,11 +98,17 @@ class NoAuth:
         )
 
 
-def pipeline(conf: Any) -> list[Any]:
+def pipeline(conf: Any, *, own_bodies: Sequence[OwnBody]) -> list[Any]:
     auth: Any
     if conf.api.auth_strategy == "noauth":
         auth = NoAuth(conf.api.default_project_id)
     else:
         raise exceptions.NotSupported(operation=f"auth_strategy {conf.api.auth_strategy}")
     # Microversions before Bodies: 413/415 answers carry the version headers like any /v1 answer.
-    return [RequestId(), Paths(), Microversions(), Bodies(conf.api.max_body_size), auth]
+    return [
+        RequestId(),
+        Paths(),
+        Microversions(),
+        Bodies(conf.api.max_body_size, own_bodies),
+        auth,
+    ]

@@ -1,13 +1,32 @@
 # SPDX-License-Identifier: Apache-2.0
-"""OpenAPI 3.1 description of API v1, generated from the schemas that validate requests."""
+"""OpenAPI 3.1 description of API v1, generated from the route table (magnum.api.routes).
+
+Request schemas are the pydantic models that validate the bodies. Success response schemas
+are built from what the resources render: a view's field tuples (magnum.api.v1.views),
+each field typed by the row attribute it shows (the `Mapped[...]` annotations of
+magnum.db.models), narrowed to an enumeration where the value is one.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import http
+import json
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+import falcon
+import pydantic
 from pydantic.json_schema import models_json_schema
 
-from magnum.api import schemas, versions
+from magnum.api import microversions, schemas
+from magnum.api.v1 import common, views
+from magnum.db import models
+from magnum.objects import fields
+
+if TYPE_CHECKING:
+    from magnum.api import routing
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {
@@ -30,199 +49,305 @@ _ERROR = {
         }
     },
 }
-_PAGE_PARAMS = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "marker", "in": "query", "schema": {"type": "string", "format": "uuid"}},
-    {"name": "sort_key", "in": "query", "schema": {"type": "string"}},
-    {"name": "sort_dir", "in": "query", "schema": {"enum": ["asc", "desc"]}},
-]
-_IDENT = [
-    {
-        "name": "ident",
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Component:
+    """A named schema of components/schemas, built when the document is. A schema given
+    to the route table may hold Components and pydantic models anywhere: both become
+    `$ref`s."""
+
+    name: str
+    build: Callable[[], Any]
+
+
+# --- building blocks --------------------------------------------------------------------------
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
+URL: dict[str, Any] = {"type": "string", "format": "uri"}
+DATETIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+BINARY: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+
+def nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [dict(schema), {"type": "null"}]}
+
+
+def enum(values: Iterable[str], *, null: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"enum": sorted(values)}
+    return nullable(schema) if null else schema
+
+
+def obj(properties: Mapping[str, Any], *, optional: Iterable[str] = ()) -> dict[str, Any]:
+    """An object with exactly these keys, all of them present but `optional`."""
+    absent = set(optional)
+    return {
+        "type": "object",
+        "required": [k for k in properties if k not in absent],
+        "properties": dict(properties),
+        "additionalProperties": False,
+    }
+
+
+LINKS = Component(
+    "Links",
+    lambda: {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["href", "rel"],
+            "properties": {"href": URL, "rel": STRING, "type": STRING},
+            "additionalProperties": False,
+        },
+    },
+)
+
+
+def _row_schema(annotation: Any) -> Any:
+    """The JSON Schema of a `Mapped[X]` attribute as the API renders it."""
+    (python_type,) = typing.get_args(annotation)
+    return pydantic.TypeAdapter(python_type).json_schema()
+
+
+def record(
+    name: str,
+    row: type[models.Base],
+    shown: Iterable[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    links: bool = True,
+    timestamps: bool = False,
+) -> Component:
+    """The object a resource renders from `row`: the `shown` fields (API names; `columns`
+    maps them to row attributes where they differ), typed by the row's annotations unless
+    `overrides` says better; `links`, and `created_at`/`updated_at` when `timestamps`."""
+    shown = tuple(shown)
+    columns = columns or {}
+    overrides = overrides or {}
+
+    def build() -> dict[str, Any]:
+        hints = typing.get_type_hints(row)
+        properties: dict[str, Any] = {}
+        for field in shown:
+            if field in overrides:
+                properties[field] = overrides[field]
+            elif field == "uuid":
+                properties[field] = UUID
+            else:
+                properties[field] = _row_schema(hints[columns.get(field, field)])
+        if links:
+            properties["links"] = LINKS
+        if timestamps:
+            properties["created_at"] = DATETIME
+            properties["updated_at"] = nullable(DATETIME)
+        return obj(properties)
+
+    return Component(name, build)
+
+
+_CLUSTER_FIELDS = {
+    "status": enum(fields.ClusterStatus),
+    "health_status": enum(fields.HealthStatus, null=True),
+}
+_TEMPLATE_FIELDS = {"coe": enum(fields.COE, null=True)}
+# collection -> (component name, row model, narrower field schemas)
+_VIEWS: dict[str, tuple[str, type[models.Base], Mapping[str, Any]]] = {
+    "bays": ("Bay", models.Cluster, _CLUSTER_FIELDS),
+    "clusters": ("Cluster", models.Cluster, _CLUSTER_FIELDS),
+    "baymodels": ("BayModel", models.ClusterTemplate, _TEMPLATE_FIELDS),
+    "clustertemplates": ("ClusterTemplate", models.ClusterTemplate, _TEMPLATE_FIELDS),
+}
+_VIEW_COMPONENTS: dict[tuple[str, bool], Component] = {}
+
+
+def view(v: views.View, *, brief: bool = False) -> Component:
+    """What `v.render(row, prefix, brief=brief)` returns."""
+    key = (v.collection, brief)
+    if key not in _VIEW_COMPONENTS:
+        name, row, narrower = _VIEWS[v.collection]
+        _VIEW_COMPONENTS[key] = record(
+            f"{name}Brief" if brief else name,
+            row,
+            v.brief if brief else v.full,
+            columns=v.columns,
+            overrides=narrower,
+            timestamps=not brief,
+        )
+    return _VIEW_COMPONENTS[key]
+
+
+def page(key: str, item: Any) -> dict[str, Any]:
+    """A collection: `{key: [item, ...]}` and, when the page is full, a `next` link."""
+    return obj({key: {"type": "array", "items": item}, "next": URL}, optional=("next",))
+
+
+def query(name: str, schema: Mapping[str, Any], description: str | None = None) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "schema": dict(schema)}
+    if description:
+        param["description"] = description
+    return param
+
+
+def path_param(name: str, schema: Mapping[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
         "in": "path",
         "required": True,
-        "description": "UUID or name",
-        "schema": {"type": "string"},
+        "description": description,
+        "schema": dict(schema),
     }
-]
 
 
-def _errors(*codes: int) -> dict[str, Any]:
+LIMIT = query("limit", {"type": "integer", "minimum": 1}, "at most [api] max_limit")
+MARKER = query("marker", UUID, "the uuid of the last item of the previous page")
+
+
+def page_params(sortable: Iterable[str]) -> tuple[dict[str, Any], ...]:
+    return (
+        LIMIT,
+        MARKER,
+        query("sort_key", enum(sortable)),
+        query("sort_dir", enum(("asc", "desc"))),
+    )
+
+
+def listing_params(v: views.View) -> tuple[dict[str, Any], ...]:
+    """The query of a common.Listing over `v`."""
+    return page_params(common.sort_keys(v.full))
+
+
+# Path parameters by name, for every route whose template names them.
+PATH_PARAMS = {
+    "ident": path_param("ident", STRING, "UUID or name"),
+    "action": path_param("action", STRING, "the action"),
+}
+PATCH = {"type": "array", "minItems": 1, "items": schemas.PatchOp}  # a JSON Patch body
+
+
+# --- the document -----------------------------------------------------------------------------
+class _Refs:
+    """Turns Components and pydantic models inside schemas into `$ref`s and collects them."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {"Errors": _ERROR}
+        self.models: dict[str, type[pydantic.BaseModel]] = {}
+        self._built: dict[str, Component] = {}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, type) and issubclass(value, pydantic.BaseModel):
+            self.models.setdefault(value.__name__, value)
+            if self.models[value.__name__] is not value:
+                raise ValueError(f"two request models are named {value.__name__}")
+            return {"$ref": _REF.format(model=value.__name__)}
+        if isinstance(value, Component):
+            if value.name not in self._built:
+                self._built[value.name] = value
+                self.components[value.name] = self.resolve(value.build())
+            elif self._built[value.name] is not value:
+                raise ValueError(f"two components are named {value.name}")
+            return {"$ref": _REF.format(model=value.name)}
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def finish(self) -> dict[str, Any]:
+        _, defs = models_json_schema(
+            [(m, "validation") for m in self.models.values()], ref_template=_REF
+        )
+        for name, schema in defs.get("$defs", {}).items():
+            if name in self.components:
+                raise ValueError(f"a request model and a component are both named {name}")
+            self.components[name] = schema
+        missing = set(self.models) - set(self.components)
+        assert not missing, f"request models without a schema: {missing}"
+        return self.components
+
+
+def _errors(codes: Iterable[int]) -> dict[str, Any]:
     return {
         str(c): {
-            "description": "Error",
+            "description": http.HTTPStatus(c).phrase,
             "content": {"application/json": {"schema": {"$ref": _REF.format(model="Errors")}}},
         }
-        for c in codes
+        for c in sorted(set(codes))
     }
 
 
-def _ok(code: int, description: str) -> dict[str, Any]:
-    return {str(code): {"description": description}}
+def _operation(
+    route: routing.Route, op: routing.Operation, gate: microversions.Gate, refs: _Refs
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"tags": [route.tag], "summary": op.summary}
+    if op.description:
+        out["description"] = op.description
+    if op.params:
+        out["parameters"] = refs.resolve(op.params)
+    codes = set(op.errors)
+    if route.path.startswith("/v1"):
+        codes.add(406)  # an unacceptable microversion header, on every /v1 request
+    if op.request is not None:
+        content = {"application/json": {"schema": refs.resolve(op.request)}}
+        out["requestBody"] = {"required": True, "content": content}
+        codes |= {413, 415}  # the body's size and media type (middleware.Bodies)
+    elif op.media:
+        content = {m: {"schema": BINARY} for m in op.media}
+        out["requestBody"] = {"required": True, "content": content}
+    ok: dict[str, Any] = {"description": http.HTTPStatus(op.status).phrase}
+    if op.response is not None:
+        ok["content"] = {"application/json": {"schema": refs.resolve(op.response)}}
+    out["responses"] = {str(op.status): ok} | _errors(codes)
+    if gate != microversions.ALWAYS:
+        out["x-microversions"] = gate.describe()
+    return out
 
 
-def _crud(name: str, body: str, tag: str) -> dict[str, Any]:
-    json_body = {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model=body)}}},
-    }
-    patch_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "array", "items": {"$ref": _REF.format(model="PatchOp")}}
-            }
-        },
-    }
-    return {
-        f"/v1/{name}": {
-            "get": {
-                "tags": [tag],
-                "parameters": _PAGE_PARAMS,
-                "responses": _ok(200, "brief list") | _errors(400, 403, 404),
-            },
-            "post": {
-                "tags": [tag],
-                "requestBody": json_body,
-                "responses": _ok(201, "created") | _errors(400, 403, 409, 413, 415),
-            },
-        },
-        f"/v1/{name}/detail": {
-            "get": {
-                "tags": [tag],
-                "parameters": _PAGE_PARAMS,
-                "responses": _ok(200, "full list") | _errors(400, 403, 404),
-            },
-        },
-        f"/v1/{name}/{{ident}}": {
-            "parameters": _IDENT,
-            "get": {"tags": [tag], "responses": _ok(200, "one") | _errors(403, 404, 409)},
-            "patch": {
-                "tags": [tag],
-                "requestBody": patch_body,
-                "responses": _ok(200, "updated") | _errors(400, 403, 404, 409),
-            },
-            "delete": {"tags": [tag], "responses": _ok(204, "deleted") | _errors(400, 403, 404)},
-        },
-    }
-
-
-def _cluster_images() -> dict[str, Any]:
-    binary = {"schema": {"type": "string", "contentMediaType": "application/x-tar"}}
-    loaded = {
-        "type": "object",
-        "required": ["bay_uuid", "images", "nodes"],
-        "properties": {
-            "bay_uuid": {"type": "string", "format": "uuid"},
-            "images": {"type": "array", "items": {"type": "string"}},
-            "nodes": {"type": "integer", "minimum": 1},
-            "links": {"type": "array"},
-        },
-    }
-    return {
-        "parameters": _IDENT,
-        "post": {
-            "tags": ["bays"],
-            "summary": "Load an image archive into every node of the bay",
-            "description": "The body is what `docker save repo:tag` writes (plain or gzip, "
-            "bzip2, xz compressed), at most [api] max_image_size bytes. The bay must be "
-            "CREATE_COMPLETE or UPDATE_COMPLETE. Answers once every node has loaded it.",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/x-tar": binary,
-                    "application/octet-stream": binary,
-                    "application/gzip": binary,
-                },
-            },
-            "responses": {
-                "201": {
-                    "description": "loaded into every node",
-                    "content": {"application/json": {"schema": loaded}},
-                }
-            }
-            | _errors(400, 403, 404, 409, 413, 415, 500),
-        },
-    }
-
-
-def _containers() -> dict[str, Any]:
-    """The container actions (Magnum Mitaka): PUT answers JSON null, logs and execute
-    {"output": ...}; /v1/containers/{action}/{ident} is accepted too."""
-    output = {
-        "description": "the output",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["output"],
-                    "properties": {"output": {"type": "string"}},
-                }
-            }
-        },
-    }
-    action = {
-        "name": "action",
-        "in": "path",
-        "required": True,
-        "schema": {"enum": ["start", "stop", "reboot", "pause", "unpause", "execute", "logs"]},
-        "description": "execute takes ?command=...; logs is a GET, the others PUT",
-    }
-    return {
-        "/v1/containers/{ident}/{action}": {
-            "parameters": [*_IDENT, action],
-            "put": {
-                "tags": ["containers"],
-                "parameters": [
-                    {"name": "command", "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": {
-                    "200": {
-                        "description": "done: JSON null, or {output} for execute",
-                        "content": {"application/json": {"schema": {}}},
-                    }
-                }
-                | _errors(400, 403, 404, 405, 409, 500),
-            },
-            "get": {
-                "tags": ["containers"],
-                "responses": {"200": output} | _errors(403, 404, 405, 409, 500),
-            },
-        }
-    }
-
-
-def document() -> dict[str, Any]:
-    _, defs = models_json_schema(
-        [
-            (m, "validation")
-            for m in (
-                schemas.BayModelBody,
-                schemas.BayBody,
-                schemas.ContainerBody,
-                schemas.PatchOp,
-            )
-        ],
-        ref_template=_REF,
+def document(
+    table: Iterable[routing.Route], served: tuple[microversions.Version, ...] = microversions.SERVED
+) -> dict[str, Any]:
+    refs = _Refs()
+    paths: dict[str, Any] = {}
+    for route in table:
+        if not route.gate.served(served):
+            continue
+        item: dict[str, Any] = {}
+        if route.path_params:
+            item["parameters"] = [PATH_PARAMS[name] for name in route.path_params]
+        for op in route.operations:
+            gate = route.gate & op.gate
+            if gate.served(served):
+                item[op.method.lower()] = _operation(route, op, gate, refs)
+        if route.path in paths:
+            raise ValueError(f"two routes for {route.path}")
+        paths[route.path] = item
+    history = "; ".join(
+        f"{microversions.fmt(m.version)}: {m.adds}"
+        for m in microversions.HISTORY
+        if m.version in served
     )
-    components = dict(defs.get("$defs", {}))
-    components["Errors"] = _ERROR
-    paths = {
-        **_crud("baymodels", "BayModelBody", "baymodels"),
-        **_crud("bays", "BayBody", "bays"),
-        "/v1/bays/{ident}/images": _cluster_images(),
-        **_crud("containers", "ContainerBody", "containers"),
-        **_containers(),
-        "/v1/mservices": {
-            "get": {"tags": ["mservices"], "responses": _ok(200, "services") | _errors(403)}
-        },
-    }
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Magnum container infrastructure API",
-            "version": versions.fmt(versions.MAX_VERSION),
+            "version": microversions.fmt(max(served)),
+            "description": f"Microversions {microversions.fmt(min(served))} to "
+            f"{microversions.fmt(max(served))} (header `OpenStack-API-Version: "
+            f"container-infra <version>`; none asks for the minimum). {history}.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": refs.finish()},
     }
+
+
+class Document:
+    """GET /v1/openapi.json: the document, generated once."""
+
+    def __init__(self, table: Iterable[routing.Route]) -> None:
+        self._body = json.dumps(document(table))
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        common.reject_unknown_args(req)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = self._body

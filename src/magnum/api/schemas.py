@@ -107,7 +107,7 @@ class BayModelBody(_Body):
 
     uuid: Uuid | None = None
     name: Str255 | None = None
-    coe: Literal["kubernetes", "swarm", "mesos"] | None = None
+    coe: Literal[tuple(c.value for c in fields.COE)] | None = None  # type: ignore[valid-type]
     image_id: Str255
     flavor_id: Str255 | None = None
     master_flavor_id: Str255 | None = None

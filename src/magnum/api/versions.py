@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from magnum.api import microversions
 from magnum.common import exceptions
 
-MIN_VERSION = (1, 1)
-MAX_VERSION = (1, 1)
+# The range comes from the microversion table (magnum.api.microversions).
+MIN_VERSION = microversions.MIN_VERSION
+MAX_VERSION = microversions.MAX_VERSION
 SERVICE_NAMES = (
     "container-infra",
     "container-infrastructure",
@@ -19,8 +21,7 @@ LEGACY_HEADER = "X-OpenStack-Magnum-API-Version"
 HEADER = "OpenStack-API-Version"
 
 
-def fmt(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
+fmt = microversions.fmt
 
 
 RANGE = f"[{fmt(MIN_VERSION)}, {fmt(MAX_VERSION)}]"

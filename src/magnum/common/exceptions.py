@@ -5,6 +5,7 @@
   + Invalid (400)                 InvalidParameterValue, InvalidUUID, PatchError,
   |                               ClusterTemplateReferenced, NotSupported, ClusterTypeNotEnabled,
   |                               ImageNotAvailable
+  | + NotSupported                CapabilityNotOffered (the COE driver lacks containers, ...)
   + NotAuthorized (403)           PolicyNotAuthorized, ClusterTemplatePublishDenied
   + NotFound (404)                ClusterNotFound, ClusterTemplateNotFound, MagnumServiceNotFound,
   |                               ContainerNotFound
@@ -12,10 +13,13 @@
   + Conflict (409)                AmbiguousName, ClusterAlreadyExists, ClusterTemplateAlreadyExists,
   |                               OperationInProgress, InvalidState, ContainerAlreadyExists,
   |                               NodeUnavailable
+  | + NodeUnavailable             NodeGone (the node no longer exists)
+  | + InvalidState                EngineNotFound (a node's engine has no such object)
   + DriverError (500)             DriverNotFound, DriverConflict, InvalidTransition
   | + ClusterOperationFailed      DeadlineExceeded, NodeStartFailed
   | + RetryLater                  the conductor tries again until the deadline; never
-  |                               reaches the API
+  |                               reaches the API. OutOfSequence (an engine object changed
+  |                               between read and update)
   + OperationInterrupted          LeaseLost, Superseded (objects.clusters): the operation
                                   is no longer this conductor's; never reaches the API
 
@@ -98,6 +102,13 @@ class ClusterTypeNotEnabled(Invalid):
 
 class ImageNotAvailable(Invalid):
     template = "Image {image} is not available in bay {cluster}{why}."
+
+
+class CapabilityNotOffered(NotSupported):
+    """The cluster's COE driver offers no such capability (magnum.drivers.capabilities),
+    or no enabled driver provides its COE."""
+
+    template = "Cannot fulfill request with a {coe} bay: its COE driver offers no {capability}."
 
 
 class BodyTooLarge(MagnumError):
@@ -201,9 +212,14 @@ class ContainerAlreadyExists(Conflict):
 
 
 class NodeUnavailable(Conflict):
-    """A bay node that holds a container does not answer (or no longer exists)."""
+    """A node's engine does not answer (magnum.drivers.coe.docker_errors maps every
+    connection failure to it), or the node no longer exists."""
 
     template = "{detail}"
+
+
+class NodeGone(NodeUnavailable):
+    """The node that holds a container no longer exists (the cluster shrank)."""
 
 
 class OperationInProgress(Conflict):
@@ -216,6 +232,10 @@ class BayOperationInProgress(OperationInProgress):
 
 class InvalidState(Conflict):
     template = "{detail}"
+
+
+class EngineNotFound(InvalidState):
+    """A node's engine answered that it has no such object (container, image, swarm node)."""
 
 
 # --- 500: drivers and the conductor ----------------------------------------
@@ -255,6 +275,11 @@ class RetryLater(DriverError):
     def __init__(self, *, reason: str, delay: float = 5.0) -> None:
         super().__init__(reason=reason)
         self.delay = delay
+
+
+class OutOfSequence(RetryLater):
+    """An engine refused an update because the object changed since it was read (Docker's
+    "update out of sequence"): read it again and retry."""
 
 
 class InvalidTransition(DriverError):

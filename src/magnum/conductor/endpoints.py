@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""RPC endpoints: what the conductor answers on its topic."""
+"""RPC endpoints: what the conductor answers on its topic. Each turns a call into a
+handler's (magnum.conductor.handlers); errors reach the caller as magnum exceptions."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import oslo_messaging as messaging
 
 from magnum.common import exceptions, images, rpc
 from magnum.conductor import operations
+from magnum.conductor.handlers import container as container_handlers
 from magnum.conductor.handlers import images as image_handlers
 from magnum.conductor.rpcapi import RPC_VERSION
+from magnum.drivers import capabilities
 
 LOG = logging.getLogger(__name__)
 
@@ -54,3 +57,38 @@ class ConductorEndpoint:
     def ping(self, ctxt: dict[str, Any]) -> bool:
         del ctxt
         return True
+
+
+class ContainerEndpoint:
+    """The container RPC calls."""
+
+    target = messaging.Target(version=RPC_VERSION)
+
+    def __init__(self, handler: container_handlers.Containers) -> None:
+        self._handler = handler
+
+    def container_create(self, ctxt: dict[str, Any], values: dict[str, Any]) -> Any:
+        return rpc.answer("Creating the container", lambda: self._handler.create(ctxt, values))
+
+    def container_show(self, ctxt: dict[str, Any], uuid: str) -> Any:
+        del ctxt
+        return rpc.answer("Refreshing the container", lambda: self._handler.show(uuid))
+
+    def container_action(self, ctxt: dict[str, Any], uuid: str, action: str) -> Any:
+        del ctxt
+        return rpc.answer(
+            f"Container {action}",
+            lambda: self._handler.action(uuid, capabilities.ContainerAction(action)),
+        )
+
+    def container_logs(self, ctxt: dict[str, Any], uuid: str) -> Any:
+        del ctxt
+        return rpc.answer("Reading logs", lambda: self._handler.logs(uuid))
+
+    def container_exec(self, ctxt: dict[str, Any], uuid: str, command: str) -> Any:
+        del ctxt
+        return rpc.answer("Executing", lambda: self._handler.execute(uuid, command))
+
+    def container_delete(self, ctxt: dict[str, Any], uuid: str) -> Any:
+        del ctxt
+        return rpc.answer("Deleting the container", lambda: self._handler.delete(uuid))

@@ -177,8 +177,10 @@ class ClusterOperations:
                 except clusters.Superseded:
                     continue  # the row now asks for something else (or is gone): look again
         except exceptions.LeaseLost:
-            LOG.warning("bay %s: lease lost; another conductor carries on", cluster_uuid)
+            LOG.warning("cluster %s: lease lost; another conductor carries on", cluster_uuid)
             return
+        except exceptions.OperationInterrupted:
+            LOG.info("cluster %s: stopping; the operation is left to the next owner", cluster_uuid)
         clusters.release(self._db, cluster_uuid, owner=self.owner)
 
     def _next_task(self, cluster_uuid: str) -> task_mod.Task | None:
@@ -211,10 +213,13 @@ class ClusterOperations:
             except exceptions.OperationInterrupted:
                 raise
             except exceptions.RetryLater as exc:
-                if task.past_deadline() or self._stopping.wait(exc.delay):
-                    LOG.info("cluster %s: %s gave up retrying: %s", uuid, task.op, exc)
-                    task.finish(task.op.failed, exc.message, error_code=exc.code)
+                if task.past_deadline():
+                    LOG.info("cluster %s: %s out of time retrying: %s", uuid, task.op, exc)
+                    gave_up = exceptions.DeadlineExceeded(reason=f"Timed out: {exc.message}")
+                    task.finish(task.op.failed, gave_up.message, error_code=gave_up.code)
                     return
+                if self._stopping.wait(exc.delay):  # shutting down: the next owner retries
+                    raise exceptions.OperationInterrupted(cluster=uuid) from exc
                 LOG.info("cluster %s: %s retrying in %.1fs: %s", uuid, task.op, exc.delay, exc)
                 task.progress(f"Retrying: {exc.message}")
                 continue

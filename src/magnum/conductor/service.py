@@ -15,11 +15,11 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from magnum.common import images, pki, rpc
-from magnum.conductor import endpoints, health, operations
+from magnum.conductor import container_sync, endpoints, health, operations
 from magnum.conductor.handlers import container
 from magnum.db import engine
 from magnum.drivers import registry
-from magnum.objects import services
+from magnum.objects import events, services
 
 LOG = logging.getLogger(__name__)
 BINARY = "magnum-conductor"
@@ -62,7 +62,7 @@ class Conductor:
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         drivers = drivers if drivers is not None else registry.load(conf)
         self.health = health.HealthChecker(
-            db, drivers, interval=conf.conductor.health_interval, conductor=conf.host
+            db, drivers, interval=conf.conductor.health_interval, conductor=self.owner
         )
         self.ops = operations.ClusterOperations(
             db,
@@ -73,7 +73,8 @@ class Conductor:
             key_secret=pki.key_secret(conf),
         )
         self.drivers = drivers
-        self.containers = container.Containers(
+        self.containers = container.Containers(db, drivers)
+        self.container_sync = container_sync.ContainerSync(
             db, drivers, interval=conf.conductor.container_sync_interval
         )
         self._stop = threading.Event()
@@ -82,7 +83,7 @@ class Conductor:
             rpc.target(conf, server=self.owner),
             [
                 endpoints.ConductorEndpoint(self.ops, uploads=images.upload_dir(conf)),
-                container.ContainerEndpoint(self.containers),
+                endpoints.ContainerEndpoint(self.containers),
             ],
         )
         interval = conf.conductor.heartbeat_interval
@@ -98,7 +99,20 @@ class Conductor:
             self._threads.append(_Every("health", wake, self.health.run, self._stop))
         if conf.conductor.container_sync_interval > 0:
             wake = conf.conductor.container_sync_interval
-            self._threads.append(_Every("container-sync", wake, self.containers.sync, self._stop))
+            sync = self.container_sync.sync
+            self._threads.append(_Every("container-sync", wake, sync, self._stop))
+        if conf.conductor.event_prune_interval > 0:
+            wake = conf.conductor.event_prune_interval
+            self._threads.append(_Every("event-prune", wake, self.prune_events, self._stop))
+
+    def prune_events(self) -> None:
+        removed = events.prune(
+            self.db,
+            max_age=self.conf.conductor.event_max_age,
+            max_per_cluster=self.conf.conductor.event_max_per_cluster,
+        )
+        if removed:
+            LOG.info("pruned %d old events and operation records", removed)
 
     def _heartbeat(self) -> None:
         self.ops.heartbeat()

@@ -131,6 +131,25 @@ CONDUCTOR_OPTS = [
         "(exited containers become Stopped, containers on a node that does not answer "
         "Error). 0 disables them.",
     ),
+    cfg.FloatOpt(
+        "event_max_age",
+        default=30 * 24 * 3600.0,
+        min=0.0,
+        help="Seconds a cluster's events (and the records of finished operations) are kept; "
+        "older ones are pruned. 0 keeps them forever.",
+    ),
+    cfg.IntOpt(
+        "event_max_per_cluster",
+        default=1000,
+        min=0,
+        help="Events kept per cluster; the oldest beyond this are pruned. 0 keeps them all.",
+    ),
+    cfg.FloatOpt(
+        "event_prune_interval",
+        default=600.0,
+        min=0.0,
+        help="Seconds between prunings of old events. 0 disables pruning.",
+    ),
     cfg.IntOpt(
         "service_down_time",
         default=180,

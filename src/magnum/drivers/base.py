@@ -4,12 +4,14 @@
 A bay is built by two drivers together: an *infrastructure* driver makes nodes
 (hosts with an address and a container engine), a *COE* driver turns those nodes
 into a cluster (Swarm managers and workers, ...). Only the conductor calls drivers.
+This module is the lifecycle; what a COE driver offers beyond it (containers, images,
+workloads) are the capability interfaces of magnum.drivers.capabilities.
 
-Drivers receive a `BayTask`, never a database session or the conductor itself.
+Drivers receive a `ClusterTask`, never a database session or the conductor itself.
 Every method must be idempotent: a conductor that takes over an operation after
 its owner died calls the same methods again, and they must find what already
 exists instead of failing or building it twice. Drivers report failure by raising
-magnum.common.exceptions.MagnumError subclasses (BayOperationFailed with a reason
+magnum.common.exceptions.MagnumError subclasses (ClusterOperationFailed with a reason
 a tenant can act on; RetryLater for transient trouble).
 """
 
@@ -18,13 +20,15 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-import pathlib
 from collections.abc import MutableMapping, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from oslo_config import cfg
 
 from magnum.common import exceptions
+
+if TYPE_CHECKING:  # the capabilities are built on this module's types
+    from magnum.drivers import capabilities
 
 
 class Role(enum.StrEnum):
@@ -129,38 +133,6 @@ class Health:
     reason: str
 
 
-class ContainerAction(enum.StrEnum):
-    """Container actions of the API, each one Docker call (reboot is Docker's restart)."""
-
-    START = "start"
-    STOP = "stop"
-    REBOOT = "reboot"
-    PAUSE = "pause"
-    UNPAUSE = "unpause"
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerSpec:
-    """A container to create (not start) on a node. `uuid` is Magnum's; the driver labels
-    the container with it (and the bay's uuid) so that it can find it again."""
-
-    uuid: str
-    name: str | None
-    image: str
-    command: str | None
-    environment: dict[str, str]
-    memory_bytes: int | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ContainerState:
-    """What the engine says of a container: a magnum.objects.fields.ContainerStatus value
-    (Running, Stopped, Paused, Error) and, for Error, why."""
-
-    status: str
-    reason: str | None = None
-
-
 class ClusterTask(Protocol):
     """What a driver is handed. Implemented by magnum.conductor, so drivers never import it."""
 
@@ -237,9 +209,17 @@ class InfraDriver(abc.ABC):
 
 
 class CoeDriver(abc.ABC):
-    """What runs on the nodes."""
+    """What runs on the nodes: the cluster's lifecycle, and the capabilities it offers.
+
+    `containers`, `images` and `workloads` are what the driver offers beyond the lifecycle
+    (magnum.drivers.capabilities), or None when it offers no such thing. A driver sets
+    them in its constructor; the registry checks their types when it loads the driver.
+    """
 
     coe: ClassVar[str]
+    containers: capabilities.ContainerInterface | None = None
+    images: capabilities.ImageInterface | None = None
+    workloads: capabilities.WorkloadInterface | None = None
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
@@ -270,61 +250,14 @@ class CoeDriver(abc.ABC):
     def health(self, task: ClusterTask, nodes: Sequence[Node]) -> Health:
         """Whether every node is up and part of the cluster."""
 
-    def load_image(self, task: ClusterTask, nodes: Sequence[Node], path: pathlib.Path) -> list[str]:
-        """Load the image archive at `path` (what `docker save` writes, possibly compressed)
-        into the container engine of every node in `nodes`; return the repo:tags it held.
-
-        Called on a settled bay whose lease the caller holds, with a read-only task
-        (progress and checkpoint do nothing). Loading the same archive again is harmless.
-        Raises InvalidParameterValue when the engines refuse the archive, BayOperationFailed
-        when a node cannot be reached. Optional: the default says the COE cannot.
-        """
-        del task, nodes, path
-        raise exceptions.NotSupported(operation=f"Loading images into {self.coe} bays")
+    def upgrade(
+        self, task: ClusterTask, nodes: Sequence[Node], target: ClusterTemplateView
+    ) -> Endpoints:
+        """Move the running cluster made of `nodes` to what `target` asks for (its COE
+        version, image, labels), a node at a time, keeping the cluster serving; idempotent.
+        Optional: the default says the COE cannot."""
+        del task, nodes, target
+        raise exceptions.NotSupported(operation=f"Upgrading {self.coe} clusters")
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release what the driver keeps between calls (the conductor is stopping)."""
-
-    # --- containers on the bay's nodes (Magnum's /v1/containers) -------------------------
-    # Called on a settled bay with a read-only task. Every method raises NodeUnavailable
-    # (409) when the node's engine does not answer, InvalidState (409) when the engine
-    # refuses the action in the container's state (pause a stopped container) or no
-    # longer has the container, and InvalidParameterValue (400) for requests the engine
-    # calls bad. Optional: the defaults say the COE has no containers.
-    def container_create(self, task: ClusterTask, node: Node, spec: ContainerSpec) -> str:
-        """Create (do not start) the container on `node`; return the engine's id for it.
-        Raises ImageNotAvailable when the node does not have the image (and cannot pull it)."""
-        del task, node, spec
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_action(
-        self, task: ClusterTask, node: Node, container_id: str, action: ContainerAction
-    ) -> None:
-        del task, node, container_id, action
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_logs(self, task: ClusterTask, node: Node, container_id: str) -> str:
-        del task, node, container_id
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_exec(
-        self, task: ClusterTask, node: Node, container_id: str, argv: Sequence[str]
-    ) -> str:
-        """Run `argv` in the running container; return its stdout and stderr combined."""
-        del task, node, container_id, argv
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_remove(self, task: ClusterTask, node: Node, container_id: str) -> None:
-        """Remove the container, running or not. A container already gone is fine."""
-        del task, node, container_id
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_states(self, task: ClusterTask, node: Node) -> dict[str, ContainerState]:
-        """{magnum uuid: state} of every container this bay has on `node` (one engine call)."""
-        del task, node
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")
-
-    def container_state(self, task: ClusterTask, node: Node, container_id: str) -> ContainerState:
-        """The state of one container; status Error with a reason if the engine lacks it."""
-        del task, node, container_id
-        raise exceptions.NotSupported(operation=f"Containers on {self.coe} bays")

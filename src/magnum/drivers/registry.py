@@ -11,7 +11,7 @@ from typing import Any
 from oslo_config import cfg
 
 from magnum.common import exceptions
-from magnum.drivers import base
+from magnum.drivers import base, capabilities
 
 INFRA_GROUP = "magnum.drivers.infra"
 COE_GROUP = "magnum.drivers.coe"
@@ -42,6 +42,47 @@ class Drivers:
                 reason=f"No enabled driver provides the {coe} COE."
             ) from None
 
+    # --- capabilities: ask for one, never for a COE ----------------------------------
+    def containers_for(self, coe: str) -> capabilities.ContainerInterface:
+        """The containers the driver of `coe` offers. Raises CapabilityNotOffered (400,
+        naming the COE) when it offers none or no enabled driver provides `coe`."""
+        driver = self.coe.get(coe)
+        if driver is None or driver.containers is None:
+            raise exceptions.CapabilityNotOffered(coe=coe, capability="containers")
+        return driver.containers
+
+    def workloads_for(self, coe: str) -> capabilities.WorkloadInterface:
+        """The workloads (pods, services, ...) the driver of `coe` offers; as containers_for."""
+        driver = self.coe.get(coe)
+        if driver is None or driver.workloads is None:
+            raise exceptions.CapabilityNotOffered(coe=coe, capability="workloads")
+        return driver.workloads
+
+    def images_for(self, coe: str) -> capabilities.ImageInterface:
+        """The image loading the driver of `coe` offers. Raises ClusterOperationFailed when
+        no enabled driver provides `coe`, NotSupported (400) when it cannot load images."""
+        images = self.coe_for(coe).images
+        if images is None:
+            raise exceptions.NotSupported(operation=f"Loading images into {coe} bays")
+        return images
+
+
+# Capability attribute of a COE driver -> the interface its value implements.
+CAPABILITIES: Mapping[str, type] = {
+    "containers": capabilities.ContainerInterface,
+    "images": capabilities.ImageInterface,
+    "workloads": capabilities.WorkloadInterface,
+}
+
+
+def _check_capabilities(name: str, driver: base.CoeDriver) -> None:
+    for attr, interface in CAPABILITIES.items():
+        offered = getattr(driver, attr)
+        if offered is not None and not isinstance(offered, interface):
+            raise exceptions.DriverError(
+                reason=f"{COE_GROUP}:{name} offers {attr} that are not a {interface.__name__}."
+            )
+
 
 def _load(group: str, names: Sequence[str], kind: Any, conf: cfg.ConfigOpts) -> dict[str, Any]:
     available = {ep.name: ep for ep in metadata.entry_points(group=group)}
@@ -65,6 +106,7 @@ def load(conf: cfg.ConfigOpts) -> Drivers:
     )
     coe: dict[str, base.CoeDriver] = {}
     for name, driver in coe_by_name.items():
+        _check_capabilities(name, driver)
         if driver.coe in coe:
             raise exceptions.DriverConflict(
                 first=coe[driver.coe].__class__.__name__, second=name, what=f"the {driver.coe} COE"

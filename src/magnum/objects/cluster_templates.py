@@ -59,6 +59,13 @@ def get(
     )
 
 
+def coe_of(session: orm.Session, uuid: str) -> str | None:
+    """The COE of the template `uuid` (None if there is no such template)."""
+    return session.scalar(
+        sa.select(models.ClusterTemplate.coe).where(models.ClusterTemplate.uuid == uuid)
+    )
+
+
 def create(
     session: orm.Session,
     ctx: context.RequestContext,

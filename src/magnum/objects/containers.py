@@ -1,23 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Containers: project scoping, lookups, and the memory arithmetic of placement.
+"""Containers: project scoping, lookups, every write of a container row, and the memory
+arithmetic of placement.
 
-Rows are written by the conductor (it creates the Docker container and records where);
-the API reads them and changes only their name.
+The conductor decides where a container goes and what its status is; the functions here
+write that (insert_placed, mark_created, record_status, delete). The API reads rows and
+changes only their name (rename).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
-from magnum.common import context, exceptions
-from magnum.db import models
-from magnum.objects import query, vocabulary
+from magnum.common import context, exceptions, utils
+from magnum.db import engine, models
+from magnum.objects import clusters, fields, query, vocabulary
+
+C = models.Container
 
 MEMORY = re.compile(r"^([0-9]+)([bkmg]?)$")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -102,3 +107,108 @@ def clusters_with_containers(session: orm.Session, cluster_uuids: Sequence[str])
         ).all()
     )
     return [uuid for uuid in cluster_uuids if uuid in found]
+
+
+# --- writes --------------------------------------------------------------------------
+def insert_placed(
+    db: engine.Database,
+    *,
+    cluster_uuid: str,
+    statuses: Iterable[str],
+    uuid: str,
+    owner: Mapping[str, Any],
+    values: Mapping[str, Any],
+    place: Callable[[Sequence[Any]], str],
+) -> str:
+    """Place a container and insert its row, without status (being created), in one
+    transaction that first locks the cluster row (clusters.ready_lock), so that placements
+    on one cluster are serialised and a cluster being deleted or scaled is refused.
+
+    `place` gets the rows (.host, .memory) of the containers the cluster already holds and
+    returns the name of the node to use, which this returns. Raises clusters.NotReady when
+    the cluster is not settled in one of `statuses`, ContainerAlreadyExists when `uuid` is
+    taken. `owner` has the project_id and user_id; `values` the API's fields.
+    """
+    try:
+        with db.session() as session:
+            clusters.ready_lock(session, cluster_uuid, statuses)
+            if get_by_uuid(session, uuid) is not None:
+                raise exceptions.ContainerAlreadyExists(uuid=uuid)
+            placed = session.execute(
+                sa.select(C.host, C.memory).where(C.cluster_uuid == cluster_uuid)
+            ).all()
+            host = place(placed)
+            session.add(
+                C(
+                    uuid=uuid,
+                    project_id=owner["project_id"],
+                    user_id=owner.get("user_id"),
+                    name=values.get("name"),
+                    image=values["image"],
+                    command=values.get("command"),
+                    cluster_uuid=cluster_uuid,
+                    status=None,
+                    memory=values.get("memory"),
+                    environment=dict(values.get("environment") or {}),
+                    host=host,
+                )
+            )
+    except sa_exc.IntegrityError:
+        raise exceptions.ContainerAlreadyExists(uuid=uuid) from None
+    return host
+
+
+def mark_created(db: engine.Database, uuid: str, docker_id: str) -> bool:
+    """Record the engine's id of a created container (status Stopped); False if its row is
+    gone meanwhile (its cluster was deleted)."""
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(C.uuid == uuid)
+            .values(
+                docker_id=docker_id,
+                status=fields.ContainerStatus.STOPPED,
+                status_reason=None,
+                updated_at=utils.utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_status(
+    db: engine.Database,
+    row: models.Container,
+    status: str,
+    reason: str | None,
+    *,
+    force: bool = False,
+) -> None:
+    """Write a new status if it changed and (unless `force`, for what an action just did)
+    nobody wrote the row since `row` was read."""
+    if row.status == status and row.status_reason == reason:
+        return
+    where = [C.uuid == row.uuid]
+    if not force:
+        where.append(C.updated_at.is_not_distinct_from(row.updated_at))
+    with db.session() as session:
+        session.execute(
+            sa.update(C)
+            .where(*where)
+            .values(status=status, status_reason=reason, updated_at=utils.utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def delete(db: engine.Database, uuid: str) -> None:
+    """Delete a container's row; a row already gone is fine."""
+    with db.session() as session:
+        session.execute(
+            sa.delete(C).where(C.uuid == uuid).execution_options(synchronize_session=False)
+        )
+
+
+def rename(row: models.Container, name: str | None) -> None:
+    """Change the name of a row its caller's session holds (the one change the API makes)."""
+    row.name = name
+    row.updated_at = utils.utcnow()

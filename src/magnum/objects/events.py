@@ -135,10 +135,15 @@ def list_(
     return session.scalars(stmt.order_by(models.ClusterEvent.id.desc()).limit(limit)).all()
 
 
+def _millis(value: datetime.datetime) -> str:
+    """ISO 8601 with milliseconds: a cluster's steps are often well under a second apart."""
+    return value.replace(tzinfo=datetime.UTC).isoformat(timespec="milliseconds")
+
+
 def render(row: models.ClusterEvent) -> dict[str, Any]:
     return {
         "uuid": row.uuid,
-        "created_at": utils.isotime(row.created_at),
+        "created_at": _millis(row.created_at),
         "kind": row.kind,
         "status": row.status,
         "error_code": row.error_code,
@@ -152,8 +157,8 @@ def render(row: models.ClusterEvent) -> dict[str, Any]:
 
 
 def prune(db: engine.Database, *, max_age: float, max_per_cluster: int) -> int:
-    """Remove events older than `max_age` seconds, and beyond the newest `max_per_cluster`
-    of each cluster. Returns how many were removed."""
+    """Remove events (and finished operation records) older than `max_age` seconds, and the
+    events beyond the newest `max_per_cluster` of each cluster. Returns how many rows went."""
     removed = 0
     with db.session() as session:
         if max_age > 0:
@@ -161,6 +166,12 @@ def prune(db: engine.Database, *, max_age: float, max_per_cluster: int) -> int:
             result = session.execute(
                 sa.delete(models.ClusterEvent)
                 .where(models.ClusterEvent.created_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+            removed += int(result.rowcount)  # type: ignore[attr-defined]
+            result = session.execute(  # finished operations go with their age's events
+                sa.delete(models.Operation)
+                .where(models.Operation.finished_at < cutoff)
                 .execution_options(synchronize_session=False)
             )
             removed += int(result.rowcount)  # type: ignore[attr-defined]

@@ -8,12 +8,11 @@ host before and checks after deletion that nothing it made is left behind.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from magnum.drivers.coe.swarm.driver import SwarmDriver
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import image, network
 from magnum.drivers.infra.local.driver import LocalInfra
+from tests.doubles import RecordingTask, cluster_template, new_task, node_specs
 from tests.functional.hostcheck import (
     REALHOST,
     REFUSED,
@@ -37,94 +37,6 @@ from tests.functional.hostcheck import (
 )
 
 pytestmark = REALHOST
-
-
-class FakeTask:
-    """The BayTask protocol with a dict for state and a list for progress messages."""
-
-    def __init__(
-        self, cluster: base.ClusterView, cluster_template: base.ClusterTemplateView
-    ) -> None:
-        self._cluster = cluster
-        self._cluster_template = cluster_template
-        self._state: dict[str, Any] = {}
-        self.messages: list[str] = []
-        self.checkpoints = 0
-
-    @property
-    def cluster(self) -> base.ClusterView:
-        return self._cluster
-
-    @property
-    def cluster_template(self) -> base.ClusterTemplateView:
-        return self._cluster_template
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    def progress(self, reason: str) -> None:
-        json.dumps(self._state)  # what the conductor persists must stay JSON
-        self.messages.append(reason)
-
-    def checkpoint(self) -> None:
-        json.dumps(self._state)
-        self.checkpoints += 1
-
-
-def cluster_template(**overrides: Any) -> base.ClusterTemplateView:
-    fields: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
-        "coe": "swarm",
-        "image_id": "fedora-atomic",
-        "flavor_id": "m1.small",
-        "master_flavor_id": None,
-        "keypair_id": "default",
-        "external_network_id": "public",
-        "fixed_network": None,
-        "network_driver": None,
-        "volume_driver": None,
-        "dns_nameserver": None,
-        "docker_volume_size": None,
-        "http_proxy": None,
-        "https_proxy": None,
-        "no_proxy": None,
-        "server_type": "vm",
-        "labels": {},
-        "registry_enabled": False,
-        "tls_disabled": False,
-    }
-    fields.update(overrides)
-    return base.ClusterTemplateView(**fields)
-
-
-def new_task(model: base.ClusterTemplateView, *, masters: int, workers: int) -> FakeTask:
-    cluster = base.ClusterView(
-        uuid=str(uuid.uuid4()), name="t", project_id="p", master_count=masters, node_count=workers
-    )
-    return FakeTask(cluster, model)
-
-
-def specs(masters: int, workers: int) -> list[base.NodeSpec]:
-    return [
-        base.NodeSpec(
-            name=f"master-{i}",
-            role=base.Role.MASTER,
-            flavor=None,
-            image=None,
-            nodegroup="default-master",
-        )
-        for i in range(masters)
-    ] + [
-        base.NodeSpec(
-            name=f"node-{i}",
-            role=base.Role.WORKER,
-            flavor=None,
-            image=None,
-            nodegroup="default-worker",
-        )
-        for i in range(workers)
-    ]
 
 
 # --- fixtures --------------------------------------------------------------------
@@ -152,17 +64,19 @@ def conf(host_dirs: tuple[pathlib.Path, pathlib.Path]) -> Any:
 
 
 @pytest.fixture
-def drivers(conf: Any) -> Iterator[tuple[LocalInfra, SwarmDriver, list[FakeTask]]]:
+def drivers(conf: Any) -> Iterator[tuple[LocalInfra, SwarmDriver, list[RecordingTask]]]:
     """The two drivers plus a list of tasks whose bays are deleted whatever happens."""
-    tasks: list[FakeTask] = []
+    tasks: list[RecordingTask] = []
     infra = LocalInfra(conf)
-    yield infra, SwarmDriver(conf), tasks
+    swarm = SwarmDriver(conf)
+    yield infra, swarm, tasks
+    swarm.close()  # its cached engine clients
     for task in tasks:
         infra.delete_cluster(task)
 
 
 # --- helpers ---------------------------------------------------------------------
-def write_client_creds(task: FakeTask, conf: Any, path: pathlib.Path) -> pathlib.Path:
+def write_client_creds(task: RecordingTask, conf: Any, path: pathlib.Path) -> pathlib.Path:
     creds = pki.ClusterCredentials.from_state(task.state[pki.STATE_KEY])
     path.mkdir(parents=True, exist_ok=True)
     (path / "ca.pem").write_bytes(creds.ca_cert)
@@ -197,7 +111,7 @@ def swarm_nodes(address: str, creds: pathlib.Path) -> dict[str, str]:
 
 # --- the test ----------------------------------------------------------------------
 def test_bay_lifecycle_leaves_host_clean(
-    drivers: tuple[LocalInfra, SwarmDriver, list[FakeTask]],
+    drivers: tuple[LocalInfra, SwarmDriver, list[RecordingTask]],
     conf: Any,
     host_dirs: tuple[pathlib.Path, pathlib.Path],
     tmp_path: pathlib.Path,
@@ -211,7 +125,7 @@ def test_bay_lifecycle_leaves_host_clean(
     swarm.validate(model, master_count=1, node_count=2)
 
     started = time.monotonic()
-    nodes = infra.create_nodes(task, specs(1, 2))
+    nodes = infra.create_nodes(task, node_specs(1, 2))
     endpoints = swarm.bootstrap(task, nodes)
     create_s = time.monotonic() - started
     print(f"\ncreate 1+2: {create_s:.2f}s")
@@ -229,7 +143,7 @@ def test_bay_lifecycle_leaves_host_clean(
     # Another bay's client certificate and no certificate at all are both refused.
     other = new_task(model, masters=1, workers=0)
     tasks.append(other)
-    other_nodes = infra.create_nodes(other, specs(1, 0))
+    other_nodes = infra.create_nodes(other, node_specs(1, 0))
     assert other.state["local"]["subnet"] != task.state["local"]["subnet"]
     other_creds = write_client_creds(other, conf, tmp_path / "bay2")
     for cert in (other_creds, None):
@@ -242,11 +156,11 @@ def test_bay_lifecycle_leaves_host_clean(
     del other_nodes
 
     # Running everything again changes nothing (a conductor taking over).
-    assert infra.create_nodes(task, specs(1, 2)) == nodes
+    assert infra.create_nodes(task, node_specs(1, 2)) == nodes
     assert swarm.bootstrap(task, nodes) == endpoints
 
     # Scale to 1+4 ...
-    all_nodes = infra.create_nodes(task, specs(1, 4))
+    all_nodes = infra.create_nodes(task, node_specs(1, 4))
     new = [n for n in all_nodes if n not in nodes]
     assert len(new) == 2
     grown = swarm.add_workers(task, all_nodes, new)

@@ -7,14 +7,17 @@ Behaviour is steered by baymodel labels:
 
   fake_fail=<step>     raise NodeStartFailed at create_nodes, ClusterOperationFailed at
                        bootstrap / delete_bay
+  fake_retry=<n>       bootstrap raises RetryLater the first n times
   fake_max_nodes=<n>   create_nodes refuses to make a bay of more than n nodes
   fake_gate=<path>     before forming the cluster, wait until <path> exists (bounded)
   fake_entered=<path>  touch <path> when the gate is reached (lets a test know it is there)
   fake_node_memory=<MB> memory of every node, for container placement (default 1024)
 
-FakeCoe keeps containers in memory with Docker's state rules (pause needs a running
-container, ...). Its nodes have the images in FAKE_IMAGES; a test makes a node stop
-answering by adding its name to `FakeCoe.down`, and a container exit with `exit_all`.
+FakeCoe offers containers (FakeContainers, its `containers`), kept in memory with Docker's
+state rules (pause needs a running container, ...), and no image loading. Its nodes have
+the images in FAKE_IMAGES; a test makes a node stop answering by adding (bay uuid, node
+name) to `FakeContainers.down`, and a container exit with `exit_all`. FakeBareCoe, for
+coe "kubernetes", offers no capability at all.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from collections.abc import Sequence
 from oslo_config import cfg
 
 from magnum.common import exceptions
-from magnum.drivers import base
+from magnum.drivers import base, capabilities
 from magnum.objects import fields
 
 GATE_TIMEOUT = 60.0
+Action = capabilities.ContainerAction
 FAKE_IMAGES = frozenset({"local/busybox:latest", "busybox", "nginx", "nginx:latest"})
 
 
@@ -57,6 +61,8 @@ class FakeInfra(base.InfraDriver):
     ) -> None:
         if cluster_template.flavor_id == "too-big":
             raise exceptions.InvalidParameterValue(err="Flavor too-big does not fit this host.")
+        if master_count + node_count > 1000:  # what create_nodes holds without fake_max_nodes
+            raise exceptions.InvalidParameterValue(err="The fake host holds 1000 nodes at most.")
 
     def create_nodes(
         self, task: base.ClusterTask, specs: Sequence[base.NodeSpec]
@@ -67,10 +73,12 @@ class FakeInfra(base.InfraDriver):
             raise exceptions.ClusterOperationFailed(reason=f"fake host holds {limit} nodes at most")
         root = self._dir(task)
         root.mkdir(parents=True, exist_ok=True)
+        taken = {n.address for n in self.list_nodes(task)}  # a new node gets a free address
+        free = (a for i in range(62500) if (a := f"10.0.{i // 250}.{i % 250 + 2}") not in taken)
         for i, spec in enumerate(specs):
             path = root / spec.name
             if not path.exists():
-                path.write_text(f"{spec.role}\n10.0.{i // 250}.{i % 250 + 2}\n{spec.nodegroup}\n")
+                path.write_text(f"{spec.role}\n{next(free)}\n{spec.nodegroup}\n")
             task.progress(f"{i + 1}/{len(specs)} nodes created")
         return self.list_nodes(task)
 
@@ -106,29 +114,28 @@ class FakeInfra(base.InfraDriver):
 
 @dataclasses.dataclass
 class _FakeContainer:
-    spec: base.ContainerSpec
+    spec: capabilities.ContainerSpec
     state: str = "created"
     exit_code: int = 0
     runs: int = 0
 
-    def view(self) -> base.ContainerState:
+    def view(self) -> capabilities.ContainerState:
         if self.state == "running":
-            return base.ContainerState(status=fields.ContainerStatus.RUNNING)
+            return capabilities.ContainerState(status=fields.ContainerStatus.RUNNING)
         if self.state == "paused":
-            return base.ContainerState(status=fields.ContainerStatus.PAUSED)
+            return capabilities.ContainerState(status=fields.ContainerStatus.PAUSED)
         reason = f"exited with code {self.exit_code}" if self.state == "exited" else None
-        return base.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
+        return capabilities.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
 
 
 class FakeCoe(base.CoeDriver):
+    """The lifecycle as labels steer it, and containers (FakeContainers) but no images."""
+
     coe = "swarm"
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
-        self.engines: dict[tuple[str, str], dict[str, _FakeContainer]] = {}
-        self.down: set[tuple[str, str]] = set()  # (bay uuid, node name) that do not answer
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self.containers: FakeContainers | None = FakeContainers()
 
     def bootstrap(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Endpoints:
         labels = task.cluster_template.labels
@@ -137,6 +144,10 @@ class FakeCoe(base.CoeDriver):
         if "fake_gate" in labels:
             _wait_for(pathlib.Path(labels["fake_gate"]), task)
         _fail_if(task, "bootstrap")
+        retries = int(labels.get("fake_retry", "0"))
+        if task.state.get("retried", 0) < retries:  # transient trouble, `retries` times
+            task.state["retried"] = task.state.get("retried", 0) + 1
+            raise exceptions.RetryLater(reason="fake apiserver not up yet", delay=0.01)
         task.state["bootstrapped"] = True
         task.checkpoint()
         return self._endpoints(nodes)
@@ -154,7 +165,24 @@ class FakeCoe(base.CoeDriver):
     def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         return base.Health(healthy=bool(nodes), reason=f"{len(nodes)} nodes")
 
-    # --- containers, in memory -------------------------------------------------------
+    @staticmethod
+    def _endpoints(nodes: Sequence[base.Node]) -> base.Endpoints:
+        masters = tuple(n.address for n in nodes if n.role is base.Role.MASTER)
+        workers = tuple(n.address for n in nodes if n.role is base.Role.WORKER)
+        return base.Endpoints(
+            api_address=f"tcp://{masters[0]}:2376", master_addresses=masters, node_addresses=workers
+        )
+
+
+class FakeContainers(capabilities.ContainerInterface):
+    """Containers in memory, per (bay uuid, node name), with Docker's state rules."""
+
+    def __init__(self) -> None:
+        self.engines: dict[tuple[str, str], dict[str, _FakeContainer]] = {}
+        self.down: set[tuple[str, str]] = set()  # (bay uuid, node name) that do not answer
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
     def _engine(self, task: base.ClusterTask, node: base.Node) -> dict[str, _FakeContainer]:
         if (task.cluster.uuid, node.name) in self.down:
             raise exceptions.NodeUnavailable(
@@ -168,8 +196,8 @@ class FakeCoe(base.CoeDriver):
             raise exceptions.InvalidState(detail=f"node {node.name} has no container {cid}.")
         return found
 
-    def container_create(
-        self, task: base.ClusterTask, node: base.Node, spec: base.ContainerSpec
+    def create(
+        self, task: base.ClusterTask, node: base.Node, spec: capabilities.ContainerSpec
     ) -> str:
         engine = self._engine(task, node)
         if spec.image not in FAKE_IMAGES:
@@ -184,40 +212,40 @@ class FakeCoe(base.CoeDriver):
         engine[cid] = _FakeContainer(spec=spec)
         return cid
 
-    def container_action(
+    def action(
         self,
         task: base.ClusterTask,
         node: base.Node,
         container_id: str,
-        action: base.ContainerAction,
+        action: Action,
     ) -> None:
         c = self._one(task, node, container_id)
         with self._lock:
-            if action in (base.ContainerAction.START, base.ContainerAction.REBOOT):
-                if c.state in ("paused", "running") and action is base.ContainerAction.START:
+            if action in (Action.START, Action.REBOOT):
+                if c.state in ("paused", "running") and action is Action.START:
                     return  # Docker answers 304
                 c.state, c.runs = "running", c.runs + 1
-            elif action is base.ContainerAction.STOP:
+            elif action is Action.STOP:
                 if c.state in ("running", "paused"):
                     c.state, c.exit_code = "exited", 137
-            elif action is base.ContainerAction.PAUSE:
+            elif action is Action.PAUSE:
                 if c.state != "running":
                     raise exceptions.InvalidState(
                         detail=f"Container action pause: Container {container_id} is not running"
                     )
                 c.state = "paused"
-            elif action is base.ContainerAction.UNPAUSE:
+            elif action is Action.UNPAUSE:
                 if c.state != "paused":
                     raise exceptions.InvalidState(
                         detail=f"Container action unpause: Container {container_id} is not paused"
                     )
                 c.state = "running"
 
-    def container_logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
+    def logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
         c = self._one(task, node, container_id)
         return "".join(f"run {i + 1} of {c.spec.command or 'the image'}\n" for i in range(c.runs))
 
-    def container_exec(
+    def exec(
         self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
     ) -> str:
         c = self._one(task, node, container_id)
@@ -231,20 +259,20 @@ class FakeCoe(base.CoeDriver):
             return "".join(f"{k}={v}\n" for k, v in sorted(c.spec.environment.items()))
         return f"ran {shlex.join(argv)}\n"
 
-    def container_remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
+    def remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
         self._engine(task, node).pop(container_id, None)
 
-    def container_states(
+    def states(
         self, task: base.ClusterTask, node: base.Node
-    ) -> dict[str, base.ContainerState]:
+    ) -> dict[str, capabilities.ContainerState]:
         return {c.spec.uuid: c.view() for c in self._engine(task, node).values()}
 
-    def container_state(
+    def state(
         self, task: base.ClusterTask, node: base.Node, container_id: str
-    ) -> base.ContainerState:
+    ) -> capabilities.ContainerState:
         c = self._engine(task, node).get(container_id)
         if c is None:
-            return base.ContainerState(
+            return capabilities.ContainerState(
                 status=fields.ContainerStatus.ERROR,
                 reason=f"the container is gone from node {node.name}",
             )
@@ -258,13 +286,16 @@ class FakeCoe(base.CoeDriver):
                     if c.state == "running":
                         c.state, c.exit_code = "exited", code
 
-    @staticmethod
-    def _endpoints(nodes: Sequence[base.Node]) -> base.Endpoints:
-        masters = tuple(n.address for n in nodes if n.role is base.Role.MASTER)
-        workers = tuple(n.address for n in nodes if n.role is base.Role.WORKER)
-        return base.Endpoints(
-            api_address=f"tcp://{masters[0]}:2376", master_addresses=masters, node_addresses=workers
-        )
+
+class FakeBareCoe(FakeCoe):
+    """A COE that offers nothing beyond the lifecycle (no containers, images or workloads),
+    for the "kubernetes" COE: what the API answers for a capability a driver lacks."""
+
+    coe = "kubernetes"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.containers = None
 
 
 def _wait_for(path: pathlib.Path, task: base.ClusterTask) -> None:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""/v1/containers: Docker containers on swarm bays (Magnum Mitaka's container API).
+"""/v1/containers: containers on bays whose COE driver offers them (Magnum Mitaka's
+container API; the swarm driver does), a 400 naming the COE for any other bay.
 
 The API validates, scopes and authorizes; a conductor places the container on a node,
 talks to that node's Docker and writes the row, through RPC *calls*, so Docker's
@@ -19,13 +20,12 @@ import dataclasses
 from typing import Any
 
 import falcon
-import sqlalchemy as sa
 
 from magnum.api import schemas
 from magnum.api.v1 import common
 from magnum.common import context, exceptions, utils
 from magnum.db import models
-from magnum.objects import clusters, containers, fields, vocabulary
+from magnum.objects import cluster_templates, clusters, containers, fields, vocabulary
 
 COLLECTION = "containers"
 BRIEF = (
@@ -143,18 +143,11 @@ class Collection(_Base):
                 cluster = clusters.get(session, ctx, body.bay_uuid, vocab=vocabulary.BAY)
             except exceptions.ClusterNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None
-            coe = session.scalar(
-                sa.select(models.ClusterTemplate.coe).where(
-                    models.ClusterTemplate.uuid == cluster.cluster_template_id
-                )
-            )
+            coe = cluster_templates.coe_of(session, cluster.cluster_template_id)
             if body.uuid is not None and containers.get_by_uuid(session, body.uuid) is not None:
                 raise exceptions.ContainerAlreadyExists(uuid=body.uuid)
         self.api.policy.authorize("container:create", ctx, _target(cluster))
-        if coe != fields.COE.SWARM:
-            raise exceptions.InvalidParameterValue(
-                err=f"Cannot fulfill request with a {coe} bay, expecting a swarm bay."
-            )
+        self.api.drivers.containers_for(coe or "")  # 400 naming the COE if it has none
         if cluster.operation is not None or cluster.status not in READY:
             state = (
                 f"{cluster.status}, {cluster.operation} requested"
@@ -207,8 +200,7 @@ class Item(_Base):
                     "only the name of a container can change."
                 )
             if changed:
-                row.name = values["name"]
-                row.updated_at = utils.utcnow()
+                containers.rename(row, values["name"])
         common.send(resp, render(row, req.prefix))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:

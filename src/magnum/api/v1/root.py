@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import falcon
 
-from magnum.api import versions
+from magnum.api import microversions, versions
 from magnum.api.v1 import common
-
-V1_COLLECTIONS = ("baymodels", "bays", "certificates", "mservices")
 
 
 class Root:
@@ -33,6 +33,12 @@ class Root:
 
 
 class V1:
+    """The /v1 document: one link pair per collection that exists at the negotiated version
+    (`collections`, read from the route table: magnum.api.routes.collections)."""
+
+    def __init__(self, collections: Callable[[microversions.Version], Iterable[str]]) -> None:
+        self.collections = collections
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         body: dict[str, object] = {
             "id": "v1",
@@ -48,7 +54,7 @@ class V1:
                 },
             ],
         }
-        for name in V1_COLLECTIONS:
+        for name in self.collections(microversions.negotiated(req)):
             body[name] = [
                 {"href": f"{req.prefix}/v1/{name}/", "rel": "self"},
                 {"href": f"{req.prefix}/{name}/", "rel": "bookmark"},

@@ -10,8 +10,10 @@ several masters any manager serves the swarm API, and the conductor replaces it 
 the infrastructure's stable front for all managers when there is one
 (InfraDriver.api_frontend), which keeps answering when master-0 is lost.
 
-The driver reaches nodes over TCP+TLS with the conductor's client certificate kept by
-the infrastructure driver in the bay's driver state (magnum.common.pki.STATE_KEY).
+The driver reaches nodes through the shared engine clients (magnum.drivers.coe.engines:
+TCP+TLS with the conductor's client certificate kept by the infrastructure driver in the
+bay's driver state), and maps their errors with magnum.drivers.coe.docker_errors. It
+offers containers (swarm/containers.py) and image loads (swarm/images.py); no workloads.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
-import pathlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import docker
+from oslo_config import cfg
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.coe.swarm import clients, containers, images, membership
+from magnum.drivers.coe import engines as engines_mod
+from magnum.drivers.coe.swarm import containers, images, membership
 
 JOIN_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0
@@ -36,8 +39,17 @@ MAX_PARALLEL = 8
 NETWORK_DRIVERS = (None, "", "docker")
 
 
-class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
+class SwarmDriver(base.CoeDriver):
     coe: ClassVar[str] = "swarm"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.engines = engines_mod.Engines(lambda: pki.key_secret(conf))
+        self.containers = containers.SwarmContainers(self.engines)
+        self.images = images.SwarmImages(self.engines)
+
+    def close(self) -> None:
+        self.engines.close()
 
     def validate(
         self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
@@ -53,14 +65,12 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
 
     def bootstrap(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Endpoints:
         masters, workers = _split(nodes)
-        with self._connect(task) as conn:
-            first = masters[0]
-            manager = conn.client(first.address)
-            with clients.translated(f"Initialising the swarm on {first.name}"):
-                ids = {first.name: membership.ensure_initialized(manager, first.address)}
-            task.progress(f"1/{len(nodes)} nodes joined")
-            ids |= self._join(task, conn, first, masters[1:], workers, done=1, total=len(nodes))
-            self._settle(task, conn, first, nodes, ids)
+        first = masters[0]
+        with self.engines.on(task, first, f"Initialising the swarm on {first.name}") as manager:
+            ids = {first.name: membership.ensure_initialized(manager, first.address)}
+        task.progress(f"1/{len(nodes)} nodes joined")
+        ids |= self._join(task, first, masters[1:], workers, done=1, total=len(nodes))
+        self._settle(task, first, nodes, ids)
         return _endpoints(task, masters, workers)
 
     def add_workers(
@@ -68,39 +78,38 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
     ) -> base.Endpoints:
         masters, workers = _split(nodes)
         if new:
-            with self._connect(task) as conn:
-                first = masters[0]
-                ids = self._join(task, conn, first, [], list(new), done=0, total=len(new))
-                self._settle(task, conn, first, new, ids)
+            first = masters[0]
+            ids = self._join(task, first, [], list(new), done=0, total=len(new))
+            self._settle(task, first, new, ids)
         return _endpoints(task, masters, workers)
 
     def remove_workers(
         self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
     ) -> None:
         masters, _ = _split(nodes)
-        with self._connect(task) as conn:
-            manager = conn.client(masters[0].address)
-            for node in gone:
-                with clients.translated(f"Removing {node.name} from the swarm"):
-                    self._remove_one(conn, manager, node)
-                task.progress(f"{node.name} left the swarm")
+        for node in gone:
+            with self.engines.on(task, masters[0], f"Removing {node.name} from the swarm") as m:
+                self._remove_one(task, m, node)
+            task.progress(f"{node.name} left the swarm")
 
     def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         masters, _ = _split(nodes)
+        self.engines.client(task, masters[0])  # a bay without credentials fails the check
         problems: list[str] = []
-        with self._connect(task) as conn:
-            for node in nodes:
-                try:
-                    conn.client(node.address).ping()
-                except clients.ERRORS:
-                    problems.append(f"{node.name} does not answer")
+        for node in nodes:
             try:
+                with self.engines.on(task, node, f"Pinging {node.name}") as client:
+                    client.ping()
+            except exceptions.MagnumError:
+                problems.append(f"{node.name} does not answer")
+        try:
+            with self.engines.on(task, masters[0], "Listing swarm nodes") as manager:
                 states = {
                     a.get("Status", {}).get("Addr"): a.get("Status", {}).get("State")
-                    for a in membership.nodes_by_id(conn.client(masters[0].address)).values()
+                    for a in membership.nodes_by_id(manager).values()
                 }
-            except clients.ERRORS:
-                return base.Health(healthy=False, reason=f"{masters[0].name} does not answer")
+        except exceptions.MagnumError:
+            return base.Health(healthy=False, reason=f"{masters[0].name} does not answer")
         problems += [
             f"{n.name} is {states.get(n.address, 'not in the swarm')}"
             for n in nodes
@@ -110,23 +119,10 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
             return base.Health(healthy=False, reason="; ".join(problems))
         return base.Health(healthy=True, reason=f"{len(nodes)} nodes ready")
 
-    def load_image(
-        self, task: base.ClusterTask, nodes: Sequence[base.Node], path: pathlib.Path
-    ) -> list[str]:
-        with self._connect(task) as conn:
-            return images.load(conn, nodes, path)
-
     # --- helpers ---------------------------------------------------------------
-    def _connect(self, task: base.ClusterTask) -> clients.Connections:
-        return clients.Connections(task, self._secret())
-
-    def _secret(self) -> bytes:
-        return pki.key_secret(self.conf)
-
     def _join(
         self,
         task: base.ClusterTask,
-        conn: clients.Connections,
         first: base.Node,
         managers: Sequence[base.Node],
         workers: Sequence[base.Node],
@@ -134,16 +130,15 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
         done: int,
         total: int,
     ) -> dict[str, str]:
-        manager = conn.client(first.address)
-        with clients.translated(f"Reading join tokens from {first.name}"):
+        with self.engines.on(task, first, f"Reading join tokens from {first.name}") as manager:
             tokens = membership.join_tokens(manager)
         ids: dict[str, str] = {}
         for node in managers:  # one at a time: each changes the raft membership
-            ids[node.name] = self._join_one(conn, node, first, tokens["Manager"])
+            ids[node.name] = self._join_one(task, node, first, tokens["Manager"])
             done += 1
             task.progress(f"{done}/{total} nodes joined")
         jobs = {
-            node.name: functools.partial(self._join_one, conn, node, first, tokens["Worker"])
+            node.name: functools.partial(self._join_one, task, node, first, tokens["Worker"])
             for node in workers
         }
         for name, node_id in _parallel(jobs):
@@ -152,28 +147,27 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
             task.progress(f"{done}/{total} nodes joined")
         return ids
 
-    @staticmethod
-    def _join_one(conn: clients.Connections, node: base.Node, first: base.Node, token: str) -> str:
-        with clients.translated(f"Joining {node.name} to the swarm"):
+    def _join_one(
+        self, task: base.ClusterTask, node: base.Node, first: base.Node, token: str
+    ) -> str:
+        with self.engines.on(task, node, f"Joining {node.name} to the swarm") as client:
             return membership.ensure_joined(
-                conn.client(node.address),
+                client,
                 address=node.address,
                 manager_address=first.address,
                 token=token,
                 timeout=JOIN_TIMEOUT,
             )
 
-    @staticmethod
     def _settle(
+        self,
         task: base.ClusterTask,
-        conn: clients.Connections,
         first: base.Node,
         nodes: Sequence[base.Node],
         ids: dict[str, str],
     ) -> None:
         """Wait until the joined nodes are Ready, label them, drop stale entries."""
-        manager = conn.client(first.address)
-        with clients.translated("Waiting for swarm nodes to be Ready"):
+        with self.engines.on(task, first, "Waiting for swarm nodes to be Ready") as manager:
             membership.wait_ready(manager, ids.values(), timeout=READY_TIMEOUT)
 
         def label(node: base.Node) -> str:
@@ -185,23 +179,25 @@ class SwarmDriver(containers.ContainerMixin, base.CoeDriver):
             membership.update_spec(manager, ids[node.name], Labels=labels)
             return node.name
 
-        with clients.translated("Labelling swarm nodes"):
+        with self.engines.on(task, first, "Labelling swarm nodes") as manager:
             # Two round trips a node: in parallel, or a 1+9 bay spends a second here.
             for _ in _parallel({n.name: functools.partial(label, n) for n in nodes}):
                 pass
             membership.remove_stale(manager, (n.address for n in nodes), set(ids.values()))
 
-    @staticmethod
     def _remove_one(
-        conn: clients.Connections, manager: docker.DockerClient, node: base.Node
+        self, task: base.ClusterTask, manager: docker.DockerClient, node: base.Node
     ) -> None:
         node_id = membership.id_by_address(manager, node.address)
         if node_id is None:
             return  # already out of the swarm
         membership.drain(manager, node_id, timeout=DRAIN_TIMEOUT)
         # A dead worker cannot leave; the manager forgets it below anyway.
-        with contextlib.suppress(*clients.ERRORS):
-            conn.client(node.address).swarm.leave(force=True)
+        with (
+            contextlib.suppress(exceptions.MagnumError),
+            self.engines.on(task, node, f"{node.name} leaving the swarm") as client,
+        ):
+            client.swarm.leave(force=True)
         membership.remove(manager, node_id)
 
 
@@ -218,7 +214,7 @@ def _endpoints(
 ) -> base.Endpoints:
     tls = not task.cluster_template.tls_disabled
     return base.Endpoints(
-        api_address=clients.api_url(masters[0].address, tls=tls),
+        api_address=engines_mod.api_url(masters[0].address, tls=tls),
         master_addresses=tuple(n.address for n in masters),
         node_addresses=tuple(n.address for n in workers),
     )

@@ -2,9 +2,9 @@
 """Loading a tenant's image archive (`docker save` output) into every node of a bay.
 
 Each node's daemon gets the file streamed to its /images/load over the bay's TLS
-connection, all nodes in parallel. A daemon that refuses the archive (corrupt layer,
-wrong digest) is the tenant's problem (InvalidParameterValue, 400); a node that does
-not answer is ours (BayOperationFailed).
+connection (magnum.drivers.coe.engines), all nodes in parallel. A daemon that refuses the
+archive (corrupt layer, wrong digest) is the tenant's problem (InvalidParameterValue,
+400); a node that does not answer is ours (ClusterOperationFailed).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import docker
 import docker.errors
 
 from magnum.common import exceptions
-from magnum.drivers import base
-from magnum.drivers.coe.swarm import clients
+from magnum.drivers import base, capabilities
+from magnum.drivers.coe import docker_errors
+from magnum.drivers.coe import engines as engines_mod
 
 MAX_PARALLEL = 8
 _LOADED = re.compile(r"^Loaded image(?: ID)?: (\S+)\s*$")
@@ -65,24 +66,48 @@ def _load_one(client: docker.DockerClient, path: pathlib.Path) -> list[str]:
     return loaded
 
 
-def load(conn: clients.Connections, nodes: Sequence[base.Node], path: pathlib.Path) -> list[str]:
+class SwarmImages(capabilities.ImageInterface):
+    """Image archives loaded into every node's engine."""
+
+    def __init__(self, engines: engines_mod.Engines) -> None:
+        self._engines = engines
+
+    def load_image(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], path: pathlib.Path
+    ) -> list[str]:
+        return load(self._engines, task, nodes, path)
+
+
+def load(
+    engines: engines_mod.Engines,
+    task: base.ClusterTask,
+    nodes: Sequence[base.Node],
+    path: pathlib.Path,
+) -> list[str]:
     """Load `path` into every node; return the sorted repo:tags (or ids) it held."""
     if not nodes:
         raise exceptions.InvalidState(detail="The bay has no nodes to load an image into.")
+    # Here, not on the pool: a bay without credentials fails as a whole.
+    clients = {n.name: engines.client(task, n) for n in nodes}
+
+    def one(node: base.Node) -> list[str]:
+        with engines.mapped(task, node, f"Loading the image into {node.name}"):
+            return _load_one(clients[node.name], path)
+
     results: dict[str, list[str]] = {}
     refused: list[str] = []
     failed: list[str] = []
     with concurrent.futures.ThreadPoolExecutor(min(MAX_PARALLEL, len(nodes))) as pool:
-        futures = {pool.submit(_load_one, conn.client(n.address), path): n for n in nodes}
+        futures = {pool.submit(one, n): n for n in nodes}
         for future in concurrent.futures.as_completed(futures):
             node = futures[future]
             try:
                 results[node.name] = future.result()
-            except (docker.errors.ImageLoadError, docker.errors.APIError) as exc:
+            except exceptions.NodeUnavailable as exc:
+                failed.append(f"{node.name}: {docker_errors.engine_text(exc)}")
+            except exceptions.MagnumError as exc:
                 # The daemon answered and said no: what it says is about the archive.
-                refused.append(f"{node.name}: {_explanation(exc)}")
-            except clients.ERRORS as exc:
-                failed.append(f"{node.name}: {_short(exc)}")
+                refused.append(f"{node.name}: {docker_errors.engine_text(exc)}")
     if failed:
         raise exceptions.ClusterOperationFailed(
             reason=f"Loading the image failed on {len(failed)} of {len(nodes)} nodes: "
@@ -97,18 +122,3 @@ def load(conn: clients.Connections, nodes: Sequence[base.Node], path: pathlib.Pa
     if not tags:
         raise exceptions.InvalidParameterValue(err="The image archive holds no image.")
     return tags
-
-
-def _explanation(exc: Exception) -> str:
-    if isinstance(exc, docker.errors.APIError) and exc.explanation:
-        return _short_text(str(exc.explanation))
-    return _short(exc)
-
-
-def _short(exc: BaseException) -> str:
-    return _short_text(str(exc)) or type(exc).__name__
-
-
-def _short_text(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0][:300] if lines else ""

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Swarm membership steps, each safe to repeat: init, join, label, wait Ready, drain,
-remove. They take docker SDK clients and node addresses, and know nothing of bays."""
+remove. They take docker SDK clients and node addresses, and know nothing of bays; the
+caller maps the SDK's errors (magnum.drivers.coe.engines)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import docker
-import docker.errors
 
 from magnum.common import exceptions
 from magnum.drivers import waiting
+from magnum.drivers.coe import docker_errors
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,11 +123,11 @@ def update_spec(manager: docker.DockerClient, node_id: str, **changes: Any) -> N
         if merged == spec:
             return
         try:
-            node.update(merged)
+            with docker_errors.mapped(f"Updating swarm node {node_id}"):
+                node.update(merged)
             return
-        except docker.errors.APIError as exc:
-            if "update out of sequence" not in str(exc):
-                raise
+        except exceptions.OutOfSequence:
+            continue  # changed since we read it: read it again
     raise exceptions.ClusterOperationFailed(reason=f"Could not update swarm node {node_id}.")
 
 
@@ -168,5 +169,8 @@ def drain(manager: docker.DockerClient, node_id: str, *, timeout: float) -> None
 
 
 def remove(manager: docker.DockerClient, node_id: str) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
+    with (
+        contextlib.suppress(exceptions.EngineNotFound),  # already removed
+        docker_errors.mapped(f"Removing swarm node {node_id}"),
+    ):
         manager.api.remove_node(node_id, force=True)

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What a COE driver may offer beyond the cluster's lifecycle, one interface per capability.
+
+A COE driver (magnum.drivers.base.CoeDriver) exposes each as an attribute, in Ironic's
+style: `containers`, `images` and `workloads` hold an implementation of the interface, or
+None when the driver does not offer it. Callers ask the driver registry
+(magnum.drivers.registry.Drivers.containers_for, ...), which answers 400 naming the COE for
+a capability its driver lacks; nothing above the drivers asks which COE a cluster runs.
+
+  ContainerInterface  plain containers on one node's engine (Magnum Mitaka's /v1/containers)
+  ImageInterface      loading a tenant's image archive into every node's engine
+  WorkloadInterface   objects of the cluster's own API: pods, services, replication
+                      controllers (Magnum Mitaka's /v1/pods, /v1/services, /v1/rcs); the
+                      capability the Kubernetes driver will offer, none does yet
+
+Every method is called on a settled cluster with a read-only task (progress and checkpoint
+do nothing) and no lease, except `ImageInterface.load_image`, whose caller holds it. They
+raise magnum errors only (foreign library errors are mapped where the driver calls the
+library, e.g. magnum.drivers.coe.docker_errors).
+
+This module sits beside the lifecycle contract rather than under magnum.drivers.coe (the
+COE implementations and what they share), which the API must never import.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from magnum.drivers import base
+
+
+# --- containers ------------------------------------------------------------------------
+class ContainerAction(enum.StrEnum):
+    """Container actions of the API, each one engine call (reboot is Docker's restart)."""
+
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerSpec:
+    """A container to create (not start) on a node. `uuid` is Magnum's; the driver labels
+    the container with it (and the cluster's uuid) so that it can find it again."""
+
+    uuid: str
+    name: str | None
+    image: str
+    command: str | None
+    environment: dict[str, str]
+    memory_bytes: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerState:
+    """What the engine says of a container: a magnum.objects.fields.ContainerStatus value
+    (Running, Stopped, Paused, Error) and, for Error, why."""
+
+    status: str
+    reason: str | None = None
+
+
+class ContainerInterface(abc.ABC):
+    """Containers on the cluster's nodes. The conductor chooses the node.
+
+    Every method raises NodeUnavailable (409) when the node's engine does not answer,
+    InvalidState (409) when the engine refuses the action in the container's state (pause
+    a stopped container) or no longer has the container, and InvalidParameterValue (400)
+    for requests the engine calls bad.
+    """
+
+    @abc.abstractmethod
+    def create(self, task: base.ClusterTask, node: base.Node, spec: ContainerSpec) -> str:
+        """Create (do not start) the container on `node`; return the engine's id for it.
+        Raises ImageNotAvailable when the node does not have the image (and cannot pull it)."""
+
+    @abc.abstractmethod
+    def action(
+        self, task: base.ClusterTask, node: base.Node, container_id: str, action: ContainerAction
+    ) -> None:
+        """Do `action` to the container."""
+
+    @abc.abstractmethod
+    def logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
+        """The container's stdout and stderr so far."""
+
+    @abc.abstractmethod
+    def exec(
+        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
+    ) -> str:
+        """Run `argv` in the running container; return its stdout and stderr combined."""
+
+    @abc.abstractmethod
+    def remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
+        """Remove the container, running or not. A container already gone is fine."""
+
+    @abc.abstractmethod
+    def states(self, task: base.ClusterTask, node: base.Node) -> dict[str, ContainerState]:
+        """{magnum uuid: state} of every container the cluster has on `node` (one call)."""
+
+    @abc.abstractmethod
+    def state(self, task: base.ClusterTask, node: base.Node, container_id: str) -> ContainerState:
+        """The state of one container; status Error with a reason if the engine lacks it."""
+
+
+# --- images ----------------------------------------------------------------------------
+class ImageInterface(abc.ABC):
+    """Images loaded straight into the nodes' engines (for clusters without a registry)."""
+
+    @abc.abstractmethod
+    def load_image(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], path: pathlib.Path
+    ) -> list[str]:
+        """Load the image archive at `path` (what `docker save` writes, possibly compressed)
+        into the container engine of every node in `nodes`; return the repo:tags it held.
+
+        The caller holds the settled cluster's lease. Loading the same archive again is
+        harmless. Raises InvalidParameterValue when the engines refuse the archive,
+        ClusterOperationFailed when a node cannot be reached.
+        """
+
+
+# --- workloads -------------------------------------------------------------------------
+class WorkloadKind(enum.StrEnum):
+    """The kinds of Magnum Mitaka's Kubernetes resources."""
+
+    POD = "pod"
+    SERVICE = "service"
+    REPLICATION_CONTROLLER = "replicationcontroller"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Workload:
+    """One object of the cluster's API as it is now: its kind, name (unique per kind and
+    namespace), namespace, and the object as the cluster's API renders it."""
+
+    kind: WorkloadKind
+    name: str
+    namespace: str
+    manifest: Mapping[str, Any]
+
+
+class WorkloadInterface(abc.ABC):
+    """Objects of the cluster's own API, created from a manifest: Kubernetes pods, services
+    and replication controllers. The Kubernetes COE driver will offer it (nothing does
+    yet); it is here so that the API asks for the capability, never for the COE.
+
+    Every method raises NodeUnavailable (409) when the cluster's API does not answer,
+    InvalidParameterValue (400) for a manifest the cluster's API refuses, and
+    InvalidState (409) to create an object that exists or show one that does not.
+    """
+
+    @abc.abstractmethod
+    def create(
+        self, task: base.ClusterTask, kind: WorkloadKind, manifest: Mapping[str, Any]
+    ) -> Workload:
+        """Create the object `manifest` describes (a parsed JSON or YAML document of `kind`)."""
+
+    @abc.abstractmethod
+    def list(self, task: base.ClusterTask, kind: WorkloadKind) -> Sequence[Workload]:
+        """Every object of `kind` in the cluster."""
+
+    @abc.abstractmethod
+    def show(self, task: base.ClusterTask, kind: WorkloadKind, name: str) -> Workload:
+        """One object of `kind`."""
+
+    @abc.abstractmethod
+    def delete(self, task: base.ClusterTask, kind: WorkloadKind, name: str) -> None:
+        """Delete one object of `kind`. An object already gone is fine."""
