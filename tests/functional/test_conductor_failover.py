@@ -84,6 +84,10 @@ def test_survivor_finishes_create_of_killed_conductor(cluster: Cluster) -> None:
     (takeover,) = [e for e in timeline if e["kind"] == "operation.takeover"]
     assert takeover["message"].startswith(f"create taken over from {victim}:"), takeover
     assert takeover["conductor"].startswith(f"{survivor}:"), takeover
+    # the survivor's log lines of the operation name the request that asked for it
+    assert f"[{takeover['request_id']}] cluster {cluster_uuid}: create done" in cluster.log(
+        survivor
+    )
 
     # the dead conductor stops reporting and is shown as down; the survivor stays up
     def states() -> dict[str, str]:

@@ -13,15 +13,19 @@ from collections.abc import Sequence
 from oslo_config import cfg
 
 from magnum import conf as magnum_conf
+from magnum.common import context
 from magnum.db import engine
 
 
 def setup_logging(debug: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(context.CallerFilter())  # names the RPC caller's request id
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(threadName)s] [%(request_id)s] %(message)s"
+        )
     )
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
     for noisy in ("oslo_messaging", "kombu", "amqp", "stevedore", "oslo_policy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)

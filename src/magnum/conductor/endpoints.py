@@ -11,7 +11,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
-from magnum.common import exceptions, images, rpc
+from magnum.common import context, exceptions, images, rpc
 from magnum.conductor import operations
 from magnum.conductor.handlers import container as container_handlers
 from magnum.conductor.handlers import images as image_handlers
@@ -29,8 +29,11 @@ class ConductorEndpoint:
         self._uploads = uploads
 
     def cluster_operation(self, ctxt: dict[str, Any], cluster_uuid: str) -> None:
-        del ctxt  # the operation and its owner are in the database; the caller was authorized
-        self._ops.submit(cluster_uuid)
+        # The operation, with who asked, is in the database already (the runner's events
+        # carry that caller); here the cast's caller is only logged.
+        with context.calling(ctxt) as caller:
+            LOG.info("cluster %s: operation cast by %s", cluster_uuid, caller.request_id)
+            self._ops.submit(cluster_uuid)
 
     def cluster_load_image(
         self, ctxt: dict[str, Any], cluster_uuid: str, path: str
@@ -40,8 +43,8 @@ class ConductorEndpoint:
         Answers {"bay_uuid", "images", "nodes"}; errors reach the caller as magnum
         exceptions.
         """
-        del ctxt  # the API authorized the caller against the bay
-        return rpc.answer("Loading the image", lambda: self._load(cluster_uuid, path))
+        with context.calling(ctxt):  # the API authorized the caller against the cluster
+            return rpc.answer("Loading the image", lambda: self._load(cluster_uuid, path))
 
     def _load(self, cluster_uuid: str, path: str) -> dict[str, Any]:
         upload = pathlib.Path(path)
@@ -68,27 +71,28 @@ class ContainerEndpoint:
         self._handler = handler
 
     def container_create(self, ctxt: dict[str, Any], values: dict[str, Any]) -> Any:
-        return rpc.answer("Creating the container", lambda: self._handler.create(ctxt, values))
+        with context.calling(ctxt):
+            return rpc.answer("Creating the container", lambda: self._handler.create(ctxt, values))
 
     def container_show(self, ctxt: dict[str, Any], uuid: str) -> Any:
-        del ctxt
-        return rpc.answer("Refreshing the container", lambda: self._handler.show(uuid))
+        with context.calling(ctxt):
+            return rpc.answer("Refreshing the container", lambda: self._handler.show(uuid))
 
     def container_action(self, ctxt: dict[str, Any], uuid: str, action: str) -> Any:
-        del ctxt
-        return rpc.answer(
-            f"Container {action}",
-            lambda: self._handler.action(uuid, capabilities.ContainerAction(action)),
-        )
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Container {action}",
+                lambda: self._handler.action(uuid, capabilities.ContainerAction(action)),
+            )
 
     def container_logs(self, ctxt: dict[str, Any], uuid: str) -> Any:
-        del ctxt
-        return rpc.answer("Reading logs", lambda: self._handler.logs(uuid))
+        with context.calling(ctxt):
+            return rpc.answer("Reading logs", lambda: self._handler.logs(uuid))
 
     def container_exec(self, ctxt: dict[str, Any], uuid: str, command: str) -> Any:
-        del ctxt
-        return rpc.answer("Executing", lambda: self._handler.execute(uuid, command))
+        with context.calling(ctxt):
+            return rpc.answer("Executing", lambda: self._handler.execute(uuid, command))
 
     def container_delete(self, ctxt: dict[str, Any], uuid: str) -> Any:
-        del ctxt
-        return rpc.answer("Deleting the container", lambda: self._handler.delete(uuid))
+        with context.calling(ctxt):
+            return rpc.answer("Deleting the container", lambda: self._handler.delete(uuid))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import TypeVar
 
-from magnum.common import exceptions, utils
+from magnum.common import context, exceptions, utils
 from magnum.conductor.handlers import cluster as cluster_handlers
 from magnum.conductor.handlers import task as task_mod
 from magnum.db import engine
@@ -203,6 +203,14 @@ class ClusterOperations:
             )
 
     def _run_one(self, task: task_mod.Task) -> None:
+        actor = task.fence.actor  # who asked for the operation: its log lines name them
+        caller = {"project_id": actor.project_id or "", "user_id": actor.user_id}
+        if actor.request_id is not None:
+            caller["request_id"] = actor.request_id
+        with context.calling(caller):
+            self._run_as_caller(task)
+
+    def _run_as_caller(self, task: task_mod.Task) -> None:
         handler = cluster_handlers.HANDLERS[task.op]
         uuid = task.cluster.uuid
         task.start()
