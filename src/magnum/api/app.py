@@ -10,12 +10,13 @@ from typing import Any
 import falcon
 from oslo_config import cfg
 
-from magnum.api import errors, middleware, policy, routes, routing
+from magnum.api import errors, middleware, policy, routes, routing, validation
 from magnum.common import images as image_archives
 from magnum.common import pki
 from magnum.conductor import rpcapi
 from magnum.db import engine
 from magnum.drivers import registry
+from magnum.objects import quotas
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -34,6 +35,16 @@ class Api:
     upload_dir: pathlib.Path
     max_image_size: int
     image_load_timeout: int
+    quota_clusters: int  # [quotas] defaults
+    quota_nodes: int
+
+    def limits(self) -> quotas.Limits:
+        """Quota defaults and the infrastructure's capacity now (cheap: no remote calls)."""
+        return validation.limits(
+            self.drivers,
+            clusters_per_project=self.quota_clusters,
+            nodes_per_project=self.quota_nodes,
+        )
 
 
 def build(
@@ -51,6 +62,8 @@ def build(
         upload_dir=image_archives.upload_dir(conf),
         max_image_size=conf.api.max_image_size,
         image_load_timeout=conf.api.image_load_timeout,
+        quota_clusters=conf.quotas.max_clusters_per_project,
+        quota_nodes=conf.quotas.max_nodes_per_project,
     )
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
         middleware=middleware.pipeline(conf, own_bodies=routes.own_bodies())

@@ -100,6 +100,18 @@ class ClusterTypeNotEnabled(Invalid):
     template = "Bay type ({server_type}, {os}, {coe}) not enabled."
 
 
+class QuotaExceeded(Invalid):
+    """A resize beyond the project's quota (400: the request asks for too much)."""
+
+    template = "Resource limit exceeded: {msg}"
+
+
+class CapacityExceeded(Invalid):
+    """More nodes than the infrastructure holds, all clusters together."""
+
+    template = "{detail}"
+
+
 class ImageNotAvailable(Invalid):
     template = "Image {image} is not available in bay {cluster}{why}."
 
@@ -133,6 +145,12 @@ class NotAuthorized(MagnumError):
 
 class PolicyNotAuthorized(NotAuthorized):
     template = "Policy doesn't allow {action} to be performed."
+
+
+class ResourceLimitExceeded(NotAuthorized):
+    """A create beyond the project's quota (403, as in Magnum)."""
+
+    template = "Resource limit exceeded: {msg}"
 
 
 class ClusterTemplatePublishDenied(NotAuthorized):

@@ -3,14 +3,17 @@
 
 Bay operations are *casts*: the API has already recorded the operation in the
 database, so a conductor that misses the message still finds it on its next
-scan for unowned operations. Loading an image into a bay is a *call*: the tenant
-waits for its answer.
+scan for unowned operations. Casts are sent in the background and never delay
+the answer. Loading an image into a bay and the container operations are *calls*:
+the tenant waits for the answer, unless the broker does not answer, which ends
+the wait with 503 (see magnum.common.rpc.Broker).
 
 Versions: 1.0 bay_operation, ping; 1.1 bay_load_image; 1.2 container_* (calls).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import oslo_messaging as messaging
@@ -24,12 +27,24 @@ RPC_VERSION = "1.2"
 class ConductorAPI:
     def __init__(self, conf: cfg.ConfigOpts, transport: Any) -> None:
         self._client = messaging.get_rpc_client(
-            transport, rpc.target(conf), version_cap=RPC_VERSION
+            transport, rpc.target(conf), version_cap=RPC_VERSION, retry=rpc.PUBLISH_RETRY
+        )
+        self._timeout = float(conf.rpc_response_timeout)
+        # Calls in flight: every API thread may wait on one, plus as many left behind
+        # in oslo.messaging's reconnect loop when the broker went away under them.
+        self._broker = rpc.Broker(
+            conf, timeout=conf.api.broker_timeout, slots=max(8, 2 * conf.api.threads)
         )
 
     def cluster_operation(self, ctx: context.RequestContext, *, cluster_uuid: str) -> None:
-        """Tell the conductors that `bay_uuid` has an operation waiting (create, update, delete)."""
-        self._client.cast(ctx.to_dict(), "cluster_operation", cluster_uuid=cluster_uuid)
+        """Tell the conductors that `bay_uuid` has an operation waiting (create, update,
+        delete). Returns at once: the message is sent in the background, or left to the
+        conductors' scan when the broker does not answer."""
+        ctxt = ctx.to_dict()
+        self._broker.cast(
+            f"bay {cluster_uuid}",
+            lambda: self._client.cast(ctxt, "cluster_operation", cluster_uuid=cluster_uuid),
+        )
 
     def cluster_load_image(
         self, ctx: context.RequestContext, *, cluster_uuid: str, path: str, timeout: float
@@ -37,9 +52,12 @@ class ConductorAPI:
         """Have a conductor load the archive at `path` (under the shared upload directory)
         into every node of the bay; its answer {"bay_uuid", "images", "nodes"}."""
         client = self._client.prepare(version="1.1", timeout=timeout)
+        ctxt = ctx.to_dict()
         try:
-            answer = client.call(
-                ctx.to_dict(), "cluster_load_image", cluster_uuid=cluster_uuid, path=path
+            answer = self._call(
+                "cluster_load_image",
+                lambda: client.call(ctxt, "cluster_load_image", cluster_uuid=cluster_uuid, path=path),
+                timeout=timeout,
             )
         except messaging.MessagingTimeout:
             raise exceptions.ClusterOperationFailed(
@@ -48,10 +66,24 @@ class ConductorAPI:
         result: dict[str, Any] = answer
         return result
 
+    def _call(self, method: str, send: Callable[[], Any], *, timeout: float) -> Any:
+        """`send()`, an RPC call of `method` giving up after `timeout` seconds; a broker
+        that cannot take it (or goes away while it waits) is ConductorUnreachable (503)."""
+        try:
+            return self._broker.call(method, send, timeout=timeout)
+        except (messaging.MessagingTimeout, messaging.RemoteError):
+            raise
+        except (messaging.MessagingException, OSError) as exc:  # could not publish
+            raise rpc.ConductorUnreachable(reason=f"the message broker refused {method}") from exc
+
     # --- containers (calls: the tenant waits for Docker's answer) ----------------------
     def _container_call(self, ctx: context.RequestContext, method: str, **kwargs: Any) -> Any:
+        client = self._client.prepare(version="1.2", timeout=self._timeout)
+        ctxt = ctx.to_dict()
         try:
-            answer = self._client.prepare(version="1.2").call(ctx.to_dict(), method, **kwargs)
+            answer = self._call(
+                method, lambda: client.call(ctxt, method, **kwargs), timeout=self._timeout
+            )
         except messaging.MessagingTimeout:
             raise exceptions.ClusterOperationFailed(
                 reason=f"No conductor answered {method} in time."
@@ -79,4 +111,5 @@ class ConductorAPI:
         self._container_call(ctx, "container_delete", uuid=uuid)
 
     def ping(self, ctx: context.RequestContext, *, timeout: float = 5.0) -> bool:
-        return bool(self._client.prepare(timeout=timeout).call(ctx.to_dict(), "ping"))
+        client, ctxt = self._client.prepare(timeout=timeout), ctx.to_dict()
+        return bool(self._call("ping", lambda: client.call(ctxt, "ping"), timeout=timeout))

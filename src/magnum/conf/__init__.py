@@ -185,12 +185,30 @@ CERTIFICATES_OPTS = [
     ),
 ]
 
+QUOTAS_OPTS = [
+    cfg.IntOpt(
+        "max_clusters_per_project",
+        default=20,
+        min=0,
+        help="Clusters a project may have (Magnum's default); a quota record of the project "
+        "overrides it. 0 allows none.",
+    ),
+    cfg.IntOpt(
+        "max_nodes_per_project",
+        default=100,
+        min=0,
+        help="Nodes (masters and workers of all its clusters) a project may have; a quota "
+        "record of the project overrides it. 0 allows none.",
+    ),
+]
+
 GROUPS: dict[str, list[Any]] = {
     "DEFAULT": DEFAULT_OPTS,
     "api": API_OPTS,
     "database": DATABASE_OPTS,
     "conductor": CONDUCTOR_OPTS,
     "certificates": CERTIFICATES_OPTS,
+    "quotas": QUOTAS_OPTS,
     local.GROUP: local.OPTS,
 }
 

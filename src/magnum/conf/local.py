@@ -69,6 +69,13 @@ OPTS: list[cfg.Opt] = [
         help="Largest number of nodes (masters + workers) in one bay.",
     ),
     cfg.IntOpt(
+        "max_nodes_total",
+        default=0,
+        min=0,
+        help="Nodes of all bays together this host may run (the host-wide budget). 0 derives "
+        "it from the host's memory: MemTotal / node_memory_estimate.",
+    ),
+    cfg.IntOpt(
         "node_memory_estimate",
         default=60,
         min=1,

@@ -243,3 +243,17 @@ class ClusterEvent(Base):
     user_id: Mapped[str | None] = mapped_column(sa.String(255))
     project_id: Mapped[str | None] = mapped_column(sa.String(255))
     conductor: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class Quota(_Timestamps, Base):
+    """A project's limit on a resource (Magnum's quota: resource "Cluster"; ours also "Node").
+    `hard_limit` None means the configured default ([quotas]). A project's row for
+    "Cluster" is also the lock that serialises its creates and resizes."""
+
+    __tablename__ = "quota"
+    __table_args__ = (sa.UniqueConstraint("project_id", "resource", name="uq_quota_project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    resource: Mapped[str] = mapped_column(sa.String(255))
+    hard_limit: Mapped[int | None] = mapped_column(sa.Integer)

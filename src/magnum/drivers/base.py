@@ -166,10 +166,21 @@ class InfraDriver(abc.ABC):
         self.conf = conf
 
     def validate(
-        self, cluster_template: ClusterTemplateView, *, master_count: int, node_count: int
+        self,
+        cluster_template: ClusterTemplateView,
+        *,
+        master_count: int,
+        node_count: int,
+        existing: int = 0,
     ) -> None:
-        """Cheap checks before anything is built. Raises Invalid subclasses."""
-        del cluster_template, master_count, node_count
+        """Cheap checks before anything is built, for a cluster of these counts of which
+        `existing` nodes are built already (a resize). Raises Invalid subclasses."""
+        del cluster_template, master_count, node_count, existing
+
+    def capacity(self) -> int | None:
+        """Nodes this infrastructure holds in all, for every cluster together (the budget the
+        API holds requests to); None when it sets no limit. Cheap: no remote calls."""
+        return None
 
     @abc.abstractmethod
     def create_nodes(self, task: ClusterTask, specs: Sequence[NodeSpec]) -> list[Node]:

@@ -26,7 +26,15 @@ from sqlalchemy import orm
 
 from magnum.common import context, exceptions, utils
 from magnum.db import engine, models
-from magnum.objects import cluster_templates, events, fields, nodegroups, query, vocabulary
+from magnum.objects import (
+    cluster_templates,
+    events,
+    fields,
+    nodegroups,
+    query,
+    quotas,
+    vocabulary,
+)
 
 C = models.Cluster
 
@@ -170,16 +178,21 @@ def create(
     *,
     default_timeout: int,
     check: Callable[[models.ClusterTemplate], None] | None = None,
+    limits: quotas.Limits | None = None,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
 ) -> models.Cluster:
     """Insert a cluster in CREATE_IN_PROGRESS with its default nodegroups and the create
     operation. The template is locked so it cannot vanish meanwhile; `check` may refuse
-    the cluster for its template before anything is written."""
+    the cluster for its template, and `limits` for the project's quotas or the host's
+    budget, before anything is written."""
     template = cluster_templates.get(
         session, ctx, values["cluster_template_id"], for_update=True, vocab=vocab
     )
     if check is not None:
         check(template)
+    if limits is not None:
+        nodes = int(values["master_count"]) + int(values["node_count"])
+        quotas.reserve(session, ctx.project_id, limits, clusters=1, nodes=nodes)
     row = C(
         uuid=utils.new_uuid(),  # a client-supplied uuid is ignored, as in Magnum
         project_id=ctx.project_id,
@@ -223,13 +236,7 @@ def request(
 ) -> models.Operation:
     """Record that `op` should run on `row` (locked by the caller), or refuse if the
     cluster's state forbids it. An operation it replaces is marked superseded."""
-    current = fields.ClusterStatus(row.status)
-    if not fields.may_start(op, current):
-        if op is fields.Operation.UPDATE:
-            raise exceptions.InvalidState(
-                detail=f'Updating a {vocab.word} when status is "{current}" is not supported.'
-            )
-        raise vocab.in_progress(cluster_name=row.name or row.uuid)
+    _may_start(row, op, vocab)
     actor = events.Actor.of(ctx)
     if row.operation_id is not None:
         replaced = session.get(models.Operation, row.operation_id)
@@ -251,15 +258,60 @@ def request(
     return record
 
 
-def resize(
-    session: orm.Session, row: models.Cluster, nodegroup: models.NodeGroup, node_count: int
-) -> None:
-    """Set a nodegroup's node count and the cluster's sums (the caller has requested the
-    update that makes it so)."""
+def _may_start(row: models.Cluster, op: fields.Operation, vocab: vocabulary.Vocabulary) -> None:
+    current = fields.ClusterStatus(row.status)
+    if not fields.may_start(op, current):
+        if op is fields.Operation.UPDATE:
+            raise exceptions.InvalidState(
+                detail=f'Updating a {vocab.word} when status is "{current}" is not supported.'
+            )
+        raise vocab.in_progress(cluster_name=row.name or row.uuid)
+
+
+def request_resize(
+    session: orm.Session,
+    row: models.Cluster,
+    ctx: context.RequestContext,
+    nodegroup: models.NodeGroup,
+    node_count: int,
+    *,
+    default_timeout: int,
+    check: Callable[[models.ClusterTemplate, int, int, int], None] | None = None,
+    limits: quotas.Limits | None = None,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.Operation:
+    """Record an update that sets `nodegroup` (of `row`, locked by the caller) to
+    `node_count` nodes. Every path that changes a node count comes here, and the new
+    counts pass the same checks as a create before anything is recorded: `check(template,
+    master_count, node_count, existing)` (the drivers' validate) and the quotas."""
+    _may_start(row, fields.Operation.UPDATE, vocab)  # a 409 comes before any 400
+    delta = node_count - nodegroup.node_count
+    masters = row.master_count + (delta if nodegroup.role == nodegroups.MASTER else 0)
+    workers = row.node_count + (delta if nodegroup.role == nodegroups.WORKER else 0)
+    if check is not None:
+        template = session.scalar(
+            sa.select(models.ClusterTemplate).where(
+                models.ClusterTemplate.uuid == row.cluster_template_id
+            )
+        )
+        if template is not None:
+            check(template, masters, workers, row.master_count + row.node_count)
+    if limits is not None and delta > 0:
+        quotas.reserve(session, row.project_id, limits, clusters=0, nodes=delta, resize=True)
+    record = request(
+        session,
+        row,
+        fields.Operation.UPDATE,
+        ctx,
+        default_timeout=default_timeout,
+        args={"node_count": node_count},
+        vocab=vocab,
+    )
     nodegroup.node_count = node_count
     session.flush()
     row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
     session.flush()
+    return record
 
 
 # --- the conductor's writes (fenced by the lease) -------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import pathlib
 import shlex
 import threading
@@ -57,12 +58,21 @@ class FakeInfra(base.InfraDriver):
         return pathlib.Path(self.conf.state_path) / "fake" / task.cluster.uuid
 
     def validate(
-        self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
+        self,
+        cluster_template: base.ClusterTemplateView,
+        *,
+        master_count: int,
+        node_count: int,
+        existing: int = 0,
     ) -> None:
+        del existing
         if cluster_template.flavor_id == "too-big":
             raise exceptions.InvalidParameterValue(err="Flavor too-big does not fit this host.")
         if master_count + node_count > 1000:  # what create_nodes holds without fake_max_nodes
             raise exceptions.InvalidParameterValue(err="The fake host holds 1000 nodes at most.")
+
+    def capacity(self) -> int | None:
+        return int(os.environ.get("MAGNUM_FAKE_CAPACITY", "100000"))
 
     def create_nodes(
         self, task: base.ClusterTask, specs: Sequence[base.NodeSpec]

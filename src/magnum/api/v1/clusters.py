@@ -66,6 +66,14 @@ class _Base:
                 "bay %s: could not notify the conductors; left for their next scan", cluster_uuid
             )
 
+    def _check_counts(
+        self, template: models.ClusterTemplate, masters: int, workers: int, existing: int
+    ) -> None:
+        """A resize runs the drivers' validate of a create, for the new counts."""
+        validation.cluster(
+            self.api.drivers, template, master_count=masters, node_count=workers, existing=existing
+        )
+
 
 class Collection(_Base, common.Listing):
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
@@ -94,6 +102,7 @@ class Collection(_Base, common.Listing):
                     view.to_internal(body.model_dump()),
                     default_timeout=self.api.default_bay_timeout,
                     check=check,
+                    limits=self.api.limits(),
                     vocab=view.vocab,
                 )
             except exceptions.ClusterTemplateNotFound as exc:  # a bad body field is a 400
@@ -139,19 +148,19 @@ class Item(_Base):
                     err=f"cannot change {view.vocab.word} property(ies) {', '.join(forbidden)}."
                 )
             if changed:
-                node_count = values["node_count"]
-                clusters.request(
-                    session,
-                    row,
-                    fields.Operation.UPDATE,
-                    ctx,
-                    default_timeout=self.api.default_bay_timeout,
-                    args={"node_count": node_count},
-                    vocab=view.vocab,
-                )
                 group = nodegroups.default(session, row.uuid, nodegroups.WORKER)
                 assert group is not None, "every cluster has a default worker nodegroup"
-                clusters.resize(session, row, group, node_count)
+                clusters.request_resize(
+                    session,
+                    row,
+                    ctx,
+                    group,
+                    values["node_count"],
+                    default_timeout=self.api.default_bay_timeout,
+                    check=self._check_counts,
+                    limits=self.api.limits(),
+                    vocab=view.vocab,
+                )
         if changed:
             self._notify(ctx, row.uuid)
         common.send(resp, view.render(row, req.prefix))

@@ -164,6 +164,12 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
     coe = drivers.coe_for(task.cluster_template.coe)
     infra = _infra(drivers, task)
     nodes = infra.list_nodes(task)
+    # The API checked these counts; check again before building anything, so a count
+    # recorded by anything else (an older release, a hand edit) fails the update instead
+    # of the conductor.
+    counts = {"master_count": task.cluster.master_count, "node_count": task.cluster.node_count}
+    infra.validate(task.cluster_template, **counts, existing=len(nodes))
+    coe.validate(task.cluster_template, **counts)
     workers = sorted((n for n in nodes if n.role is base.Role.WORKER), key=_index)
     wanted = task.cluster.node_count
     # Workers an earlier run of this operation was adding when its conductor died: the

@@ -65,9 +65,27 @@ def loop_devices_usable() -> bool:
     return pathlib.Path("/dev/loop-control").exists() and shutil.which("mkfs.ext4") is not None
 
 
-def validate(conf: cfg.ConfigOpts, model: base.ClusterTemplateView, *, nodes: int) -> None:
-    """Raises InvalidParameterValue naming the first field this host cannot honour."""
-    _check_counts(conf, nodes)
+def host_capacity(conf: cfg.ConfigOpts) -> int:
+    """Nodes of all bays together this host may run ([local] max_nodes_total, or what its
+    memory holds at node_memory_estimate MB a node)."""
+    if conf.local.max_nodes_total:
+        return int(conf.local.max_nodes_total)
+    return mem_total_mb() // int(conf.local.node_memory_estimate)
+
+
+def mem_total_mb() -> int:
+    for line in pathlib.Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def validate(
+    conf: cfg.ConfigOpts, model: base.ClusterTemplateView, *, nodes: int, existing: int = 0
+) -> None:
+    """Raises InvalidParameterValue naming the first field this host cannot honour, for a
+    bay of `nodes` nodes of which `existing` are built already."""
+    _check_counts(conf, nodes, existing)
     flavor(conf, model.flavor_id)
     flavor(conf, model.master_flavor_id or model.flavor_id)
     _check_catalog(conf, model)
@@ -75,15 +93,15 @@ def validate(conf: cfg.ConfigOpts, model: base.ClusterTemplateView, *, nodes: in
     _check_values(model)
 
 
-def _check_counts(conf: cfg.ConfigOpts, nodes: int) -> None:
+def _check_counts(conf: cfg.ConfigOpts, nodes: int, existing: int) -> None:
     limit = conf.local.max_nodes_per_bay
     if nodes > limit:
         raise _bad(f"A bay on the local driver holds at most {limit} nodes; {nodes} asked.")
-    need = nodes * conf.local.node_memory_estimate
-    if need > (free := mem_available_mb()):
+    more = nodes - existing
+    need = more * conf.local.node_memory_estimate
+    if more > 0 and need > (free := mem_available_mb()):
         raise _bad(
-            f"This host cannot hold {nodes} more nodes: about {need} MB needed, "
-            f"{free} MB available."
+            f"This host cannot hold {more} more nodes: about {need} MB needed, {free} MB available."
         )
 
 

@@ -37,9 +37,19 @@ class LocalInfra(base.InfraDriver):
 
     # --- contract --------------------------------------------------------------
     def validate(
-        self, cluster_template: base.ClusterTemplateView, *, master_count: int, node_count: int
+        self,
+        cluster_template: base.ClusterTemplateView,
+        *,
+        master_count: int,
+        node_count: int,
+        existing: int = 0,
     ) -> None:
-        catalog.validate(self.conf, cluster_template, nodes=master_count + node_count)
+        catalog.validate(
+            self.conf, cluster_template, nodes=master_count + node_count, existing=existing
+        )
+
+    def capacity(self) -> int | None:
+        return catalog.host_capacity(self.conf)
 
     def create_nodes(
         self, task: base.ClusterTask, specs: Sequence[base.NodeSpec]
