@@ -99,8 +99,8 @@ def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
 
 
 def without_kept(snap: dict[str, Any], state_root: pathlib.Path) -> dict[str, Any]:
-    """The snapshot minus what the driver keeps per host on purpose: the base-image cache,
-    lock files and the key secret."""
+    """The snapshot minus what the service keeps per host on purpose: the base-image cache,
+    lock files (and the conductors' incarnation directory), the key secret, the database."""
     kept = str(state_root)
     out = dict(snap)
     out["files"] = [
@@ -109,7 +109,7 @@ def without_kept(snap: dict[str, Any], state_root: pathlib.Path) -> dict[str, An
         if not (
             p == kept
             or p.startswith(f"{kept}/images")
-            or p.endswith((".lock", "pki.secret", ".sqlite", ".sqlite-journal"))
+            or p.endswith((".lock", "pki.secret", ".sqlite", ".sqlite-journal", "/conductors"))
         )
     ]
     return out

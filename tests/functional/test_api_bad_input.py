@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from magnum.common import exceptions
 from tests.functional import _api
 from tests.functional.conftest import BAYMODEL, Service
 
@@ -19,7 +20,9 @@ NOT_JSON_OBJECT = "Invalid input for argument {arg}: expected a JSON object"
 
 
 def _field(name: str, value: Any, reason: str) -> str:
-    return f"Invalid input for field/attribute {name}. Value: '{value}'. {reason}"
+    """The message naming a bad value (shown cut to 255 characters, then an ellipsis)."""
+    shown = exceptions.shorten(value)
+    return f"Invalid input for field/attribute {name}. Value: '{shown}'. {reason}"
 
 
 def _without(key: str) -> dict[str, Any]:
@@ -442,3 +445,53 @@ def test_policy_denials(svc: Service) -> None:
     _api.error(res, 403, "Policy doesn't allow magnum-service:get_all to be performed.")
     res = svc.get("/v1/mservices", headers={"X-Roles": ""})
     _api.error(res, 403, "Policy doesn't allow magnum-service:get_all to be performed.")
+
+
+# --- identity headers (noauth) -------------------------------------------------------------
+IDENTITY = ("X-Project-Id", "X-User-Id", "X-Project-Name", "X-User-Name")
+BAD_IDENTITY = [
+    ("p" * 256, "is longer than 255 characters"),
+    ("", "is empty"),
+    ("p\x00", "holds a control character"),
+    ("p\x01q", "holds a control character"),
+    ("p\x7f", "holds a control character"),
+    ("p\tq", "holds a control character"),
+]
+
+
+def test_identity_headers_are_checked_at_the_edge(svc: Service, subtests: pytest.Subtests) -> None:
+    """The same 400 on every database, before anything reads or stores the value (a 256
+    character project id was a 500 on PostgreSQL, a 201 on SQLite)."""
+    for header in IDENTITY:
+        for value, problem in BAD_IDENTITY:
+            with subtests.test(header=header, value=value[:8]):
+                expected = f"Invalid {header} header: it {problem}."
+                res = svc.post("/v1/baymodels", BAYMODEL, headers={header: value})
+                _api.error(res, 400, expected)
+                _api.error(svc.get("/v1/bays", headers={header: value}), 400, expected)
+    for value, problem in [
+        ("member,\x01", "it holds a control character."),
+        ("member," + "r" * 256, "a role is longer than 255 characters."),
+        ("r," * 2049, "it is longer than 4096 characters."),
+    ]:
+        with subtests.test(header="X-Roles", value=value[:8]):
+            res = svc.post("/v1/baymodels", BAYMODEL, headers={"X-Roles": value})
+            _api.error(res, 400, f"Invalid X-Roles header: {problem}")
+    assert _api.names(svc, "baymodels") == []
+
+
+def test_identity_headers_at_the_limit_are_stored(svc: Service) -> None:
+    project, user = "p" * 255, "u" * 255
+    headers = {"X-User-Id": user, "X-Project-Name": "n" * 255, "X-User-Name": "m" * 255}
+    res = svc.post("/v1/baymodels", BAYMODEL, project=project, headers=headers)
+    assert res.status_code == 201, res.text
+    listed = svc.get("/v1/baymodels", project=project, headers={"X-User-Id": user})
+    assert [m["name"] for m in listed.json["baymodels"]] == ["m1"]
+    assert _api.names(svc, "baymodels") == []
+    # UTF-8 (as clients send it; WSGI hands it over as latin-1) counts in characters
+    accented = ("é" * 255).encode().decode("latin-1")
+    user_header = {"X-User-Id": "u"}
+    assert svc.get("/v1/bays", project=accented, headers=user_header).status_code == 200
+    too_long = ("é" * 256).encode().decode("latin-1")
+    res = svc.get("/v1/bays", project=too_long, headers=user_header)
+    _api.error(res, 400, "Invalid X-Project-Id header: it is longer than 255 characters.")

@@ -6,6 +6,7 @@ is when the COE driver cannot load images. The real loading is in test_bay_image
 from __future__ import annotations
 
 import datetime
+import gzip
 import io
 import json
 import pathlib
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from magnum.common import exceptions, utils
 from magnum.conductor import operations
+from magnum.conductor.handlers import images as image_handlers
 from magnum.db import models
 from magnum.objects import clusters as leases
 from tests.functional import _api
@@ -100,6 +102,48 @@ def test_bad_uploads(service_factory: Any, tmp_path: pathlib.Path) -> None:
             )
         )
     _api.error(_upload(svc, "b1", ARCHIVE), 409, contains=("busy",))
+
+
+def test_unpacked_size_and_entries_are_limited_before_the_conductor(
+    service_factory: Any,
+) -> None:
+    """A small upload that unpacks to more than [api] max_image_unpacked_size, or holds more
+    than max_image_members entries, is refused by the API's inspection (413): the conductor,
+    which would answer "not supported" here, never hears of it."""
+    svc = service_factory(
+        api={"max_image_size": 65536, "max_image_unpacked_size": 1 << 20, "max_image_members": 50}
+    )
+    _cluster(svc)
+    cluster = svc.wait_cluster("b1", _settled)
+    assert cluster is not None and cluster["status"] == "CREATE_COMPLETE", cluster
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["t/x:1"], "Layers": ["l/layer.tar"]}])
+    files = {"c.json": b"{}", "manifest.json": manifest.encode()}
+    bomb = gzip.compress(_tar(files | {"l/layer.tar": bytes(2 << 20)}), mtime=0)
+    assert len(bomb) < 65536
+    _api.error(_upload(svc, "b1", bomb), 413, contains=("max_image_unpacked_size", "1048576"))
+    layer_bomb = _tar(files | {"l/layer.tar": gzip.compress(bytes(2 << 20), mtime=0)})
+    _api.error(_upload(svc, "b1", layer_bomb), 413, contains=("max_image_unpacked_size",))
+    crowded = _tar(files | {"l/layer.tar": _tar({f"f{i}": b"" for i in range(60)})})
+    _api.error(_upload(svc, "b1", crowded), 413, contains=("max_image_members", "50 files"))
+    # Within every limit, the archive reaches the conductor; the compressed size still counts.
+    _api.error(_upload(svc, "b1", ARCHIVE), 400, "Loading images into swarm bays is not supported.")
+    _api.error(_upload(svc, "b1", b"x" * 65537), 413, contains=("max_image_size",))
+    assert not list((pathlib.Path(svc.conf.state_path) / "uploads").iterdir())
+
+
+def test_errors_never_name_the_state_path(svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conductor that fails to open the upload (an OSError names its file) answers an
+    error that does not say where the host keeps its state."""
+
+    def fail(drivers: Any, task: Any, path: pathlib.Path) -> None:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(image_handlers, "load", fail)
+    _cluster(svc)
+    assert svc.wait_cluster("b1", _settled) is not None
+    res = _upload(svc, "b1", ARCHIVE)
+    _api.error(res, 500, contains=("No such file or directory: '<host path>'",), code="server")
+    assert svc.conf.state_path not in res.text
 
 
 def test_openapi_names_the_route(svc: Service) -> None:

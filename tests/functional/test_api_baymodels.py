@@ -94,7 +94,6 @@ def test_default_network_driver_per_coe(svc: Service, coe: str, driver: str) -> 
 
 def test_create_with_every_field(svc: Service) -> None:
     given = {
-        "uuid": str(uuidlib.uuid4()),
         "name": "all fields ünïcode",
         "coe": "swarm",
         "image_id": "img",
@@ -121,7 +120,7 @@ def test_create_with_every_field(svc: Service) -> None:
     assert res.status_code == 201, res.text
     expected = given | {"tls_disabled": True, "public": True, "cluster_distro": None}
     assert {k: res.json[k] for k in expected} == expected
-    assert svc.get(f"/v1/baymodels/{given['uuid']}").json == res.json
+    assert svc.get(f"/v1/baymodels/{res.json['uuid']}").json == res.json
 
 
 def test_null_means_default(svc: Service) -> None:
@@ -134,16 +133,23 @@ def test_null_means_default(svc: Service) -> None:
     assert created["network_driver"] == "docker"
 
 
-def test_client_uuid_is_honoured_and_duplicates_conflict(svc: Service) -> None:
-    uuid = str(uuidlib.uuid4())
-    assert _api.make_cluster_template(svc, uuid=uuid)["uuid"] == uuid
-    res = svc.post("/v1/baymodels", BAYMODEL | {"uuid": uuid, "name": "other"})
-    _api.error(res, 409, f"A baymodel with UUID {uuid} already exists.")
-    # also across projects: uuids are global
-    res = svc.post("/v1/baymodels", BAYMODEL | {"uuid": uuid}, project="p2")
-    _api.error(res, 409, f"A baymodel with UUID {uuid} already exists.")
-    assert _api.names(svc, "baymodels") == ["m1"]
-    assert _api.names(svc, "baymodels", project="p2") == []
+def test_client_uuid_is_ignored_so_no_answer_tells_where_a_uuid_is(svc: Service) -> None:
+    """A create answers alike whether the uuid it names is free, the caller's own or
+    another project's (a 409 for another project's told that it exists): the uuid is
+    ignored, as Magnum ignores a bay's."""
+    theirs = _api.make_cluster_template(svc, project="p2", name="theirs")
+    mine = _api.make_cluster_template(svc, name="mine")
+    answers = []
+    for uuid in (str(uuidlib.uuid4()), mine["uuid"], theirs["uuid"]):
+        res = svc.post("/v1/baymodels", BAYMODEL | {"uuid": uuid, "name": "again"})
+        assert res.status_code == 201, res.text
+        assert res.json["uuid"] != uuid and _api.UUID.match(res.json["uuid"])
+        answers.append({k: v for k, v in res.json.items() if k not in ("uuid", "links")})
+        answers[-1].pop("created_at")
+    assert answers[0] == answers[1] == answers[2]
+    assert _api.names(svc, "baymodels") == ["mine", "again", "again", "again"]
+    assert _api.names(svc, "baymodels", project="p2") == ["theirs"]
+    assert svc.get(f"/v1/baymodels/{theirs['uuid']}", project="p2").json["name"] == "theirs"
 
 
 def test_any_member_may_publish_by_default(svc: Service) -> None:

@@ -5,15 +5,20 @@ with Docker's state rules): every endpoint, placement, bad input, policy, sync."
 from __future__ import annotations
 
 import pathlib
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import falcon.testing
 import pytest
 import sqlalchemy as sa
 
 from magnum.db import models
-from tests.functional import _api
+from magnum.drivers import capabilities
+from magnum.objects import containers as container_rows
+from tests.functional import _api, _http
 from tests.functional.conftest import Service
 
 FIELDS = {
@@ -129,12 +134,14 @@ def test_container_lifecycle(svc: Service, cluster: dict[str, Any]) -> None:
     act("reboot", "Running")
     res = svc.get(f"{path}/logs")
     assert res.status_code == 200 and res.json == {
-        "output": "run 1 of sleep 3600\nrun 2 of sleep 3600\n"
+        "output": "run 1 of sleep 3600\nrun 2 of sleep 3600\n",
+        "truncated": False,
     }
     res = _put(svc, f"{path}/execute", params={"command": "echo hello world"})
     assert res.status_code == 200, res.text
-    assert res.json == {"output": "hello world\n"}
-    assert _put(svc, f"{path}/execute?command=env").json == {"output": "A=1\nB=two\n"}
+    assert res.json == {"output": "hello world\n", "truncated": False}
+    env = _put(svc, f"{path}/execute?command=env").json
+    assert env == {"output": "A=1\nB=two\n", "truncated": False}
     act("stop", "Stopped")
     act("stop", "Stopped")
 
@@ -168,12 +175,18 @@ def test_methods_and_unknown_actions(svc: Service, cluster: dict[str, Any]) -> N
     _api.error(_put(svc, f"{path}/start?force=1"), 400, 'Unknown argument: "force"')
 
 
-def test_client_uuid_honoured_and_duplicates_refused(svc: Service, cluster: dict[str, Any]) -> None:
-    mine = str(uuid.uuid4())
-    assert _create(svc, cluster, uuid=mine)["uuid"] == mine
-    res = svc.post("/v1/containers", {"uuid": mine, "image": IMAGE, "bay_uuid": cluster["uuid"]})
-    _api.error(res, 409, f"A container with UUID {mine} already exists.")
-    assert _rows(svc) == 1
+def test_client_uuid_is_ignored_so_no_answer_tells_where_a_uuid_is(
+    svc: Service, cluster: dict[str, Any]
+) -> None:
+    """A create answers alike whether the uuid it names is free, the caller's own or another
+    project's container's (a 409 for that one told that it exists): the uuid is ignored."""
+    theirs = _create(svc, _cluster(svc, project="p2"), project="p2")
+    mine = _create(svc, cluster)
+    for asked in (str(uuid.uuid4()), mine["uuid"], theirs["uuid"]):
+        made = _create(svc, cluster, uuid=asked, name="again")
+        assert made["uuid"] != asked and _api.UUID.match(made["uuid"])
+    assert _rows(svc) == 5
+    assert svc.get(f"/v1/containers/{theirs['uuid']}", project="p2").status_code == 200
 
 
 def test_names_are_not_unique(svc: Service, cluster: dict[str, Any]) -> None:
@@ -256,6 +269,22 @@ def test_bad_input_is_a_4xx_and_leaves_no_row(svc: Service, cluster: dict[str, A
         refused({"image": IMAGE, "bay_uuid": b, "memory": memory}, 400, "field/attribute memory")
     refused({"image": IMAGE, "bay_uuid": b, "memory": 512}, 400, "field/attribute memory")
     refused({"image": IMAGE, "bay_uuid": b, "memory": "1k"}, 400, "Minimum memory limit")
+    # Docker reads 0 as "no limit"; here no limit is no memory at all, and 0 is refused.
+    for zero in ("0", "0m", "000g"):
+        refused(
+            {"image": IMAGE, "bay_uuid": b, "memory": zero},
+            400,
+            f"Invalid input for field/attribute memory. Value: '{zero}'. Value should be a "
+            "limit above zero; leave memory out (or null) for no limit",
+        )
+    # NAME=A=B would reach Docker as NAME with the value A=B.
+    for key in ("A=B", "=", "PATH="):
+        refused(
+            {"image": IMAGE, "bay_uuid": b, "environment": {key: "1"}},
+            400,
+            "field/attribute environment",
+            "Environment variable names cannot contain '='",
+        )
     missing = str(uuid.uuid4())
     refused({"image": IMAGE, "bay_uuid": missing}, 400, f"Bay {missing} could not be found.")
     refused(
@@ -529,4 +558,241 @@ def test_openapi_describes_containers(svc: Service) -> None:
     schema = doc["components"]["schemas"]["ContainerBody"]
     assert sorted(schema["required"]) == ["bay_uuid", "image"]
     assert schema.get("additionalProperties") is False
-    assert schema["properties"]["memory"]["anyOf"][0]["pattern"] == "^[0-9]+[bkmg]?$"
+    # above zero: "0" (Docker's "no limit") is refused; no memory at all is no limit
+    assert schema["properties"]["memory"]["anyOf"][0]["pattern"] == "^0*[1-9][0-9]*[bkmg]?$"
+    env = schema["properties"]["environment"]
+    names = [s["propertyNames"] for s in [env, *env.get("anyOf", [])] if "propertyNames" in s]
+    assert names and names[0]["pattern"] == "^[^=\\x00]+$"  # no "=" in a name
+
+
+# --- execute and logs are bounded -------------------------------------------------------------
+def _bounded(
+    service_factory: Callable[..., Service], *, api: dict[str, Any], conductor: int = 8
+) -> tuple[Service, dict[str, Any], str]:
+    """A service with these [api] limits, a bay, and a running container's path."""
+    svc = service_factory(
+        api=api, conductor={"container_sync_interval": 0, "max_concurrent_execs": conductor}
+    )
+    cluster = _cluster(svc, nodes=1)
+    c = _create(svc, cluster)
+    path = f"/v1/containers/{c['uuid']}"
+    assert _put(svc, f"{path}/start").status_code == 200
+    return svc, cluster, path
+
+
+def test_a_command_past_its_time_limit_is_killed_504(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc, _, path = _bounded(service_factory, api={"exec_timeout": 1.0})
+    began = time.monotonic()
+    res = _put(svc, f"{path}/execute", params={"command": "sleep 100000"})
+    took = time.monotonic() - began
+    _api.error(
+        res,
+        504,
+        "The command did not finish within 1 s ([api] exec_timeout): its processes were killed.",
+        code="server",
+    )
+    assert 1.0 <= took < 5.0, took
+    assert _fake(svc).killed == [["sleep", "100000"]] and _fake(svc).running == 0
+    # A command within the limit is answered as before.
+    res = _put(svc, f"{path}/execute", params={"command": "sleep 0.1"})
+    assert res.status_code == 200 and res.json == {"output": "", "truncated": False}
+
+
+def test_output_past_the_limit_is_truncated_and_says_so(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc, _, path = _bounded(service_factory, api={"max_exec_output": 1024})
+    res = _put(svc, f"{path}/execute", params={"command": "print 5000000"})
+    assert res.status_code == 200, res.text
+    assert res.json == {"output": "x" * 1024, "truncated": True}
+    res = _put(svc, f"{path}/execute", params={"command": "print 1024"})
+    assert res.json == {"output": "x" * 1024, "truncated": False}
+    # logs: the most recent bytes.
+    uuid_ = path.rsplit("/", 1)[1]
+    _fake(svc).write_log(uuid_, "old\n" * 1000 + "new\n" * 200)
+    res = svc.get(f"{path}/logs")
+    assert res.status_code == 200, res.text
+    assert res.json["truncated"] is True
+    assert len(res.json["output"]) == 1024
+    assert res.json["output"].endswith("new\n" * 200)
+
+
+def test_long_execs_never_starve_other_requests(
+    service_factory: Callable[..., Service],
+) -> None:
+    """Ten concurrent long commands: two run (the API process's limit) and are killed at
+    the time limit (504), eight are refused at once (503, Retry-After), and GET /v1/bays
+    stays quick all the while on an 8-thread server."""
+    svc, _, path = _bounded(service_factory, api={"exec_timeout": 3.0, "max_concurrent_execs": 2})
+    answers: list[tuple[int, Any, Any]] = []
+    lock = threading.Lock()
+    with _http.serve(svc) as address:
+
+        def run() -> None:
+            got = _http.request(address, "PUT", f"{path}/execute?command=sleep%20100000")
+            with lock:
+                answers.append(got)
+
+        threads = [threading.Thread(target=run) for _ in range(10)]
+        for t in threads:
+            t.start()
+        _api.poll(lambda: _fake(svc).running, lambda n: n == 2)
+        slowest = 0.0
+        for _ in range(10):
+            began = time.monotonic()
+            status, _, body = _http.request(address, "GET", "/v1/bays", timeout=5)
+            slowest = max(slowest, time.monotonic() - began)
+            assert status == 200 and len(body["bays"]) == 1
+        assert slowest < 1.0, slowest
+        for t in threads:
+            t.join(timeout=30)
+    statuses = sorted(a[0] for a in answers)
+    assert statuses == [503] * 8 + [504] * 2, statuses
+    for status, headers, body in answers:
+        assert body["errors"][0]["status"] == status
+        if status == 503:
+            assert headers["Retry-After"] == "5"
+            assert "[api] max_concurrent_execs" in body["errors"][0]["detail"]
+    assert _fake(svc).running == 0 and len(_fake(svc).killed) == 2
+
+
+def test_a_conductor_runs_a_bounded_number_of_execs(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc, _, path = _bounded(
+        service_factory, api={"exec_timeout": 3.0, "max_concurrent_execs": 10}, conductor=2
+    )
+    answers: list[falcon.testing.Result] = []
+
+    def run(command: str) -> None:
+        answers.append(_put(svc, f"{path}/execute", params={"command": command}))
+
+    sleepers = [threading.Thread(target=run, args=("sleep 100000",)) for _ in range(2)]
+    for t in sleepers:
+        t.start()
+    _api.poll(lambda: _fake(svc).running, lambda n: n == 2)
+    res = _put(svc, f"{path}/execute", params={"command": "echo hi"})
+    errors = _api.error(res, 503, code="server")
+    assert "[conductor] max_concurrent_execs" in errors[0]["detail"]
+    assert res.headers["retry-after"] == "5"
+    _api.error(svc.get(f"{path}/logs"), 503, code="server")  # logs share the slots
+    assert svc.get("/v1/bays").status_code == 200
+    for t in sleepers:
+        t.join(timeout=30)
+    assert sorted(a.status_code for a in answers) == [504, 504]
+    assert _put(svc, f"{path}/execute", params={"command": "echo hi"}).json["output"] == "hi\n"
+
+
+# --- creates interrupted by a conductor's death --------------------------------------------------
+class _Crash(BaseException):
+    """A conductor killed at this point (nothing after it runs)."""
+
+
+def _half_create(svc: Service, cluster: dict[str, Any], *, docker: bool) -> str:
+    """A create as a SIGKILLed conductor leaves it: the row without Docker id, and (with
+    `docker`) the Docker container made, labelled with the row's uuid."""
+    values = {"cluster_uuid": cluster["uuid"], "image": IMAGE, "environment": {}}
+    owner = {"project_id": "p1", "user_id": "p1-user"}
+    made: list[str] = []
+
+    def killed(*args: Any) -> Any:
+        made.extend(a for a in args if isinstance(a, str) and _api.UUID.match(a))
+        raise _Crash()
+
+    with pytest.MonkeyPatch.context() as mp:
+        if docker:  # killed once Docker made it, before its id was recorded
+            mp.setattr(container_rows, "mark_created", killed)
+        else:  # killed before Docker was asked: the row only (nothing runs after a kill)
+            mp.setattr(_fake(svc), "create", lambda task, node, spec: killed(spec.uuid))
+            mp.setattr(container_rows, "delete", lambda db, uuid_: None)
+        with pytest.raises(_Crash):
+            svc.conductor.containers.create(owner, values)
+    return made[0]
+
+
+def _row(svc: Service, uuid_: str) -> models.Container | None:
+    with svc.db.session() as session:
+        return session.scalar(sa.select(models.Container).where(models.Container.uuid == uuid_))
+
+
+def test_interrupted_creates_are_resolved_by_a_restarted_conductor(
+    service_factory: Callable[..., Service],
+) -> None:
+    first = service_factory(conductor={"container_sync_interval": 0})
+    cluster = _cluster(first, nodes=1)
+    adopted = _half_create(first, cluster, docker=True)
+    lost = _half_create(first, cluster, docker=False)
+    for ghost in (adopted, lost):
+        row = _row(first, ghost)
+        assert row is not None and (row.status, row.docker_id) == (None, None)
+    engines = _fake(first).engines
+    assert [c.spec.uuid for c in engines[(cluster["uuid"], "node-0")].values()] == [adopted]
+    # The API says they are being created; nothing resolves them while the conductor is gone.
+    shown = first.get(f"/v1/containers/{adopted}").json
+    assert (shown["status"], shown["host"]) == (None, "node-0")
+    _api.error(
+        _put(first, f"/v1/containers/{adopted}/start"), 409, contains=("still being created",)
+    )
+    first.conductor.stop()
+
+    second = service_factory(
+        conductor={"container_sync_interval": 0.1, "container_create_grace": 0.5}
+    )
+    _fake(second).engines.update(engines)  # the nodes' Docker outlives the conductor
+
+    def statuses() -> dict[str, tuple[str | None, str | None]]:
+        items = second.get("/v1/containers").json["containers"]
+        return {x["uuid"]: (x["status"], x["status_reason"]) for x in items}
+
+    interrupted = (
+        "Error",
+        "creation was interrupted (its conductor stopped) before Docker made the container "
+        "on node-0",
+    )
+    _api.poll(statuses, lambda s: s == {adopted: ("Stopped", None), lost: interrupted})
+    row = _row(second, adopted)
+    assert row is not None and row.docker_id is not None
+    assert row.docker_id in engines[(cluster["uuid"], "node-0")]
+    # The adopted container works like any other; the lost one says what happened.
+    assert _put(second, f"/v1/containers/{adopted}/start").status_code == 200
+    assert second.get(f"/v1/containers/{adopted}").json["status"] == "Running"
+    _api.error(
+        _put(second, f"/v1/containers/{lost}/start"),
+        409,
+        f"Container {lost} has no Docker container ({interrupted[1]}); delete it.",
+    )
+    for ghost in (adopted, lost):
+        assert second.delete(f"/v1/containers/{ghost}").status_code == 204
+    assert engines[(cluster["uuid"], "node-0")] == {}
+    assert _rows(second) == 0
+
+
+def test_delete_removes_the_docker_container_of_a_row_without_docker_id(
+    service_factory: Callable[..., Service],
+) -> None:
+    svc = service_factory(conductor={"container_sync_interval": 0.1})  # grace: 120 s
+    cluster = _cluster(svc, nodes=2)
+    ghost = _half_create(svc, cluster, docker=True)
+    host = _row(svc, ghost).host  # type: ignore[union-attr]
+    assert [c.spec.uuid for c in _fake(svc).engines[(cluster["uuid"], host)].values()] == [ghost]
+    assert svc.delete(f"/v1/containers/{ghost}").status_code == 204
+    assert _fake(svc).engines[(cluster["uuid"], host)] == {}
+    assert _rows(svc) == 0
+
+
+def test_docker_containers_without_a_row_are_removed(svc: Service, cluster: dict[str, Any]) -> None:
+    kept = _create(svc, cluster)
+    spec = capabilities.ContainerSpec(
+        uuid=str(uuid.uuid4()),
+        name=None,
+        image=IMAGE,
+        command=None,
+        environment={},
+        memory_bytes=None,
+    )
+    _fake(svc).add(cluster["uuid"], kept["host"], spec)  # its row was deleted meanwhile
+    engine = _fake(svc).engines[(cluster["uuid"], kept["host"])]
+    _api.poll(lambda: sorted(c.spec.uuid for c in engine.values()), lambda u: u == [kept["uuid"]])
+    assert svc.get(f"/v1/containers/{kept['uuid']}").json["status"] == "Stopped"

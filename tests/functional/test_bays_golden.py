@@ -37,7 +37,6 @@ IGNORED_HEADERS = frozenset({"content-length"})
 
 GATE = "<gate>"  # stands for the fake driver's gate file in request bodies and answers
 NO_SUCH = "0b7b6bc5-4a46-4e36-9a2f-7e2c4f6d0e11"  # a well-formed uuid that names nothing
-M2_UUID = "3f2a4c1e-8d7b-4e5f-9a0b-1c2d3e4f5a6b"  # a client-chosen baymodel uuid
 NEW = "OpenStack-API-Version"
 LEGACY = "X-OpenStack-Magnum-API-Version"
 MEMBER = {"X-Roles": "member"}
@@ -275,7 +274,6 @@ def _create_baymodels(sc: Scenario) -> dict[str, str]:
         json=BAYMODEL
         | {
             "name": "m2",
-            "uuid": M2_UUID,
             "public": True,
             "network_driver": "flannel",
             "volume_driver": "rexray",
@@ -288,7 +286,6 @@ def _create_baymodels(sc: Scenario) -> dict[str, str]:
             "tls_disabled": "yes",
         },
     )
-    sc.call("POST", "/v1/baymodels", 409, json=BAYMODEL | {"name": "again", "uuid": M2_UUID})
     gated = sc.call(
         "POST",
         "/v1/baymodels",

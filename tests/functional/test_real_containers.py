@@ -14,6 +14,8 @@ import json
 import os
 import pathlib
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +25,8 @@ import pytest
 from magnum.db import migration
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import dockerd, image, network
-from tests.functional import _api
+from magnum.objects import containers as container_rows
+from tests.functional import _api, _http
 from tests.functional.conftest import Service
 from tests.functional.hostcheck import (
     REALHOST,
@@ -68,16 +71,15 @@ class Real:
         self.svc = self.start()
         self.clusters: list[str] = []
 
-    def start(self) -> Service:
-        """A (new) API + conductor on the same database, state and run directories."""
-        return self.factory(
-            conductor={
-                "enabled_infra_drivers": ["local"],
-                "enabled_coe_drivers": ["swarm"],
-                "container_sync_interval": 0.3,
-            },
-            local={"run_dir": str(self.run)},
-        )
+    def start(self, **groups: dict[str, Any]) -> Service:
+        """A (new) API + conductor on the same database, state and run directories, with
+        these options besides."""
+        conductor = {
+            "enabled_infra_drivers": ["local"],
+            "enabled_coe_drivers": ["swarm"],
+            "container_sync_interval": 0.3,
+        } | groups.pop("conductor", {})
+        return self.factory(conductor=conductor, local={"run_dir": str(self.run)}, **groups)
 
     def snapshot(self) -> dict[str, Any]:
         return without_kept(snapshot(self.state, self.run), local_cluster.state_root(self.svc.conf))
@@ -197,7 +199,8 @@ def test_containers_end_to_end(real: Real) -> None:
 
     path = f"/v1/containers/{c['uuid']}"
     res = put(svc, f"{path}/execute", params={"command": "cat /etc/hostname"})
-    assert res.status_code == 200 and res.json == {"output": f"{c['uuid']}\n"}, res.text
+    assert res.status_code == 200, res.text
+    assert res.json == {"output": f"{c['uuid']}\n", "truncated": False}
     res = put(svc, f"{path}/execute", params={"command": "sh -c 'echo $GREETING; echo err >&2'"})
     # stdout and stderr are separate streams: both arrive, in either order
     assert sorted(res.json["output"].splitlines()) == ["err", "hi there"], res.text
@@ -314,8 +317,185 @@ def test_node_killed_under_a_container(real: Real) -> None:
     _api.error(put(svc, f"/v1/containers/{a['uuid']}/stop"), 409, contains=("not answering",))
     _api.error(svc.delete(f"/v1/containers/{a['uuid']}"), 409, contains=("not answering",))
     res = put(svc, f"/v1/containers/{b['uuid']}/execute", params={"command": "echo alive"})
-    assert res.json == {"output": "alive\n"}
+    assert res.json == {"output": "alive\n", "truncated": False}
     # Deleting the bay removes the dead node, its container and every row.
     real.delete_cluster(cluster["uuid"])
     assert svc.get("/v1/containers").json["containers"] == []
+    real.assert_clean(before)
+
+
+# --- execute and logs are bounded ---------------------------------------------------------
+def processes(address: str, creds: pathlib.Path, c: dict[str, Any]) -> list[str]:
+    """The command lines running in the container (Docker's top, from the node)."""
+    client = tls_client(address, creds, creds)
+    try:
+        top = client.api.top(f"magnum-{c['uuid']}")
+    finally:
+        client.close()
+    column = top["Titles"].index("CMD")
+    return [p[column] for p in top["Processes"]]
+
+
+def test_execute_and_logs_are_bounded(real: Real) -> None:
+    real.svc.conductor.stop()
+    real.svc = svc = real.start(
+        api={"exec_timeout": 3.0, "max_exec_output": 65536, "max_concurrent_execs": 2}
+    )
+    cluster = real.cluster(nodes=1)
+    creds = real.creds(cluster)
+    node = addresses(cluster)["node-0"]
+    c = create(svc, cluster, command=f"sh -c {json.dumps(LOOP)}")
+    act(svc, c, "start")
+    path = f"/v1/containers/{c['uuid']}"
+
+    def leftovers() -> list[str]:
+        return [p for p in processes(node, creds, c) if "10000" in p or p.endswith("yes")]
+
+    # Past the time limit: killed, the whole tree (a child without the environment too).
+    res = put(svc, f"{path}/execute", params={"command": "sleep 100000"})
+    _api.error(
+        res,
+        504,
+        "The command did not finish within 3 s ([api] exec_timeout): its processes were killed.",
+        code="server",
+    )
+    tree = "sh -c 'sleep 100001 & env -i sleep 100002 & sleep 100003'"
+    _api.error(put(svc, f"{path}/execute", params={"command": tree}), 504, code="server")
+    assert leftovers() == []
+    # Past the output limit: the first bytes, and the command is stopped.
+    res = put(svc, f"{path}/execute", params={"command": "yes"})
+    assert res.status_code == 200, res.text
+    assert res.json == {"output": "y\n" * 32768, "truncated": True}
+    assert leftovers() == []
+    # The container itself runs on, and shorter commands are answered in full.
+    assert status(svc, c) == ("Running", None)
+    res = put(svc, f"{path}/execute", params={"command": "echo fine"})
+    assert res.json == {"output": "fine\n", "truncated": False}
+
+    # logs: the most recent bytes of a long log.
+    chatty = create(
+        svc,
+        cluster,
+        command="sh -c 'i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; "
+        "exec sleep 600'",
+    )
+    act(svc, chatty, "start")
+    logs = _api.poll(
+        lambda: svc.get(f"/v1/containers/{chatty['uuid']}/logs").json,
+        lambda out: out["output"].endswith("line-19999\n"),
+    )
+    assert logs["truncated"] is True and len(logs["output"]) == 65536
+    assert "line-0\n" not in logs["output"]
+
+    # Ten long commands at once on an 8-thread server: two run until killed, eight are
+    # refused at once, and other requests are answered quickly all the while.
+    answers: list[tuple[int, Any, Any]] = []
+    with _http.serve(svc) as address:
+
+        def run() -> None:
+            answers.append(_http.request(address, "PUT", f"{path}/execute?command=sleep%20100000"))
+
+        threads = [threading.Thread(target=run) for _ in range(10)]
+        for t in threads:
+            t.start()
+        slowest = 0.0
+        for _ in range(10):
+            began = time.monotonic()
+            got, _, body = _http.request(address, "GET", "/v1/bays", timeout=5)
+            slowest = max(slowest, time.monotonic() - began)
+            assert got == 200 and len(body["bays"]) == 1
+            time.sleep(0.1)
+        for t in threads:
+            t.join(timeout=60)
+    assert slowest < 1.0, slowest
+    assert sorted(a[0] for a in answers) == [503] * 8 + [504] * 2, answers
+    assert all(h["Retry-After"] == "5" for s, h, _ in answers if s == 503)
+    assert leftovers() == []
+
+    # An image without sh: the command cannot be killed, and the answer says so.
+    bare = create(svc, cluster, command="sleep 600")
+    act(svc, bare, "start")
+    bare_path = f"/v1/containers/{bare['uuid']}"
+    assert put(svc, f"{bare_path}/execute", params={"command": "rm /bin/sh"}).status_code == 200
+    res = put(svc, f"{bare_path}/execute", params={"command": "sleep 100000"})
+    errors = _api.error(res, 504, code="server")
+    assert errors[0]["detail"].startswith(
+        "The command did not finish within 3 s ([api] exec_timeout): it could not be killed "
+        "and still runs in the container ("
+    ), errors
+    assert "sleep 100000" in processes(node, creds, bare)
+    for x in (c, chatty, bare):
+        assert svc.delete(f"/v1/containers/{x['uuid']}").status_code == 204
+
+
+# --- a conductor killed in the middle of creates --------------------------------------------
+class _Crash(BaseException):
+    """The conductor is killed here: nothing after it runs."""
+
+
+def half_create(svc: Service, cluster: dict[str, Any], *, docker: bool) -> str:
+    """Create as a conductor SIGKILLed mid-create leaves it: the row without Docker id and
+    (with `docker`) the real Docker container magnum-<uuid> on its node."""
+    values = {
+        "cluster_uuid": cluster["uuid"],
+        "image": IMAGE,
+        "command": "sleep 600",
+        "environment": {},
+    }
+    owner = {"project_id": "p1", "user_id": "p1-user"}
+    made: list[str] = []
+
+    def killed(uuid_: str) -> Any:
+        made.append(uuid_)
+        raise _Crash()
+
+    swarm = svc.conductor.drivers.coe["swarm"].containers
+    with pytest.MonkeyPatch.context() as mp:
+        if docker:  # Docker made it; its id was never recorded
+            mp.setattr(container_rows, "mark_created", lambda db, u, docker_id: killed(u))
+        else:  # killed before Docker was asked
+            mp.setattr(swarm, "create", lambda task, node, spec: killed(spec.uuid))
+            mp.setattr(container_rows, "delete", lambda db, u: None)
+        with pytest.raises(_Crash):
+            svc.conductor.containers.create(owner, values)
+    return made[0]
+
+
+def test_interrupted_creates_are_resolved_after_a_restart(real: Real) -> None:
+    before = real.snapshot()
+    cluster = real.cluster(nodes=1)
+    creds = real.creds(cluster)
+    node = addresses(cluster)["node-0"]
+    adopted = half_create(real.svc, cluster, docker=True)
+    lost = half_create(real.svc, cluster, docker=False)
+    deleted = half_create(real.svc, cluster, docker=True)
+    assert on_node(node, creds, cluster) == {adopted: "created", deleted: "created"}
+    rows = {x["uuid"]: x["status"] for x in real.svc.get("/v1/containers").json["containers"]}
+    assert rows == {adopted: None, lost: None, deleted: None}
+    # DELETE of a row without Docker id removes its Docker container all the same.
+    assert real.svc.delete(f"/v1/containers/{deleted}").status_code == 204
+    assert on_node(node, creds, cluster) == {adopted: "created"}
+
+    real.svc.conductor.stop()
+    real.svc = svc = real.start(conductor={"container_create_grace": 1.0})
+
+    def listed() -> dict[str, tuple[str | None, str | None]]:
+        items = svc.get("/v1/containers").json["containers"]
+        return {x["uuid"]: (x["status"], x["status_reason"]) for x in items}
+
+    interrupted = (
+        "Error",
+        "creation was interrupted (its conductor stopped) before Docker made the container "
+        "on node-0",
+    )
+    _api.poll(listed, lambda s: s == {adopted: ("Stopped", None), lost: interrupted}, timeout=20)
+    # The adopted container is like any other.
+    act(svc, {"uuid": adopted}, "start")
+    assert status(svc, {"uuid": adopted}) == ("Running", None)
+    res = put(svc, f"/v1/containers/{adopted}/execute", params={"command": "hostname"})
+    assert res.json == {"output": f"{adopted}\n", "truncated": False}
+    for ghost in (adopted, lost):
+        assert svc.delete(f"/v1/containers/{ghost}").status_code == 204
+    assert on_node(node, creds, cluster) == {}
+    real.delete_cluster(cluster["uuid"])
     real.assert_clean(before)

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from magnum.common import exceptions, pki
 
@@ -111,21 +111,57 @@ def test_sign_csr_gives_a_client_cert(ca: tuple[bytes, bytes]) -> None:
     assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 
 
-def test_sign_csr_drops_signing_key_usages(ca: tuple[bytes, bytes]) -> None:
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=True,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
+def _usage(*on: str) -> x509.KeyUsage:
+    names = (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
     )
-    cert = _cert(pki.sign_csr(*ca, _csr((usage, True))))
-    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert ku.digital_signature and not ku.key_cert_sign and not ku.crl_sign
+    return x509.KeyUsage(**{n: n in on for n in names})
+
+
+CLIENT_USAGE = _usage("digital_signature", "key_encipherment")
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        _usage("key_cert_sign"),
+        _usage("crl_sign"),
+        _usage("key_cert_sign", "crl_sign"),
+        _usage("digital_signature", "key_encipherment", "key_cert_sign", "crl_sign"),
+        _usage("content_commitment", "data_encipherment"),
+        _usage("key_agreement", "encipher_only"),
+        _usage("key_agreement", "key_cert_sign", "crl_sign", "decipher_only"),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("critical", [True, False])
+def test_sign_csr_never_copies_key_usage(
+    ca: tuple[bytes, bytes], asked: x509.KeyUsage, critical: bool
+) -> None:
+    """Whatever a CSR asks, the certificate is a client certificate: it cannot sign
+    certificates or CRLs (keyCertSign and cRLSign were copied), and is no CA."""
+    csr = _csr((asked, critical), (x509.BasicConstraints(ca=True, path_length=None), True))
+    cert = _cert(pki.sign_csr(*ca, csr))
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value == CLIENT_USAGE
+    assert not ku.value.key_cert_sign and not ku.value.crl_sign
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+def test_sign_csr_without_extensions_is_a_client_cert(ca: tuple[bytes, bytes]) -> None:
+    cert = _cert(pki.sign_csr(*ca, _csr()))
+    assert cert.extensions.get_extension_for_class(x509.KeyUsage).value == CLIENT_USAGE
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
 def test_sign_csr_drops_non_critical_unknown_extensions(ca: tuple[bytes, bytes]) -> None:
@@ -188,3 +224,10 @@ def test_file_secret_is_made_once(tmp_path: pathlib.Path) -> None:
     first = pki.file_secret(path)
     assert first == pki.file_secret(path)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_sign_csr_refuses_an_unparsable_extension(ca: tuple[bytes, bytes]) -> None:
+    """A known extension whose value does not parse is a bad CSR (400), not a 500."""
+    garbage = x509.UnrecognizedExtension(ExtensionOID.AUTHORITY_INFORMATION_ACCESS, b"\5\0")
+    with pytest.raises(pki.InvalidCsr):
+        pki.sign_csr(*ca, _csr((garbage, False)))

@@ -11,8 +11,8 @@ import falcon
 from oslo_config import cfg
 
 from magnum.api import errors, middleware, policy, routes, routing, validation
+from magnum.common import hostpaths, pki
 from magnum.common import images as image_archives
-from magnum.common import pki
 from magnum.conductor import rpcapi
 from magnum.db import engine
 from magnum.drivers import registry
@@ -34,7 +34,11 @@ class Api:
     service_down_time: int
     upload_dir: pathlib.Path
     max_image_size: int
+    image_limits: image_archives.Limits  # [api] max_image_unpacked_size, ...
     image_load_timeout: int
+    exec_timeout: float  # container execute and logs: [api] exec_timeout, max_exec_output,
+    max_exec_output: int  # max_concurrent_execs
+    max_concurrent_execs: int
     quota_clusters: int  # [quotas] defaults
     quota_nodes: int
 
@@ -50,6 +54,7 @@ class Api:
 def build(
     conf: cfg.ConfigOpts, db: engine.Database, transport: Any
 ) -> falcon.App[falcon.Request, falcon.Response]:
+    hostpaths.register_conf(conf)  # no error message names them (see the module)
     api = Api(
         db=db,
         policy=policy.Policy(conf),
@@ -61,7 +66,11 @@ def build(
         service_down_time=conf.conductor.service_down_time,
         upload_dir=image_archives.upload_dir(conf),
         max_image_size=conf.api.max_image_size,
+        image_limits=image_archives.Limits.from_conf(conf),
         image_load_timeout=conf.api.image_load_timeout,
+        exec_timeout=conf.api.exec_timeout,
+        max_exec_output=conf.api.max_exec_output,
+        max_concurrent_execs=conf.api.max_concurrent_execs,
         quota_clusters=conf.quotas.max_clusters_per_project,
         quota_nodes=conf.quotas.max_nodes_per_project,
     )

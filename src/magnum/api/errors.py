@@ -3,7 +3,9 @@
 
 Every error element carries `request_id`, `code` ("client" for 4xx, "server" for
 5xx), `status`, `title` (the message up to its first full stop, as Magnum's
-middleware did), `detail` (the whole message) and `links`.
+middleware did), `detail` (the whole message) and `links`. An error that names a
+`retry_after` (a service the API needs is away: the database, the conductors) also
+answers a Retry-After header.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class ValidationFailed(exceptions.Invalid):
 
     def __init__(self, messages: Sequence[str]) -> None:
         super().__init__(first=messages[0])
-        self.messages = list(messages)
+        self.messages = [exceptions.shorten(m, exceptions.MESSAGE_LIMIT) for m in messages]
 
 
 def _request_id(req: falcon.Request) -> str:
@@ -69,6 +71,8 @@ def handle_magnum(
     messages = exc.messages if isinstance(exc, ValidationFailed) else [exc.message]
     if exc.status >= 500:
         LOG.error("request %s failed: %s", _request_id(req), exc)
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:  # 503: a service is away
+        resp.set_header("Retry-After", str(retry_after))
     rid = _request_id(req)
     respond(resp, exc.status, [element(exc.status, m, request_id=rid) for m in messages])
 

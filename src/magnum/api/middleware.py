@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +15,8 @@ import falcon
 from magnum.api import microversions, versions
 from magnum.common import context, exceptions
 
-_JSON_TYPES = ("application/json", "application/vnd.openstack.magnum")
+# The media types of a JSON body, matched exactly (parameters such as charset aside).
+_JSON_TYPES = frozenset({"application/json", "application/vnd.openstack.magnum.v1+json"})
 _VERSIONS = ("v1",)
 # (method, path pattern) of an operation that reads its own body, with its own size limit
 # and media types; magnum.api.routes.own_bodies() lists them from the route table.
@@ -51,13 +54,29 @@ class Bodies:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if any(req.method == m and pattern.match(req.path) for m, pattern in self.own_bodies):
             return
+        if "chunked" in (req.get_header("Transfer-Encoding") or "").lower():
+            self._buffer_chunked(req)
         length = req.content_length or 0
         if length > self.max_body_size:
             raise exceptions.BodyTooLarge(limit=self.max_body_size)
         if req.method in ("POST", "PATCH", "PUT") and length:
             mimetype = (req.content_type or "").split(";")[0].strip().lower()
-            if not mimetype.startswith(_JSON_TYPES):
+            if mimetype not in _JSON_TYPES:
                 raise exceptions.UnsupportedMediaType(mimetype=mimetype or "(none)")
+
+    def _buffer_chunked(self, req: falcon.Request) -> None:
+        """A chunked body (no Content-Length) is read here, at most max_body_size bytes
+        (413 beyond), and then seen by the resources like one with a Content-Length."""
+        try:
+            body = req.stream.read(self.max_body_size + 1)
+        except Exception:  # noqa: BLE001  # each WSGI server raises its own for a bad chunk
+            raise exceptions.InvalidParameterValue(
+                err="The request body is not valid chunked transfer coding."
+            ) from None
+        if len(body) > self.max_body_size:
+            raise exceptions.BodyTooLarge(limit=self.max_body_size)
+        req.env["CONTENT_LENGTH"] = str(len(body))
+        req.env["wsgi.input"] = req.stream = io.BytesIO(body)
 
 
 class Microversions:
@@ -72,27 +91,69 @@ class Microversions:
         resp.set_headers(versions.version_headers(negotiated.version))
 
 
+# Identity headers NoAuth reads: at most 255 characters (the columns' size on every
+# database), not empty, no control characters. X-Roles is a list of such names. (noauth
+# reads no X-Domain-Id; X-Auth-Token is never stored nor shown.)
+IDENTITY_HEADERS = ("X-Project-Id", "X-User-Id", "X-Project-Name", "X-User-Name")
+MAX_IDENTITY = 255
+MAX_ROLES_HEADER = 4096
+
+
+def _identity(
+    req: falcon.Request, header: str, *, limit: int = MAX_IDENTITY, empty_ok: bool = False
+) -> str | None:
+    """The header's value (UTF-8, as clients send it), None when absent; 400 naming the
+    header when it is too long, empty or holds a control character."""
+    raw = req.get_header(header)
+    if raw is None:
+        return None
+    try:  # WSGI hands header bytes over as latin-1 text
+        value = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        value = raw
+    problem = None
+    if not value and not empty_ok:
+        problem = "is empty"
+    elif len(value) > limit:
+        problem = f"is longer than {limit} characters"
+    elif any(unicodedata.category(c) == "Cc" for c in value):
+        problem = "holds a control character"
+    if problem is not None:
+        raise exceptions.InvalidParameterValue(err=f"Invalid {header} header: it {problem}.")
+    return value
+
+
+def _roles(req: falcon.Request) -> tuple[str, ...] | None:
+    header = _identity(req, "X-Roles", limit=MAX_ROLES_HEADER, empty_ok=True)
+    if header is None:
+        return None
+    roles = tuple(r.strip() for r in header.split(",") if r.strip())
+    if any(len(r) > MAX_IDENTITY for r in roles):
+        raise exceptions.InvalidParameterValue(
+            err=f"Invalid X-Roles header: a role is longer than {MAX_IDENTITY} characters."
+        )
+    return roles
+
+
 class NoAuth:
     """Any token is accepted. The project is X-Project-Id (or the configured default); roles
     come from X-Roles, and a caller that names none gets admin and member: noauth is for
-    development and the all-in-one, where the one user runs everything."""
+    development and the all-in-one, where the one user runs everything. An empty X-Roles
+    means no role at all. Every identity header is checked here, before anything reads or
+    stores it (see _identity)."""
 
     def __init__(self, default_project: str) -> None:
         self.default_project = default_project
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        roles_header = req.get_header("X-Roles")
-        roles = (
-            tuple(r.strip() for r in roles_header.split(",") if r.strip())
-            if roles_header is not None
-            else ("admin", "member")
-        )
+        project_id, user_id, project_name, user_name = (_identity(req, h) for h in IDENTITY_HEADERS)
+        roles = _roles(req)
         req.context["magnum"] = context.RequestContext(
-            project_id=req.get_header("X-Project-Id") or self.default_project,
-            user_id=req.get_header("X-User-Id") or "noauth-user",
-            project_name=req.get_header("X-Project-Name"),
-            user_name=req.get_header("X-User-Name"),
-            roles=roles,
+            project_id=project_id or self.default_project,
+            user_id=user_id or "noauth-user",
+            project_name=project_name,
+            user_name=user_name,
+            roles=roles if roles is not None else ("admin", "member"),
             auth_token=req.get_header("X-Auth-Token"),
             request_id=str(req.context["request_id"]),
         )

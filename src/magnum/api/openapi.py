@@ -12,21 +12,19 @@ from __future__ import annotations
 import dataclasses
 import http
 import json
+import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import falcon
 import pydantic
 from pydantic.json_schema import models_json_schema
 
-from magnum.api import microversions, schemas
+from magnum.api import microversions, routing, schemas
 from magnum.api.v1 import common, views
 from magnum.db import models
 from magnum.objects import fields
-
-if TYPE_CHECKING:
-    from magnum.api import routing
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {
@@ -277,10 +275,49 @@ def _errors(codes: Iterable[int]) -> dict[str, Any]:
     }
 
 
+def operation_id(path: str, method: str) -> str:
+    """`getV1BaysIdentEvents` for GET /v1/bays/{ident}/events."""
+    words = (re.sub(r"\W", "", part).title() for part in path.split("/") if part)
+    return method.lower() + "".join(words)
+
+
+def _answers_uuid(response: Any) -> bool:
+    schema = response.build() if isinstance(response, Component) else response
+    return isinstance(schema, Mapping) and "uuid" in schema.get("properties", {})
+
+
+def _links(
+    table: Iterable[routing.Route], route: routing.Route, op: routing.Operation
+) -> list[routing.Link]:
+    """What `op`'s success answer links to: those it declares and, for the POST creating one
+    of a collection, every operation on the new item (its `uuid` is their {ident})."""
+    links = list(op.links)
+    if op.method == "POST" and route.collection and _answers_uuid(op.response):
+        item = f"{route.path}/{{ident}}"
+        for other in table:
+            if other.path != item and not other.path.startswith(f"{item}/"):
+                continue
+            rest = "".join(p.strip("{}").title() for p in other.path[len(item) :].split("/"))
+            for target in other.operations:
+                links.append(
+                    routing.Link(
+                        name=f"{target.method.title()}{rest or 'Item'}",
+                        path=other.path,
+                        method=target.method,
+                        parameters={"ident": "$response.body#/uuid"},
+                    )
+                )
+    return links
+
+
 def _operation(
     route: routing.Route, op: routing.Operation, gate: microversions.Gate, refs: _Refs
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"tags": [route.tag], "summary": op.summary}
+    out: dict[str, Any] = {
+        "operationId": operation_id(route.path, op.method),
+        "tags": [route.tag],
+        "summary": op.summary,
+    }
     if op.description:
         out["description"] = op.description
     if op.params:
@@ -304,9 +341,31 @@ def _operation(
     return out
 
 
+def _describe_links(table: tuple[routing.Route, ...], paths: dict[str, Any]) -> None:
+    """Add each success answer's links, to the operations `paths` describes."""
+    for route in table:
+        for op in route.operations:
+            described = paths.get(route.path, {}).get(op.method.lower())
+            if described is None:
+                continue
+            links: dict[str, Any] = {}
+            for link in _links(table, route, op):
+                if link.method.lower() not in paths.get(link.path, {}):
+                    continue  # not served at these versions
+                entry: dict[str, Any] = {"operationId": operation_id(link.path, link.method)}
+                if link.parameters:
+                    entry["parameters"] = dict(link.parameters)
+                if link.body is not None:
+                    entry["requestBody"] = dict(link.body)
+                links[link.name] = entry
+            if links:
+                described["responses"][str(op.status)]["links"] = links
+
+
 def document(
     table: Iterable[routing.Route], served: tuple[microversions.Version, ...] = microversions.SERVED
 ) -> dict[str, Any]:
+    table = tuple(table)
     refs = _Refs()
     paths: dict[str, Any] = {}
     for route in table:
@@ -322,6 +381,7 @@ def document(
         if route.path in paths:
             raise ValueError(f"two routes for {route.path}")
         paths[route.path] = item
+    _describe_links(table, paths)
     history = "; ".join(
         f"{microversions.fmt(m.version)}: {m.adds}"
         for m in microversions.HISTORY

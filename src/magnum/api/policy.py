@@ -1,6 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Authorization with oslo.policy. Defaults in code follow Magnum's Mitaka policy file;
-operators override them with a policy file as usual ([oslo_policy] policy_file)."""
+"""Authorization with oslo.policy. Defaults in code follow Magnum's Mitaka policy file,
+with personas: operators override them with a policy file as usual ([oslo_policy]
+policy_file).
+
+Personas are Keystone's default roles, admin > member > reader, in the caller's project:
+`project_reader` may read (get, list, logs, the CA certificate) and `project_member` may
+also write and act (create, update, delete, publish, load images, container actions and
+execute, sign certificates). As noauth has no implied roles, each persona names the roles
+above it too; a caller with none of the three roles may do nothing. Every action's rule
+names a persona rule, so the Keystone work (or a policy file) can redefine the personas
+without touching the actions. `context_is_admin` (role:admin) alone may list services.
+"""
 
 from __future__ import annotations
 
@@ -13,32 +23,71 @@ from oslo_policy import policy
 
 from magnum.common import context, exceptions
 
-ADMIN_OR_OWNER = "rule:admin_or_owner"
+PROJECT_MEMBER = "rule:project_member"
+PROJECT_READER = "rule:project_reader"
+ADMIN_OR_MEMBER = "rule:admin_or_member"
+ADMIN_OR_READER = "rule:admin_or_reader"
+ADMIN_OR_MEMBER_USER = "rule:admin_or_member_user"
+ADMIN_OR_READER_USER = "rule:admin_or_reader_user"
 _BASE = [
     policy.RuleDefault("context_is_admin", "role:admin"),
+    # Mitaka's rules, kept for policy files that name them; the defaults below do not.
     policy.RuleDefault("admin_or_owner", "is_admin:True or project_id:%(project_id)s"),
-    policy.RuleDefault("default", ADMIN_OR_OWNER),
-    policy.RuleDefault("admin_api", "rule:context_is_admin"),
     policy.RuleDefault("admin_or_user", "is_admin:True or user_id:%(user_id)s"),
+    policy.RuleDefault("admin_api", "rule:context_is_admin"),
+    # The personas (see the module's doc).
+    policy.RuleDefault(
+        "project_member", "(role:member or role:admin) and project_id:%(project_id)s"
+    ),
+    policy.RuleDefault(
+        "project_reader",
+        "(role:reader or role:member or role:admin) and project_id:%(project_id)s",
+    ),
+    policy.RuleDefault("admin_or_member", f"is_admin:True or {PROJECT_MEMBER}"),
+    policy.RuleDefault("admin_or_reader", f"is_admin:True or {PROJECT_READER}"),
+    # The same, and the caller created the target (a container, or the bay of a certificate)
+    policy.RuleDefault(
+        "admin_or_member_user", f"is_admin:True or ({PROJECT_MEMBER} and user_id:%(user_id)s)"
+    ),
+    policy.RuleDefault(
+        "admin_or_reader_user", f"is_admin:True or ({PROJECT_READER} and user_id:%(user_id)s)"
+    ),
+    # What an action without a rule of its own needs: a write's persona.
+    policy.RuleDefault("default", ADMIN_OR_MEMBER),
 ]
-_ACTIONS = ("create", "delete", "detail", "get", "get_all", "update")
+_READS = ("detail", "get", "get_all")
+_WRITES = ("create", "delete", "update")
 CONTAINER_ACTIONS = ("start", "stop", "reboot", "pause", "unpause", "logs", "execute")
+CONTAINER_READS = ("logs",)
+# Both vocabularies: /v1/bays and /v1/baymodels, /v1/clusters and /v1/clustertemplates.
+_CLUSTERS = ("bay", "cluster")
+_TEMPLATES = ("baymodel", "clustertemplate")
 RULES = [
     *_BASE,
-    *(policy.RuleDefault(f"bay:{a}", "rule:default") for a in _ACTIONS),
-    *(policy.RuleDefault(f"baymodel:{a}", "rule:default") for a in _ACTIONS),
-    policy.RuleDefault("baymodel:publish", ADMIN_OR_OWNER),
-    policy.RuleDefault("bay:load_image", "rule:default"),
-    policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
-    policy.RuleDefault("container:create", "rule:admin_or_user"),  # target: the bay
-    policy.RuleDefault("container:delete", "rule:admin_or_user"),
-    policy.RuleDefault("container:update", "rule:admin_or_user"),
     *(
-        policy.RuleDefault(f"container:{a}", "rule:default")
-        for a in ("detail", "get", "get_all", *CONTAINER_ACTIONS)
+        policy.RuleDefault(f"{p}:{a}", ADMIN_OR_READER)
+        for p in _CLUSTERS + _TEMPLATES
+        for a in _READS
     ),
-    policy.RuleDefault("certificate:create", "rule:admin_or_user"),
-    policy.RuleDefault("certificate:get", "rule:admin_or_user"),
+    *(
+        policy.RuleDefault(f"{p}:{a}", ADMIN_OR_MEMBER)
+        for p in _CLUSTERS + _TEMPLATES
+        for a in _WRITES
+    ),
+    *(policy.RuleDefault(f"{p}:publish", ADMIN_OR_MEMBER) for p in _TEMPLATES),
+    policy.RuleDefault("bay:load_image", ADMIN_OR_MEMBER),
+    policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
+    policy.RuleDefault("container:create", ADMIN_OR_MEMBER_USER),  # target: the bay
+    policy.RuleDefault("container:delete", ADMIN_OR_MEMBER_USER),
+    policy.RuleDefault("container:update", ADMIN_OR_MEMBER_USER),
+    *(policy.RuleDefault(f"container:{a}", ADMIN_OR_READER) for a in _READS + CONTAINER_READS),
+    *(
+        policy.RuleDefault(f"container:{a}", ADMIN_OR_MEMBER)
+        for a in CONTAINER_ACTIONS
+        if a not in CONTAINER_READS
+    ),
+    policy.RuleDefault("certificate:create", ADMIN_OR_MEMBER_USER),  # target: the bay
+    policy.RuleDefault("certificate:get", ADMIN_OR_READER_USER),
 ]
 
 

@@ -27,7 +27,7 @@ from magnum.api.openapi import (
     record,
     view,
 )
-from magnum.api.routing import Operation, Resource, Route
+from magnum.api.routing import Link, Operation, Resource, Route
 from magnum.api.v1 import (
     certificates,
     cluster_templates,
@@ -83,7 +83,8 @@ CONTAINER_BRIEF = record(
 CONTAINER = record(
     "Container", models.Container, containers.BRIEF, columns=containers.COLUMNS, timestamps=True
 )
-OUTPUT = obj({"output": STRING})
+# execute's and logs' answer; "truncated": the output went past [api] max_exec_output
+OUTPUT = obj({"output": STRING, "truncated": {"type": "boolean"}})
 LOADED = obj(
     {
         "bay_uuid": UUID,
@@ -126,6 +127,13 @@ PUT_ACTIONS = tuple(sorted(containers.ACTIONS | {containers.EXECUTE}))
 GET_ACTIONS = tuple(sorted(containers.READS))
 
 
+def _uses(name: str, path: str, method: str, *, body: str | None = None) -> Link:
+    """A link to an operation taking the new item's uuid: as {ident}, or as `body`'s field."""
+    if body is not None:
+        return Link(name=name, path=path, method=method, body={body: "$response.body#/uuid"})
+    return Link(name=name, path=path, method=method, parameters={"ident": "$response.body#/uuid"})
+
+
 def _listed(
     path: str,
     resource: Resource,
@@ -137,8 +145,10 @@ def _listed(
     body: Any,
     params: tuple[Any, ...],
     gate: microversions.Gate = microversions.ALWAYS,
+    links: tuple[Link, ...] = (),
 ) -> tuple[Route, ...]:
-    """GET (brief items) and POST on a collection, GET on its /detail (full items)."""
+    """GET (brief items) and POST on a collection, GET on its /detail (full items). The
+    POST links to its item's operations, and to `links`."""
     return (
         Route(
             path=path,
@@ -162,6 +172,7 @@ def _listed(
                     request=body,
                     response=full,
                     errors=(400, 403, 404, 409),
+                    links=links,
                 ),
             ),
         ),
@@ -326,6 +337,7 @@ TABLE: tuple[Route, ...] = (
         body=schemas.BayModelBody,
         params=listing_params(views.BAYMODEL),
         gate=MITAKA,
+        links=(_uses("CreateBay", "/v1/bays", "POST", body="baymodel_id"),),
     ),
     _item(
         "/v1/baymodels/{ident}",
@@ -345,6 +357,12 @@ TABLE: tuple[Route, ...] = (
         body=schemas.BayBody,
         params=listing_params(views.BAY),
         gate=MITAKA,
+        links=(
+            _uses("CreateContainer", "/v1/containers", "POST", body="bay_uuid"),
+            _uses("SignCertificate", "/v1/certificates", "POST", body="bay_uuid"),
+            _uses("GetCertificate", "/v1/certificates/{ident}", "GET"),
+            _uses("GetClusterEvents", "/v1/clusters/{ident}/events", "GET"),
+        ),
     ),
     _item("/v1/bays/{ident}", BAY, noun="bay", tag="bays", full=view(views.BAY), gate=MITAKA),
     Route(
@@ -358,8 +376,10 @@ TABLE: tuple[Route, ...] = (
                 status=201,
                 summary="Load an image archive into every node of the bay",
                 description="The body is what `docker save repo:tag` writes (plain or gzip, "
-                "bzip2, xz compressed), at most [api] max_image_size bytes. The bay must be "
-                "CREATE_COMPLETE or UPDATE_COMPLETE. Answers once every node has loaded it.",
+                "bzip2, xz compressed), at most [api] max_image_size bytes, unpacking to at "
+                "most [api] max_image_unpacked_size bytes in max_image_members entries (413 "
+                "past either). The bay must be CREATE_COMPLETE or UPDATE_COMPLETE. Answers "
+                "once every node has loaded it.",
                 media=tuple(sorted(images.MEDIA_TYPES)),
                 response=LOADED,
                 errors=(400, 403, 404, 409, 413, 415, 500),
@@ -404,22 +424,27 @@ TABLE: tuple[Route, ...] = (
                 status=200,
                 summary="Act on a container",
                 description="start, stop, reboot, pause, unpause answer JSON null; execute "
-                "(with ?command=...) answers {output}. /v1/containers/{action}/{ident} is "
+                "(with ?command=...) answers {output, truncated}: a command past [api] "
+                "exec_timeout is killed (504), one printing more than [api] max_exec_output "
+                "is stopped (truncated: true); 503 with Retry-After when [api] "
+                "max_concurrent_execs calls already wait. /v1/containers/{action}/{ident} is "
                 "accepted too.",
                 params=(
                     path_param("action", enum(PUT_ACTIONS), "what to do"),
                     query("command", STRING, "execute only: the command line to run"),
                 ),
                 response={"anyOf": [{"type": "null"}, OUTPUT]},
-                errors=(400, 403, 404, 405, 409, 500),
+                errors=(400, 403, 404, 405, 409, 500, 503, 504),
             ),
             Operation(
                 method="GET",
                 status=200,
                 summary="Read a container's logs",
+                description="The most recent [api] max_exec_output bytes (truncated: true "
+                "when there were more).",
                 params=(path_param("action", enum(GET_ACTIONS), "what to read"),),
                 response=OUTPUT,
-                errors=(400, 403, 404, 405, 409, 500),
+                errors=(400, 403, 404, 405, 409, 500, 503, 504),
             ),
         ),
     ),

@@ -35,6 +35,20 @@ class Resource:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """An OpenAPI link from an operation's success answer to the `method` operation of the
+    route at `path`: which runtime expressions ("$response.body#/uuid") fill the target's
+    parameters, and which fields of its JSON body. (An item's operations are linked from
+    its collection's POST without being declared: magnum.api.openapi.)"""
+
+    name: str
+    path: str
+    method: str
+    parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    body: Mapping[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Operation:
     method: str  # GET, POST, ...
     status: int  # the success status
@@ -46,6 +60,7 @@ class Operation:
     params: tuple[Mapping[str, Any], ...] = ()  # query (and overridden path) parameters
     errors: tuple[int, ...] = ()  # besides 406 on /v1, and 413/415 when there is a JSON body
     gate: microversions.Gate = microversions.ALWAYS
+    links: tuple[Link, ...] = ()  # to operations that use what the success answer names
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from magnum.api import errors
-from magnum.common import utils
+from magnum.common import exceptions, utils
 from magnum.objects import fields
 
 _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
@@ -33,13 +33,14 @@ def _parse_bool(value: object) -> object:
             return True
         if lowered in _FALSE:
             return False
-        raise ValueError(f"Unrecognized value '{value}', acceptable values are: {BOOL_CHOICES}")
+        shown = exceptions.shorten(value)
+        raise ValueError(f"Unrecognized value '{shown}', acceptable values are: {BOOL_CHOICES}")
     return value
 
 
 def _check_uuid(value: str) -> str:
     if not utils.is_uuid_like(value):
-        raise ValueError(f"Expected a uuid but received {value}.")
+        raise ValueError(f"Expected a uuid but received {exceptions.shorten(value)}.")
     return value
 
 
@@ -72,10 +73,23 @@ Labels = dict[_LabelStr, _LabelStr]
 BAY_NAME = r"^[a-zA-Z][a-zA-Z0-9_.-]*$"
 
 
+def _null_defaults(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The published schema says what `_Body._null_means_default` accepts: `null` for every
+    optional field (it then takes its default)."""
+    for name, prop in schema.get("properties", {}).items():
+        field = model.model_fields.get(name)
+        if field is None or field.is_required() or field.default is None:
+            continue  # required, or null is already one of its values
+        if "anyOf" in prop and {"type": "null"} in prop["anyOf"]:
+            continue
+        keep = {k: prop.pop(k) for k in ("title", "default", "description") if k in prop}
+        schema["properties"][name] = keep | {"anyOf": [dict(prop), {"type": "null"}]}
+
+
 class _Body(BaseModel):
     """Common rules: unknown keys are errors, types are strict, `null` means "use the default"."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_null_defaults)
     ARGUMENT: ClassVar[str]
     READ_ONLY: ClassVar[frozenset[str]] = frozenset({"links", "created_at", "updated_at"})
 
@@ -93,12 +107,19 @@ class _Body(BaseModel):
         return data
 
 
-def _coe_required(schema: dict[str, Any]) -> None:
+def _coe_required(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """`coe` is optional to the parser (Magnum then answers "Requested COE type Unset is not
-    supported.") but a create without it always fails, so the published schema requires it."""
+    supported.") but a create without it always fails, so the published schema requires it,
+    and not as null."""
+    _null_defaults(schema, model)
     required = schema.setdefault("required", [])
     if "coe" not in required:
         required.append("coe")
+    coe = schema.get("properties", {}).get("coe", {})
+    named = [s for s in coe.pop("anyOf", []) if s.get("type") != "null"]
+    coe.pop("default", None)
+    for choice in named[:1]:
+        coe.update(choice)
 
 
 class BayModelBody(_Body):
@@ -154,7 +175,30 @@ def _check_command(value: str) -> str:
 
 
 MEMORY = r"^[0-9]+[bkmg]?$"
+# What /v1/openapi.json declares: MEMORY above zero. Docker reads 0 as "no limit", which a
+# container says by having no memory at all; "0" is refused, with a message that says so.
+MEMORY_LIMIT = r"^0*[1-9][0-9]*[bkmg]?$"
+ENV_NAME = r"^[^=\x00]+$"
 _EnvStr = Annotated[str, Field(max_length=4096), NoNul]
+
+
+def _check_memory(value: str) -> str:
+    if int(value.rstrip("bkmg")) == 0:
+        raise ValueError(
+            "Value should be a limit above zero; leave memory out (or null) for no limit"
+        )
+    return value
+
+
+def _check_env_name(value: str) -> str:
+    if "=" in value:  # Docker would read NAME=A=B as NAME with the value A=B
+        raise ValueError("Environment variable names cannot contain '='")
+    return value
+
+
+_EnvName = Annotated[
+    str, Field(min_length=1, max_length=255), NoNul, pydantic.AfterValidator(_check_env_name)
+]
 
 
 class ContainerBody(_Body):
@@ -168,9 +212,19 @@ class ContainerBody(_Body):
     command: (
         Annotated[str, Field(max_length=255), NoNul, pydantic.AfterValidator(_check_command)] | None
     ) = None
-    memory: Annotated[str, Field(pattern=MEMORY, max_length=32)] | None = None
-    environment: dict[Annotated[str, Field(min_length=1, max_length=255), NoNul], _EnvStr] = Field(
-        default_factory=dict
+    memory: (
+        Annotated[
+            str,
+            Field(pattern=MEMORY, max_length=32, json_schema_extra={"pattern": MEMORY_LIMIT}),
+            pydantic.AfterValidator(_check_memory),
+        ]
+        | None
+    ) = None
+    environment: dict[_EnvName, _EnvStr] = Field(
+        default_factory=dict,
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": ENV_NAME}
+        },
     )
     status: Literal[tuple(s.value for s in fields.ContainerStatus)] | None = None  # type: ignore[valid-type]
 
@@ -217,7 +271,8 @@ def _reason(err: Mapping[str, Any]) -> str:
 
 
 def _field_message(field: str, value: object, reason: str) -> str:
-    return f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}"
+    field, shown = exceptions.shorten(field), exceptions.shorten(value)
+    return f"Invalid input for field/attribute {field}. Value: '{shown}'. {reason}"
 
 
 def validate(model: type[BaseModel], data: Any, *, argument: str | None = None) -> Any:
@@ -241,7 +296,8 @@ def _messages(exc: pydantic.ValidationError, data: dict[str, Any], arg: str) -> 
     messages = []
     if unknown:
         noun = "attributes" if len(unknown) > 1 else "attribute"
-        messages.append(f"Unknown {noun} for argument {arg}: {', '.join(sorted(unknown))}")
+        names = ", ".join(exceptions.shorten(name) for name in sorted(unknown))
+        messages.append(f"Unknown {noun} for argument {arg}: {names}")
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
         if err["type"] == "extra_forbidden" or not err["loc"]:

@@ -16,11 +16,10 @@ import threading
 from typing import Any
 
 import platformdirs
-from cheroot import wsgi
 
 from magnum import conf as magnum_conf
 from magnum.api import app as api_app
-from magnum.cli import common
+from magnum.cli import common, httpserver
 from magnum.common import rpc
 from magnum.conductor import service
 from magnum.db import migration
@@ -70,12 +69,13 @@ class AllInOne:
         self.transport = rpc.transport(conf)
         self.conductor = service.Conductor(conf, self.db, transport=self.transport)
         app = api_app.build(conf, self.db, self.transport)
-        self.server = wsgi.Server(
+        self.server = httpserver.Server(
             (conf.api.host, conf.api.port),
             app,
             numthreads=max(conf.api.threads, 8),
             # cheroot's default listen backlog (5) resets clients that connect at once.
             request_queue_size=LISTEN_BACKLOG,
+            api=conf.api,
         )
         self._thread = threading.Thread(target=self.server.serve, name="api", daemon=True)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers import gthread
 
 from magnum.api import app as api_app
-from magnum.cli import common
+from magnum.cli import common, httpserver
 from magnum.common import rpc
 
 
@@ -17,6 +19,22 @@ def make_app(argv: list[str]) -> Any:
     """Build the WSGI app in the current process (called in each worker after fork)."""
     conf = common.load_conf(argv)
     return api_app.build(conf, common.database(conf), rpc.transport(conf))
+
+
+def _write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error (an HTML page) in Magnum's `{"errors": [...]}` shape."""
+    del reason
+    gunicorn_util.write_nonblock(sock, httpserver.error_response(status_int, mesg))
+
+
+class Worker(gthread.ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker, answering the errors gunicorn itself finds (a bad request
+    line, an oversize URL or header, a malformed chunk) in Magnum's shape."""
+
+    def init_process(self) -> None:
+        # The one place gunicorn writes those answers; this process is the worker's own.
+        gunicorn_util.write_error = _write_error
+        super().init_process()
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -30,7 +48,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         self.cfg.set("bind", f"{api.host}:{api.port}")
         self.cfg.set("workers", api.workers)
         self.cfg.set("threads", api.threads)
-        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("worker_class", Worker)
+        self.cfg.set("limit_request_line", api.max_request_line)
+        self.cfg.set("limit_request_field_size", api.max_header_size)
+        self.cfg.set("limit_request_fields", api.max_header_count)
         self.cfg.set("keepalive", 30)
         self.cfg.set("accesslog", None)
         self.cfg.set("proc_name", "magnum-api")

@@ -15,6 +15,8 @@
   |                               NodeUnavailable
   | + NodeUnavailable             NodeGone (the node no longer exists)
   | + InvalidState                EngineNotFound (a node's engine has no such object)
+  + TooBusy (503)                 execute/logs slots all taken (the API adds Retry-After)
+  + ContainerTimedOut (504)       a command in a container passed its time limit
   + DriverError (500)             DriverNotFound, DriverConflict, InvalidTransition
   | + ClusterOperationFailed      DeadlineExceeded, NodeStartFailed
   | + RetryLater                  the conductor tries again until the deadline; never
@@ -26,8 +28,9 @@
 Where the two API vocabularies differ, a Bay* subclass words the same error for /v1/bays
 (see magnum.objects.vocabulary). Errors cross RPC calls intact (same class, fields and
 status) when their fields are JSON values. Messages are safe to show to API users: they
-name the resource and the problem, never a stack trace or a secret. Only magnum.api.errors
-knows about HTTP bodies; `status` here is the HTTP status the API answers with.
+name the resource and the problem, never a stack trace, a secret or a host directory
+(magnum.common.hostpaths). Only magnum.api.errors knows about HTTP bodies; `status` here
+is the HTTP status the API answers with.
 """
 
 from __future__ import annotations
@@ -35,23 +38,46 @@ from __future__ import annotations
 import string
 from typing import ClassVar
 
+from magnum.common import hostpaths
+
+# A value a message shows (an identifier, a header, a query argument: often the caller's own
+# input) is cut to ECHO_LIMIT characters; a field that is the whole message, to MESSAGE_LIMIT.
+ECHO_LIMIT = 255
+MESSAGE_LIMIT = 1024
+
+
+def shorten(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as an error message shows it: at most `limit` characters, then an ellipsis."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}\u2026"
+
 
 class MagnumError(Exception):
     status: ClassVar[int] = 500
     template: ClassVar[str] = "An unexpected error occurred."
     _fields: ClassVar[frozenset[str]] = frozenset()
+    _limit: ClassVar[int] = ECHO_LIMIT
 
     def __init_subclass__(cls, **kw: object) -> None:
         super().__init_subclass__(**kw)
         cls._fields = frozenset(
             name for _, name, _, _ in string.Formatter().parse(cls.template) if name
         )
+        whole = [f"{{{name}}}" for name in cls._fields] == [cls.template]
+        cls._limit = MESSAGE_LIMIT if whole else ECHO_LIMIT
 
     def __init__(self, *_message: object, **fields: object) -> None:
         # `_message` is ignored: oslo.messaging rebuilds a remote error as
         # cls(*exc.args, **exc.kwargs), and the fields alone make the message again.
         if unknown := set(fields) ^ self._fields:
             raise TypeError(f"{type(self).__name__}: bad fields {sorted(unknown)}")
+        # The host's own directories never show (magnum.common.hostpaths); then, bounded,
+        # so that no input makes an error (or its RPC form) large.
+        fields = {k: hostpaths.scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
+        fields = {
+            k: v if len(str(v)) <= self._limit else shorten(v, self._limit)
+            for k, v in fields.items()
+        }
         self.fields = fields
         self.kwargs = fields  # what oslo.messaging sends so the caller can rebuild this error
         super().__init__(self.template.format(**fields))
@@ -130,6 +156,16 @@ class BodyTooLarge(MagnumError):
 
 class ImageTooLarge(BodyTooLarge):
     template = "The image archive is larger than {limit} bytes ([api] max_image_size)."
+
+
+class ImageUnpackedTooLarge(BodyTooLarge):
+    template = (
+        "The image archive unpacks to more than {limit} bytes ([api] max_image_unpacked_size)."
+    )
+
+
+class ImageHasTooManyMembers(BodyTooLarge):
+    template = "The image archive holds more than {limit} files ([api] max_image_members)."
 
 
 class UnsupportedMediaType(MagnumError):
@@ -254,6 +290,29 @@ class InvalidState(Conflict):
 
 class EngineNotFound(InvalidState):
     """A node's engine answered that it has no such object (container, image, swarm node)."""
+
+
+# --- 503, 504: bounded calls ------------------------------------------------
+class TooBusy(MagnumError):
+    """Every slot for a kind of call whose length the tenant decides (container execute
+    and logs) is taken, in this API process or on the conductor. The API answers 503
+    with Retry-After: `retry_after` seconds."""
+
+    status = 503
+    template = "{detail} Try again in {retry_after} seconds."
+
+    @property
+    def retry_after(self) -> int:
+        return int(str(self.fields["retry_after"]))
+
+
+class ContainerTimedOut(MagnumError):
+    """A command run in a container (or the reading of its logs) passed its time limit;
+    the message says whether its processes were killed (504: the container, upstream of
+    the API, did not answer in time)."""
+
+    status = 504
+    template = "{detail}"
 
 
 # --- 500: drivers and the conductor ----------------------------------------

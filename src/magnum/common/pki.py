@@ -35,8 +35,6 @@ CERT_DAYS = 1825
 # Certificates are back-dated a little so that a clock a few minutes behind still accepts them.
 _SKEW = datetime.timedelta(minutes=5)
 
-# Key usages a tenant client certificate may carry; anything else asked for is dropped.
-_CLIENT_KEY_USAGES = frozenset({"digital_signature", "key_encipherment", "content_commitment"})
 _KEY_USAGE_FIELDS = (
     "digital_signature",
     "content_commitment",
@@ -264,7 +262,8 @@ def _load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
         csr = x509.load_pem_x509_csr(raw)
         valid = csr.is_signature_valid
         public_key = csr.public_key()
-    except (ValueError, TypeError, InvalidSignature):
+        csr.extensions  # noqa: B018 - parsed here: an unparsable or repeated one is invalid
+    except (ValueError, TypeError, InvalidSignature, x509.DuplicateExtension):
         valid = False
     if not valid:
         raise InvalidCsr(csr=raw.decode(errors="replace"))
@@ -273,36 +272,32 @@ def _load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
     return csr
 
 
-def _client_key_usage(ext: x509.KeyUsage) -> x509.KeyUsage:
-    # Only usages a client certificate needs survive; keyCertSign/cRLSign never do.
-    kept = {name: getattr(ext, name) for name in _CLIENT_KEY_USAGES}
-    return _key_usage(**kept)
-
-
 def _client_eku(ext: x509.ExtendedKeyUsage) -> x509.ExtendedKeyUsage:
     if any(oid != ExtendedKeyUsageOID.CLIENT_AUTH for oid in ext):
         raise ExtensionNotAllowed(extension="extendedKeyUsage")
     return x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
 
 
-def _filtered_extensions(
+def _client_extensions(
     csr: x509.CertificateSigningRequest,
 ) -> list[tuple[x509.ExtensionType, bool]]:
-    """The CSR's extensions a tenant may have, adjusted; a critical disallowed one fails."""
-    kept: list[tuple[x509.ExtensionType, bool]] = []
+    """The extensions of a tenant's certificate: a client certificate's, whatever the CSR
+    asks. Its key usage is always digitalSignature and keyEncipherment (never keyCertSign
+    or cRLSign, which the CSR's would otherwise carry over), its extended key usage
+    clientAuth (asking for any other purpose is refused), and _issue adds CA:FALSE. Other
+    extensions are dropped; a critical one the signer cannot honour is refused."""
     for ext in csr.extensions:
-        if isinstance(ext.value, x509.KeyUsage):
-            kept.append((_client_key_usage(ext.value), ext.critical))
-        elif isinstance(ext.value, x509.ExtendedKeyUsage):
-            kept.append((_client_eku(ext.value), ext.critical))
-        elif ext.oid == ExtensionOID.BASIC_CONSTRAINTS:
-            continue  # replaced by CA:false below, whatever was asked
+        if isinstance(ext.value, x509.ExtendedKeyUsage):
+            _client_eku(ext.value)
+        elif isinstance(ext.value, x509.KeyUsage) or ext.oid == ExtensionOID.BASIC_CONSTRAINTS:
+            continue  # replaced by the client certificate's own, whatever was asked
         elif ext.critical:
             name = getattr(ext.oid, "_name", None) or ext.oid.dotted_string
             raise ExtensionNotAllowed(extension=name)
-    if not any(isinstance(value, x509.ExtendedKeyUsage) for value, _ in kept):
-        kept.append((x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False))
-    return kept
+    return [
+        (_key_usage(digital_signature=True, key_encipherment=True), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ]
 
 
 def sign_csr(
@@ -310,13 +305,14 @@ def sign_csr(
 ) -> bytes:
     """Sign a tenant's CSR as a client certificate of the bay's CA.
 
-    Raises InvalidCsr for anything that is not a well-signed PEM CSR, and
-    ExtensionNotAllowed for a critical extension other than key usage, or an
-    extended key usage other than clientAuth.
+    Only the subject and the public key come from the CSR; the extensions are a client
+    certificate's (see _client_extensions). Raises InvalidCsr for anything that is not a
+    well-signed PEM CSR, and ExtensionNotAllowed for a critical extension other than key
+    usage or basic constraints, or an extended key usage other than clientAuth.
     """
     csr = _load_csr(csr_pem)
     public_key = csr.public_key()
     builder = _builder(csr.subject, _issuer(ca_cert), days)
-    for value, critical in _filtered_extensions(csr):
+    for value, critical in _client_extensions(csr):
         builder = builder.add_extension(value, critical=critical)
     return _issue(ca_key, ca_cert, builder, public_key)

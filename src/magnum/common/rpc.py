@@ -15,6 +15,7 @@ from concurrent import futures
 from typing import Any, ClassVar, TypeVar
 
 import amqp  # type: ignore[import-untyped]  # py-amqp, kombu's client: the rabbit driver's own
+import kombu.exceptions
 import oslo_messaging as messaging
 from oslo_config import cfg
 
@@ -39,11 +40,15 @@ def target(conf: cfg.ConfigOpts, *, server: str | None = None) -> Any:
 def answer(what: str, fn: Callable[[], T]) -> T:
     """Run the work of an RPC call. Our errors cross to the caller as themselves (see
     ALLOWED_EXMODS); anything else is logged here and crosses as a DriverError naming
-    `what`, instead of an anonymous RemoteError."""
+    `what`, instead of an anonymous RemoteError. A caller's error (4xx: not found, a
+    conflict, bad input) is expected: logged as one line, not as the server's failure."""
     try:
         return fn()
-    except exceptions.MagnumError:
-        raise
+    except exceptions.MagnumError as exc:
+        if exc.status >= 500:
+            raise
+        LOG.info("%s: %d %s: %s", what, exc.status, exc.code, exc)
+        raise messaging.ExpectedException() from exc  # the server replies with `exc` itself
     except Exception as exc:
         LOG.exception("%s failed unexpectedly", what)
         raise exceptions.DriverError(reason=f"{what} failed: {exc}") from exc
@@ -58,10 +63,15 @@ class ConductorUnreachable(exceptions.MagnumError):
     template = "The conductors cannot be reached: {reason}. Try again later."
 
 
-RECHECK = 1.0  # seconds a probe's verdict stands; a waiting call asks again this often
+RECHECK = 0.5  # seconds a probe's verdict stands: a waiting call learns of an outage this late
+WAIT_STEP = 0.1  # seconds between a waiting call's looks at the verdict (a cheap read)
 CAST_QUEUE = 1000  # notifications waiting for the sender; beyond that they are left to the scan
 CAST_IDLE = 5.0  # seconds the sender thread waits for more work before it ends
 PUBLISH_RETRY = 1  # reconnect attempts when publishing, so a dead broker fails fast
+CALL_MONITOR = 10.0  # seconds a call waits for a conductor's first sign of life
+# Every message is mandatory: one that no queue takes (after a broker restart, before the
+# conductors declared theirs again) is refused at once instead of silently dropped.
+AT_LEAST_ONCE = messaging.TransportOptions(at_least_once=True)
 _BROKER_DOWN = "the message broker is not answering"
 
 
@@ -77,9 +87,11 @@ class Broker:
     bounded by `timeout`, its verdict kept RECHECK seconds), then runs the call on a
     thread of its own while the request waits, asking again every RECHECK seconds: a
     broker that is down, or goes down meanwhile, ends the wait with ConductorUnreachable
-    (503). oslo.messaging reconnects forever inside a call when the broker is gone; that
-    thread is left to it, and at most `slots` such threads exist. Transports without a
-    broker (inproc://) always count as reachable."""
+    (503), and so does a publish that fails (the verdict turns "down" at once), a call
+    no conductor queue takes (AT_LEAST_ONCE) and one no conductor acknowledges within
+    CALL_MONITOR seconds (call_options). oslo.messaging reconnects forever inside a call
+    when the broker is gone; that thread is left to it, and at most `slots` such threads
+    exist. Transports without a broker (inproc://) always count as reachable."""
 
     def __init__(self, conf: cfg.ConfigOpts, *, timeout: float, slots: int) -> None:
         self.timeout = timeout
@@ -125,7 +137,9 @@ class Broker:
         try:
             self._casts.put_nowait((what, _in_this_context(send)))
         except queue.Full:
-            LOG.warning("%s: %d notifications wait; left for the conductors' scan", what, CAST_QUEUE)
+            LOG.warning(
+                "%s: %d notifications wait; left for the conductors' scan", what, CAST_QUEUE
+            )
             return
         with self._sender_lock:
             if self._sender is None:
@@ -148,12 +162,17 @@ class Broker:
             try:
                 send()
             except Exception as exc:  # noqa: BLE001 - the scan recovers any lost notification
+                self._verdict = (time.monotonic(), False)
                 LOG.warning("%s: not sent (%s); left for the conductors' scan", what, exc)
 
     # --- calls ---------------------------------------------------------------------------
     def call(self, what: str, fn: Callable[[], T], *, timeout: float) -> T:
-        """`fn()` (an RPC call that gives up after `timeout` seconds), or
-        ConductorUnreachable as soon as the broker does not answer."""
+        """`fn()`, an RPC call made with `call_options(timeout)`; or ConductorUnreachable
+        as soon as the broker does not answer, `fn` cannot hand it its message, no conductor
+        listens (the broker just restarted: the conductors' queues are not back yet) or
+        none acknowledges the call within CALL_MONITOR seconds (the message or its answer
+        was lost). A conductor's own errors pass through, and so does the MessagingTimeout
+        of a call a conductor worked on for all of `timeout`."""
         if not self.reachable():
             raise ConductorUnreachable(reason=_BROKER_DOWN)
         if not self._slots.acquire(blocking=False):
@@ -168,17 +187,45 @@ class Broker:
                 self._slots.release()
 
         threading.Thread(target=worker, name=f"rpc-{what}", daemon=True).start()
-        deadline = time.monotonic() + timeout + self.timeout
+        start = time.monotonic()
+        deadline = start + timeout + self.timeout
         while True:
             try:
-                return answer.result(timeout=min(RECHECK, max(0.0, deadline - time.monotonic())))
+                return answer.result(timeout=min(WAIT_STEP, max(0.0, deadline - time.monotonic())))
             except futures.TimeoutError:
                 pass
+            except messaging.MessageUndeliverable as exc:
+                raise ConductorUnreachable(reason="no conductor is listening") from exc
+            except messaging.MessagingTimeout as exc:
+                if time.monotonic() - start < timeout - 1.0:  # the call monitor's
+                    raise ConductorUnreachable(
+                        reason=f"no conductor acknowledged {what} within {CALL_MONITOR:.0f}s"
+                    ) from exc
+                raise
+            except messaging.RemoteError:
+                raise
+            except _PUBLISH_FAILURES as exc:
+                self._verdict = (time.monotonic(), False)  # the next call need not try
+                LOG.warning("%s: not sent: %s", what, exc)
+                raise ConductorUnreachable(reason=_BROKER_DOWN) from exc
             if not self.reachable():
                 LOG.warning("%s: %s; giving up the call", what, _BROKER_DOWN)
                 raise ConductorUnreachable(reason=_BROKER_DOWN)
             if time.monotonic() >= deadline:  # the call outlived its own timeout: stuck
                 raise ConductorUnreachable(reason=f"no answer to {what} within {timeout:.0f}s")
+
+
+def call_options(timeout: float) -> dict[str, Any]:
+    """RPCClient.prepare() options of a call that `Broker.call` runs: its timeout, and a
+    call monitor (the conductor confirms every CALL_MONITOR/2 seconds that it is at work)
+    when the call may take longer than that."""
+    monitor = CALL_MONITOR if timeout > CALL_MONITOR else None
+    return {"timeout": timeout, "call_monitor_timeout": monitor}
+
+
+# What oslo.messaging raises when it cannot publish (its own, kombu's, the socket's); of
+# its own, a timeout and a remote error are answers, not failures to publish.
+_PUBLISH_FAILURES = (messaging.MessagingException, kombu.exceptions.KombuError, OSError)
 
 
 def _settle(answer: futures.Future[T], fn: Callable[[], T]) -> None:

@@ -7,6 +7,17 @@ checks do), which lists each node's containers in one engine call and writes the
 that changed: exited containers become Stopped, containers on a node that does not answer
 (or no longer exists) Error with status_reason naming the node. A row is only written if
 nobody changed it since it was read, so a sync never undoes an action.
+
+Interrupted creates. A create writes its row (no status, no docker_id), then asks Docker,
+then records the Docker id. A conductor killed in between leaves a row without docker_id
+and perhaps a Docker container `magnum-<uuid>`. Once such a row is older than `grace`
+([conductor] container_create_grace: longer than any create still under way), each sync
+resolves it on its node: the Docker container labelled with its uuid is adopted (its id
+and state recorded, as the create would have), or, if the node has none, the row becomes
+Error "creation was interrupted ..." and stays, as a failed bay does, for its owner to see
+and delete (a create still under way after all records its id over it). The first sync
+runs as the conductor starts. A Docker container labelled with the bay but with no row at
+all (its row was deleted while Docker was still making it) is removed.
 """
 
 from __future__ import annotations
@@ -16,23 +27,31 @@ import logging
 
 from magnum.common import exceptions, utils
 from magnum.conductor.handlers import container
-from magnum.db import engine
-from magnum.drivers import capabilities, registry
+from magnum.db import engine, models
+from magnum.drivers import base, capabilities, registry
 from magnum.objects import clusters, containers, fields
 
 LOG = logging.getLogger(__name__)
 READY = fields.READY
 SWEEP = clusters.Sweep.CONTAINERS
-# A row still without status this long after it was inserted lost its creator (a conductor
-# that died mid-create): the sync looks for it in the engine like any other.
-CREATING_GRACE = datetime.timedelta(seconds=120)
+INTERRUPTED = (
+    "creation was interrupted (its conductor stopped) before Docker made the container on {host}"
+)
 
 
 class ContainerSync:
-    def __init__(self, db: engine.Database, drivers: registry.Drivers, *, interval: float) -> None:
+    def __init__(
+        self,
+        db: engine.Database,
+        drivers: registry.Drivers,
+        *,
+        interval: float,
+        grace: float = 120.0,
+    ) -> None:
         self._db = db
         self._drivers = drivers
         self._interval = interval
+        self._grace = datetime.timedelta(seconds=grace)
 
     def sync(self) -> None:
         for cluster_uuid in self._due():
@@ -77,7 +96,7 @@ class ContainerSync:
             except exceptions.MagnumError as exc:
                 LOG.info("bay %s: node %s: %s", cluster_uuid, host, exc)
                 down[host] = f"node {host} is not answering"
-        cutoff = utils.utcnow() - CREATING_GRACE
+        cutoff = utils.utcnow() - self._grace
         for row in rows:
             if row.host is None or (row.docker_id is None and row.created_at > cutoff):
                 continue  # being created right now
@@ -87,7 +106,9 @@ class ContainerSync:
                 )
                 continue
             state = states.get(row.host, {}).get(row.uuid)
-            if state is None:
+            if row.docker_id is None:
+                self._resolve(cluster_uuid, row, state)
+            elif state is None:
                 containers.record_status(
                     self._db,
                     row,
@@ -96,3 +117,58 @@ class ContainerSync:
                 )
             else:
                 containers.record_status(self._db, row, state.status, state.reason)
+        self._remove_orphans(cluster, nodes, states, {r.uuid for r in rows})
+
+    def _resolve(
+        self,
+        cluster_uuid: str,
+        row: models.Container,
+        state: capabilities.ContainerState | None,
+    ) -> None:
+        """A row whose creator died before recording the Docker id: adopt the container
+        labelled with its uuid, or mark it Error."""
+        if state is not None and state.container_id is not None:
+            if containers.adopt(self._db, row.uuid, state.container_id, state.status, state.reason):
+                LOG.info(
+                    "bay %s: container %s adopted from %s (its create was interrupted)",
+                    cluster_uuid,
+                    row.uuid,
+                    row.host,
+                )
+            return
+        reason = INTERRUPTED.format(host=row.host)
+        if row.status != fields.ContainerStatus.ERROR or row.status_reason != reason:
+            LOG.info("bay %s: container %s: %s", cluster_uuid, row.uuid, reason)
+        containers.record_status(self._db, row, fields.ContainerStatus.ERROR, reason)
+
+    def _remove_orphans(
+        self,
+        cluster: container.ClusterContainers,
+        nodes: dict[str, base.Node],
+        states: dict[str, dict[str, capabilities.ContainerState]],
+        known: set[str],
+    ) -> None:
+        """Remove Docker containers labelled with the bay that have no row. Every row is
+        written before its container is made, so one still missing after the listing is
+        gone for good (deleted while Docker was still making the container)."""
+        unknown = {u for found in states.values() for u in found if u not in known}
+        if not unknown:
+            return
+        with self._db.session() as session:
+            orphans = unknown - containers.existing(session, unknown)
+        for host, found in states.items():
+            for uuid in sorted(orphans & set(found)):
+                cid = found[uuid].container_id
+                if cid is None:
+                    continue
+                try:
+                    cluster.containers.remove(cluster.task, nodes[host], cid)
+                except exceptions.MagnumError as exc:
+                    LOG.info("bay %s: orphan %s on %s: %s", cluster.row.uuid, uuid, host, exc)
+                    continue
+                LOG.warning(
+                    "bay %s: removed Docker container of %s from %s: it has no row",
+                    cluster.row.uuid,
+                    uuid,
+                    host,
+                )

@@ -85,14 +85,46 @@ class ContainerEndpoint:
                 lambda: self._handler.action(uuid, capabilities.ContainerAction(action)),
             )
 
-    def container_logs(self, ctxt: dict[str, Any], uuid: str) -> Any:
+    def container_logs(
+        self,
+        ctxt: dict[str, Any],
+        uuid: str,
+        timeout: float | None = None,
+        max_output: int | None = None,
+    ) -> Any:
+        """{"output", "truncated"}: the last `max_output` bytes of the log, read within
+        `timeout` seconds (the API's [api] exec_timeout and max_exec_output)."""
+        limits = _limits(timeout, max_output)
         with context.calling(ctxt):
-            return rpc.answer("Reading logs", lambda: self._handler.logs(uuid))
+            return rpc.answer("Reading logs", lambda: _output(self._handler.logs(uuid, limits)))
 
-    def container_exec(self, ctxt: dict[str, Any], uuid: str, command: str) -> Any:
+    def container_exec(
+        self,
+        ctxt: dict[str, Any],
+        uuid: str,
+        command: str,
+        timeout: float | None = None,
+        max_output: int | None = None,
+    ) -> Any:
+        """{"output", "truncated"} of `command`, killed after `timeout` seconds (504) or
+        once it printed more than `max_output` bytes."""
+        limits = _limits(timeout, max_output)
         with context.calling(ctxt):
-            return rpc.answer("Executing", lambda: self._handler.execute(uuid, command))
+            return rpc.answer(
+                "Executing", lambda: _output(self._handler.execute(uuid, command, limits))
+            )
 
     def container_delete(self, ctxt: dict[str, Any], uuid: str) -> Any:
         with context.calling(ctxt):
             return rpc.answer("Deleting the container", lambda: self._handler.delete(uuid))
+
+
+def _limits(timeout: float | None, max_output: int | None) -> capabilities.Limits | None:
+    """The caller's bounds (None: the conductor's own [api] defaults)."""
+    if timeout is None or max_output is None:
+        return None
+    return capabilities.Limits(timeout=max(float(timeout), 0.1), max_bytes=max(int(max_output), 1))
+
+
+def _output(out: capabilities.Output) -> dict[str, Any]:
+    return {"output": out.text, "truncated": out.truncated}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from magnum.common import hostpaths
 from magnum.conductor.handlers import task as task_mod
 from magnum.db import engine
 from magnum.drivers import registry
@@ -75,7 +76,7 @@ class HealthChecker:
             health = coe.health(task, nodes)
         except Exception as exc:  # noqa: BLE001 - a check reports; it never crashes the loop
             LOG.warning("bay %s: health check failed: %s", task.cluster.uuid, exc)
-            return HealthStatus.UNKNOWN, f"health check failed: {exc}"
+            return HealthStatus.UNKNOWN, hostpaths.scrub(f"health check failed: {exc}")
         if health.healthy:
             return HealthStatus.HEALTHY, health.reason
         return HealthStatus.UNHEALTHY, health.reason

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import TypeVar
 
-from magnum.common import context, exceptions, utils
+from magnum.common import context, exceptions, hostpaths, utils
 from magnum.conductor.handlers import cluster as cluster_handlers
 from magnum.conductor.handlers import task as task_mod
 from magnum.db import engine
@@ -238,7 +238,7 @@ class ClusterOperations:
                 LOG.exception("cluster %s: %s failed unexpectedly", uuid, task.op)
                 task.finish(
                     task.op.failed,
-                    f"{task.op} failed: {type(exc).__name__}: {exc}",
+                    hostpaths.scrub(f"{task.op} failed: {type(exc).__name__}: {exc}"),
                     error_code="InternalError",
                 )
             else:

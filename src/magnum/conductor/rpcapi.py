@@ -22,12 +22,17 @@ from oslo_config import cfg
 from magnum.common import context, exceptions, rpc
 
 RPC_VERSION = "1.2"
+EXEC_MARGIN = 30.0  # seconds beyond an execute/logs bound: the kill, the engine's slowness
 
 
 class ConductorAPI:
     def __init__(self, conf: cfg.ConfigOpts, transport: Any) -> None:
         self._client = messaging.get_rpc_client(
-            transport, rpc.target(conf), version_cap=RPC_VERSION, retry=rpc.PUBLISH_RETRY
+            transport,
+            rpc.target(conf),
+            version_cap=RPC_VERSION,
+            retry=rpc.PUBLISH_RETRY,
+            transport_options=rpc.AT_LEAST_ONCE,
         )
         self._timeout = float(conf.rpc_response_timeout)
         # Calls in flight: every API thread may wait on one, plus as many left behind
@@ -51,12 +56,14 @@ class ConductorAPI:
     ) -> dict[str, Any]:
         """Have a conductor load the archive at `path` (under the shared upload directory)
         into every node of the bay; its answer {"bay_uuid", "images", "nodes"}."""
-        client = self._client.prepare(version="1.1", timeout=timeout)
+        client = self._client.prepare(version="1.1", **rpc.call_options(timeout))
         ctxt = ctx.to_dict()
         try:
             answer = self._call(
                 "cluster_load_image",
-                lambda: client.call(ctxt, "cluster_load_image", cluster_uuid=cluster_uuid, path=path),
+                lambda: client.call(
+                    ctxt, "cluster_load_image", cluster_uuid=cluster_uuid, path=path
+                ),
                 timeout=timeout,
             )
         except messaging.MessagingTimeout:
@@ -69,20 +76,23 @@ class ConductorAPI:
     def _call(self, method: str, send: Callable[[], Any], *, timeout: float) -> Any:
         """`send()`, an RPC call of `method` giving up after `timeout` seconds; a broker
         that cannot take it (or goes away while it waits) is ConductorUnreachable (503)."""
-        try:
-            return self._broker.call(method, send, timeout=timeout)
-        except (messaging.MessagingTimeout, messaging.RemoteError):
-            raise
-        except (messaging.MessagingException, OSError) as exc:  # could not publish
-            raise rpc.ConductorUnreachable(reason=f"the message broker refused {method}") from exc
+        return self._broker.call(method, send, timeout=timeout)
 
     # --- containers (calls: the tenant waits for Docker's answer) ----------------------
-    def _container_call(self, ctx: context.RequestContext, method: str, **kwargs: Any) -> Any:
-        client = self._client.prepare(version="1.2", timeout=self._timeout)
+    def _container_call(
+        self,
+        ctx: context.RequestContext,
+        method: str,
+        *,
+        wait: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        timeout = self._timeout if wait is None else wait
+        client = self._client.prepare(version="1.2", **rpc.call_options(timeout))
         ctxt = ctx.to_dict()
         try:
             answer = self._call(
-                method, lambda: client.call(ctxt, method, **kwargs), timeout=self._timeout
+                method, lambda: client.call(ctxt, method, **kwargs), timeout=timeout
             )
         except messaging.MessagingTimeout:
             raise exceptions.ClusterOperationFailed(
@@ -101,15 +111,49 @@ class ConductorAPI:
     def container_action(self, ctx: context.RequestContext, *, uuid: str, action: str) -> None:
         self._container_call(ctx, "container_action", uuid=uuid, action=action)
 
-    def container_logs(self, ctx: context.RequestContext, *, uuid: str) -> str:
-        return str(self._container_call(ctx, "container_logs", uuid=uuid))
+    # execute and logs are bounded by the conductor (`timeout`, `max_output`: the API's
+    # [api] exec_timeout and max_exec_output); the wait for the answer is longer than
+    # that bound, by what killing a command may take, so the answer is the real outcome.
+    def container_logs(
+        self, ctx: context.RequestContext, *, uuid: str, timeout: float, max_output: int
+    ) -> dict[str, Any]:
+        """{"output", "truncated"}: the last `max_output` bytes of the container's log."""
+        return dict(
+            self._container_call(
+                ctx,
+                "container_logs",
+                wait=timeout + EXEC_MARGIN,
+                uuid=uuid,
+                timeout=timeout,
+                max_output=max_output,
+            )
+        )
 
-    def container_exec(self, ctx: context.RequestContext, *, uuid: str, command: str) -> str:
-        return str(self._container_call(ctx, "container_exec", uuid=uuid, command=command))
+    def container_exec(
+        self,
+        ctx: context.RequestContext,
+        *,
+        uuid: str,
+        command: str,
+        timeout: float,
+        max_output: int,
+    ) -> dict[str, Any]:
+        """{"output", "truncated"} of `command` run in the container."""
+        return dict(
+            self._container_call(
+                ctx,
+                "container_exec",
+                wait=timeout + EXEC_MARGIN,
+                uuid=uuid,
+                command=command,
+                timeout=timeout,
+                max_output=max_output,
+            )
+        )
 
     def container_delete(self, ctx: context.RequestContext, *, uuid: str) -> None:
         self._container_call(ctx, "container_delete", uuid=uuid)
 
     def ping(self, ctx: context.RequestContext, *, timeout: float = 5.0) -> bool:
-        client, ctxt = self._client.prepare(timeout=timeout), ctx.to_dict()
+        client, ctxt = self._client.prepare(**rpc.call_options(timeout)), ctx.to_dict()
         return bool(self._call("ping", lambda: client.call(ctxt, "ping"), timeout=timeout))

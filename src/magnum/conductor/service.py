@@ -14,12 +14,12 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from magnum.common import images, pki, rpc
-from magnum.conductor import container_sync, endpoints, health, operations
+from magnum.common import hostpaths, images, pki, rpc
+from magnum.conductor import container_sync, endpoints, health, incarnation, operations
 from magnum.conductor.handlers import container
 from magnum.db import engine
-from magnum.drivers import registry
-from magnum.objects import events, services
+from magnum.drivers import capabilities, registry
+from magnum.objects import clusters, events, services
 
 LOG = logging.getLogger(__name__)
 BINARY = "magnum-conductor"
@@ -58,6 +58,7 @@ class Conductor:
     ) -> None:
         self.conf = conf
         self.db = db
+        hostpaths.register_conf(conf)  # no error message names them (see the module)
         self.host = service_host(conf)
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         drivers = drivers if drivers is not None else registry.load(conf)
@@ -73,11 +74,22 @@ class Conductor:
             key_secret=pki.key_secret(conf),
         )
         self.drivers = drivers
-        self.containers = container.Containers(db, drivers)
+        self.containers = container.Containers(
+            db,
+            drivers,
+            limits=capabilities.Limits(
+                timeout=conf.api.exec_timeout, max_bytes=conf.api.max_exec_output
+            ),
+            max_calls=conf.conductor.max_concurrent_execs,
+        )
         self.container_sync = container_sync.ContainerSync(
-            db, drivers, interval=conf.conductor.container_sync_interval
+            db,
+            drivers,
+            interval=conf.conductor.container_sync_interval,
+            grace=conf.conductor.container_create_grace,
         )
         self._stop = threading.Event()
+        self._incarnation: incarnation.Incarnation | None = None
         self._server = messaging.get_rpc_server(
             transport,
             rpc.target(conf, server=self.owner),
@@ -120,10 +132,21 @@ class Conductor:
             services.report(session, host=self.host, binary=BINARY)
 
     def start(self) -> None:
+        self._take_over_predecessors()
         self._server.start()
         for thread in self._threads:
             thread.start()
         LOG.info("conductor %s serving topic %s", self.owner, self.conf.conductor.topic)
+
+    def _take_over_predecessors(self) -> None:
+        """Free at once the leases of this host's dead conductors on this state directory
+        (an earlier incarnation of this one): the scan that starts next takes them over."""
+        self._incarnation = incarnation.Incarnation(
+            self.conf.state_path, host=self.host, owner=self.owner
+        )
+        dead = self._incarnation.claim()
+        if freed := clusters.free_leases_of(self.db, dead):
+            LOG.info("conductor %s: taking over %s from %s", self.owner, freed, dead)
 
     def stop(self) -> None:
         self._stop.set()
@@ -132,5 +155,7 @@ class Conductor:
         self.ops.shutdown(wait=True)
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._incarnation is not None:
+            self._incarnation.release()
         for driver in self.drivers.coe.values():
             driver.close()

@@ -53,6 +53,28 @@ API_OPTS = [
         "(POST /v1/bays/{bay}/images) have their own limit, max_image_size.",
     ),
     cfg.IntOpt(
+        "max_request_line",
+        default=8190,
+        min=256,
+        max=8190,
+        help="Longest request line (method, URL with its query, protocol) accepted, in bytes; "
+        "a longer one gets 414. 8190 at most (gunicorn's own limit).",
+    ),
+    cfg.IntOpt(
+        "max_header_size",
+        default=8190,
+        min=256,
+        help="Longest request header field (name and value) accepted, in bytes; a longer one "
+        "gets 431.",
+    ),
+    cfg.IntOpt(
+        "max_header_count",
+        default=100,
+        min=16,
+        max=32768,
+        help="Most request header fields accepted; more get 431.",
+    ),
+    cfg.IntOpt(
         "max_image_size",
         default=512 * 1024 * 1024,
         min=1024,
@@ -60,10 +82,64 @@ API_OPTS = [
         "413. The upload is kept under <[DEFAULT] state_path>/uploads while it is loaded.",
     ),
     cfg.IntOpt(
+        "max_image_unpacked_size",
+        default=2 * 1024 * 1024 * 1024,
+        min=1024,
+        help="Largest size an uploaded image archive may unpack to, in bytes: the archive "
+        "after decompression, and each of its compressed layers after its own (what every "
+        "node's docker would decompress). The API measures it while it inspects the upload, "
+        "before any node sees it, and stops reading (413) once past it, so that a small "
+        "archive that unpacks to gigabytes costs no more than this.",
+    ),
+    cfg.IntOpt(
+        "max_image_members",
+        default=200000,
+        min=10,
+        help="Most entries an uploaded image archive may hold, its layers' entries (the "
+        "files every node would write) included; more get 413, counted while the API "
+        "inspects the upload.",
+    ),
+    cfg.IntOpt(
         "image_load_timeout",
         default=600,
         min=1,
         help="Seconds the API waits for a conductor to load an uploaded image into a bay.",
+    ),
+    cfg.FloatOpt(
+        "exec_timeout",
+        default=30.0,
+        min=1.0,
+        help="Seconds a command run by PUT /v1/containers/{id}/execute may take. Then every "
+        "process it started in the container is killed and the answer is 504. Reading "
+        "GET /v1/containers/{id}/logs has the same bound.",
+    ),
+    cfg.IntOpt(
+        "max_exec_output",
+        default=1024 * 1024,
+        min=1024,
+        help="Bytes of output execute answers: a command that prints more is stopped (as "
+        'with `| head -c`) and the answer has "truncated": true. logs answers the most '
+        'recent bytes of the log, this many at most, with "truncated" saying whether '
+        "there were more.",
+    ),
+    cfg.IntOpt(
+        "max_concurrent_execs",
+        default=2,
+        min=1,
+        help="execute and logs calls one API process waits for at once; more are answered "
+        "503 with Retry-After at once. Keep it below [api] threads, so that other requests "
+        "always find a free thread.",
+    ),
+    cfg.FloatOpt(
+        "broker_timeout",
+        default=2.0,
+        min=0.1,
+        help="Seconds the API gives the message broker to answer before it counts the "
+        "conductors unreachable. A request that waits for a conductor's answer (container "
+        "create, actions, logs, exec; image load) then answers 503 with Retry-After, and "
+        "so does one whose broker goes away while it waits (the broker is asked again "
+        "twice a second). Bay operations never wait for the broker: they are recorded first, "
+        "then announced in the background, or found by the conductors' scan.",
     ),
     cfg.StrOpt(
         "auth_strategy",
@@ -130,6 +206,23 @@ CONDUCTOR_OPTS = [
         help="Seconds between syncs of each settled bay's container statuses with Docker "
         "(exited containers become Stopped, containers on a node that does not answer "
         "Error). 0 disables them.",
+    ),
+    cfg.FloatOpt(
+        "container_create_grace",
+        default=120.0,
+        min=0.0,
+        help="Seconds after which a container row still without a Docker id is taken to have "
+        "lost its creator (a conductor stopped in the middle of the create). The container "
+        "sync then adopts the Docker container labelled with its uuid on its node, if there "
+        "is one, or marks the row Error. Make it longer than the slowest image pull.",
+    ),
+    cfg.IntOpt(
+        "max_concurrent_execs",
+        default=8,
+        min=1,
+        help="Container execute and logs calls one conductor runs at once; more are answered "
+        "503 with Retry-After at once. Keep it well below [DEFAULT] "
+        "executor_thread_pool_size, the threads that serve every RPC call.",
     ),
     cfg.FloatOpt(
         "event_max_age",

@@ -31,6 +31,7 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from magnum.common import exceptions
 from magnum.drivers import base
 
 
@@ -61,10 +62,38 @@ class ContainerSpec:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerState:
     """What the engine says of a container: a magnum.objects.fields.ContainerStatus value
-    (Running, Stopped, Paused, Error) and, for Error, why."""
+    (Running, Stopped, Paused, Error) and, for Error, why; `container_id` is the engine's
+    id of it, where the engine listed it (`states`)."""
 
     status: str
     reason: str | None = None
+    container_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The bounds of a call whose length and output the tenant decides (exec, logs):
+    seconds it may take, and bytes of output it keeps."""
+
+    timeout: float
+    max_bytes: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Output:
+    """What a command or a container's log printed, cut to Limits.max_bytes (`truncated`
+    then says so)."""
+
+    text: str
+    truncated: bool = False
+
+
+def timed_out(what: str, limits: Limits, outcome: str) -> exceptions.ContainerTimedOut:
+    """The error for `what` ("The command", "Reading the logs") passing limits.timeout;
+    `outcome` says what became of it ("it was killed")."""
+    return exceptions.ContainerTimedOut(
+        detail=f"{what} did not finish within {limits.timeout:g} s ([api] exec_timeout): {outcome}."
+    )
 
 
 class ContainerInterface(abc.ABC):
@@ -73,7 +102,8 @@ class ContainerInterface(abc.ABC):
     Every method raises NodeUnavailable (409) when the node's engine does not answer,
     InvalidState (409) when the engine refuses the action in the container's state (pause
     a stopped container) or no longer has the container, and InvalidParameterValue (400)
-    for requests the engine calls bad.
+    for requests the engine calls bad. `logs` and `exec`, whose length and output the
+    tenant decides, keep to their Limits (raising ContainerTimedOut, 504, past the time).
     """
 
     @abc.abstractmethod
@@ -88,14 +118,34 @@ class ContainerInterface(abc.ABC):
         """Do `action` to the container."""
 
     @abc.abstractmethod
-    def logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
-        """The container's stdout and stderr so far."""
+    def logs(
+        self, task: base.ClusterTask, node: base.Node, container_id: str, limits: Limits
+    ) -> Output:
+        """The container's stdout and stderr so far: the last limits.max_bytes of them
+        (truncated when there were more). Raises ContainerTimedOut when the engine did not
+        deliver them within limits.timeout."""
 
     @abc.abstractmethod
     def exec(
-        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
-    ) -> str:
-        """Run `argv` in the running container; return its stdout and stderr combined."""
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        argv: Sequence[str],
+        limits: Limits,
+    ) -> Output:
+        """Run `argv` in the running container; return its stdout and stderr combined.
+
+        A command that prints more than limits.max_bytes is stopped (its processes are
+        killed, as a pipe into `head -c` would end it) and its output truncated. One still
+        running after limits.timeout is killed, and ContainerTimedOut (504) raised saying
+        whether that worked. Never blocks much longer than limits.timeout.
+        """
+
+    @abc.abstractmethod
+    def find(self, task: base.ClusterTask, node: base.Node, uuid: str) -> str | None:
+        """The engine's id of the container on `node` labelled with Magnum `uuid`, or None:
+        how a container whose creator died before recording its id is found again."""
 
     @abc.abstractmethod
     def remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
@@ -103,7 +153,8 @@ class ContainerInterface(abc.ABC):
 
     @abc.abstractmethod
     def states(self, task: base.ClusterTask, node: base.Node) -> dict[str, ContainerState]:
-        """{magnum uuid: state} of every container the cluster has on `node` (one call)."""
+        """{magnum uuid: state, with its container_id} of every container the cluster has
+        on `node` (one call)."""
 
     @abc.abstractmethod
     def state(self, task: base.ClusterTask, node: base.Node, container_id: str) -> ContainerState:

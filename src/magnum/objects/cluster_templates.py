@@ -73,20 +73,21 @@ def create(
     *,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
 ) -> models.ClusterTemplate:
-    values = dict(values)
+    """Insert a template of the caller's project, with a uuid of its own.
+
+    A client-supplied `uuid` is ignored, as Magnum ignores a bay's: uuids are unique across
+    projects, so honouring one would answer differently for a uuid another project holds
+    (409, or another uuid than asked) than for a free one, and tell every project that the
+    uuid exists somewhere. Ignored, every create answers alike.
+    """
+    values = {k: v for k, v in values.items() if k != "uuid"}
     row = models.ClusterTemplate(
-        **values | {"uuid": values.get("uuid") or utils.new_uuid()},
-        project_id=ctx.project_id,
-        user_id=ctx.user_id,
+        **values, uuid=utils.new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id
     )
-    if session.scalar(
-        sa.select(models.ClusterTemplate.id).where(models.ClusterTemplate.uuid == row.uuid)
-    ):
-        raise vocab.template_exists(uuid=row.uuid)
     session.add(row)
     try:
         session.flush()
-    except sa_exc.IntegrityError as exc:  # a concurrent insert of the same uuid
+    except sa_exc.IntegrityError as exc:  # a generated uuid taken: not in this universe
         raise vocab.template_exists(uuid=row.uuid) from exc
     return row
 

@@ -3,7 +3,7 @@
 arithmetic of placement.
 
 The conductor decides where a container goes and what its status is; the functions here
-write that (insert_placed, mark_created, record_status, delete). The API reads rows and
+write that (insert_placed, mark_created, adopt, record_status, delete). The API reads rows and
 changes only their name (rename).
 """
 
@@ -174,6 +174,32 @@ def mark_created(db: engine.Database, uuid: str, docker_id: str) -> bool:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def adopt(db: engine.Database, uuid: str, docker_id: str, status: str, reason: str | None) -> bool:
+    """Record the engine's id (and state) of a container whose creator died before it
+    could (mark_created); False if the row is gone or has an id meanwhile."""
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(C.uuid == uuid, C.docker_id.is_(None))
+            .values(
+                docker_id=docker_id,
+                status=status,
+                status_reason=reason,
+                updated_at=utils.utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def existing(session: orm.Session, uuids: Iterable[str]) -> set[str]:
+    """Those of `uuids` that have a row."""
+    wanted = list(uuids)
+    if not wanted:
+        return set()
+    return set(session.scalars(sa.select(C.uuid).where(C.uuid.in_(wanted))).all())
 
 
 def record_status(

@@ -18,6 +18,11 @@ state rules (pause needs a running container, ...), and no image loading. Its no
 the images in FAKE_IMAGES; a test makes a node stop answering by adding (bay uuid, node
 name) to `FakeContainers.down`, and a container exit with `exit_all`. FakeBareCoe, for
 coe "kubernetes", offers no capability at all.
+
+Exec understands `echo ...`, `env`, `sleep <s>` (really waits, until the exec's time limit
+kills it: ContainerTimedOut; `running` counts the sleeps under way, `killed` the ones
+killed) and `print <n>` (n bytes of "x", cut to the output limit); anything else answers
+"ran <argv>". A container's log is its runs plus what a test `write_log`s.
 """
 
 from __future__ import annotations
@@ -128,14 +133,22 @@ class _FakeContainer:
     state: str = "created"
     exit_code: int = 0
     runs: int = 0
+    cid: str | None = None
+    log: str = ""  # what write_log added
 
     def view(self) -> capabilities.ContainerState:
         if self.state == "running":
-            return capabilities.ContainerState(status=fields.ContainerStatus.RUNNING)
+            return capabilities.ContainerState(
+                status=fields.ContainerStatus.RUNNING, container_id=self.cid
+            )
         if self.state == "paused":
-            return capabilities.ContainerState(status=fields.ContainerStatus.PAUSED)
+            return capabilities.ContainerState(
+                status=fields.ContainerStatus.PAUSED, container_id=self.cid
+            )
         reason = f"exited with code {self.exit_code}" if self.state == "exited" else None
-        return capabilities.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
+        return capabilities.ContainerState(
+            status=fields.ContainerStatus.STOPPED, reason=reason, container_id=self.cid
+        )
 
 
 class FakeCoe(base.CoeDriver):
@@ -192,6 +205,9 @@ class FakeContainers(capabilities.ContainerInterface):
         self.down: set[tuple[str, str]] = set()  # (bay uuid, node name) that do not answer
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.running = 0  # `sleep` execs under way
+        self.killed: list[list[str]] = []  # argv of the execs killed at their time limit
+        self.wake = threading.Event()  # set: every `sleep` ends at once
 
     def _engine(self, task: base.ClusterTask, node: base.Node) -> dict[str, _FakeContainer]:
         if (task.cluster.uuid, node.name) in self.down:
@@ -209,7 +225,7 @@ class FakeContainers(capabilities.ContainerInterface):
     def create(
         self, task: base.ClusterTask, node: base.Node, spec: capabilities.ContainerSpec
     ) -> str:
-        engine = self._engine(task, node)
+        self._engine(task, node)  # raises for a node that does not answer
         if spec.image not in FAKE_IMAGES:
             raise exceptions.ImageNotAvailable(
                 image=spec.image, cluster=task.cluster.uuid, why=f" (node {node.name})"
@@ -218,9 +234,21 @@ class FakeContainers(capabilities.ContainerInterface):
             raise exceptions.InvalidParameterValue(
                 err="Creating the container: Minimum memory limit allowed is 6MB"
             )
+        return self.add(task.cluster.uuid, node.name, spec)
+
+    def add(self, cluster_uuid: str, node_name: str, spec: capabilities.ContainerSpec) -> str:
+        """Make a container as Docker would, without any row (a test's crashed create)."""
         cid = f"fake{next(self._ids):060d}"
-        engine[cid] = _FakeContainer(spec=spec)
+        self.engines.setdefault((cluster_uuid, node_name), {})[cid] = _FakeContainer(
+            spec=spec, cid=cid
+        )
         return cid
+
+    def write_log(self, uuid: str, text: str) -> None:
+        for engine in self.engines.values():
+            for c in engine.values():
+                if c.spec.uuid == uuid:
+                    c.log += text
 
     def action(
         self,
@@ -251,23 +279,70 @@ class FakeContainers(capabilities.ContainerInterface):
                     )
                 c.state = "running"
 
-    def logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
+    def logs(
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        limits: capabilities.Limits,
+    ) -> capabilities.Output:
         c = self._one(task, node, container_id)
-        return "".join(f"run {i + 1} of {c.spec.command or 'the image'}\n" for i in range(c.runs))
+        runs = (f"run {i + 1} of {c.spec.command or 'the image'}\n" for i in range(c.runs))
+        text = "".join(runs) + c.log
+        data = text.encode()
+        if len(data) <= limits.max_bytes:
+            return capabilities.Output(text=text)
+        return capabilities.Output(
+            text=data[-limits.max_bytes :].decode("utf-8", "replace"), truncated=True
+        )
 
     def exec(
-        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
-    ) -> str:
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        argv: Sequence[str],
+        limits: capabilities.Limits,
+    ) -> capabilities.Output:
         c = self._one(task, node, container_id)
         if c.state != "running":
             raise exceptions.InvalidState(
                 detail=f"Executing in the container: Container {container_id} is not running"
             )
+        if argv[0] == "sleep":
+            return self._sleep(list(argv), limits)
+        if argv[0] == "print":
+            size = int(argv[1])
+            return capabilities.Output(
+                text="x" * min(size, limits.max_bytes), truncated=size > limits.max_bytes
+            )
         if argv[0] == "echo":
-            return " ".join(argv[1:]) + "\n"
+            return capabilities.Output(text=" ".join(argv[1:]) + "\n")
         if argv[0] == "env":
-            return "".join(f"{k}={v}\n" for k, v in sorted(c.spec.environment.items()))
-        return f"ran {shlex.join(argv)}\n"
+            env = "".join(f"{k}={v}\n" for k, v in sorted(c.spec.environment.items()))
+            return capabilities.Output(text=env)
+        return capabilities.Output(text=f"ran {shlex.join(argv)}\n")
+
+    def _sleep(self, argv: list[str], limits: capabilities.Limits) -> capabilities.Output:
+        seconds = float(argv[1])
+        with self._lock:
+            self.running += 1
+        try:
+            self.wake.wait(min(seconds, limits.timeout))
+        finally:
+            with self._lock:
+                self.running -= 1
+        if seconds > limits.timeout and not self.wake.is_set():
+            with self._lock:
+                self.killed.append(argv)
+            raise capabilities.timed_out("The command", limits, "its processes were killed")
+        return capabilities.Output(text="")
+
+    def find(self, task: base.ClusterTask, node: base.Node, uuid: str) -> str | None:
+        for cid, c in self._engine(task, node).items():
+            if c.spec.uuid == uuid:
+                return cid
+        return None
 
     def remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
         self._engine(task, node).pop(container_id, None)

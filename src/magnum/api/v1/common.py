@@ -39,7 +39,9 @@ def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> Non
     allowed = frozenset(allowed)
     for name in req.params:
         if name not in allowed:
-            raise exceptions.InvalidParameterValue(err=f'Unknown argument: "{name}"')
+            raise exceptions.InvalidParameterValue(
+                err=f'Unknown argument: "{exceptions.shorten(name)}"'
+            )
 
 
 # Fields whose values are JSON lists or objects: no order makes sense (and PostgreSQL cannot
@@ -69,7 +71,7 @@ def page(
             limit = int(raw)
         except (TypeError, ValueError):
             raise exceptions.InvalidParameterValue(
-                err=f"Invalid input for field/attribute limit. Value: '{raw}'. "
+                err=f"Invalid input for field/attribute limit. Value: '{exceptions.shorten(raw)}'. "
                 "unable to convert to int"
             ) from None
         if limit <= 0:
@@ -81,14 +83,16 @@ def page(
     sort_dir = params.get("sort_dir", "asc")
     if sort_dir not in ("asc", "desc"):
         raise exceptions.InvalidParameterValue(
-            err=f"Invalid sort direction: {sort_dir}. Acceptable values are 'asc' or 'desc'"
+            err=f"Invalid sort direction: {exceptions.shorten(sort_dir)}. Acceptable values are "
+            "'asc' or 'desc'"
         )
     sort_key = params.get("sort_key", "id")
     if not isinstance(sort_key, str) or not isinstance(marker, str | None):
         raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
     if sort_key not in sortable:
         raise exceptions.InvalidParameterValue(
-            err=f'The sort_key value "{sort_key}" is an invalid field for sorting'
+            err=f'The sort_key value "{exceptions.shorten(sort_key)}" is an invalid field for '
+            "sorting"
         )
     return query.Page(limit=limit, marker=marker, sort_key=sort_key, sort_dir=sort_dir)
 
@@ -193,14 +197,15 @@ def _check_op(
 ) -> None:
     """Magnum's rules on which paths an operation may touch."""
     path, name = op["path"], op["path"].split("/")[1]
+    shown = exceptions.shorten(path)
     if path in internal or f"/{name}" in internal:
         raise exceptions.InvalidParameterValue(
-            err=f"'{path}' is an internal attribute and can not be updated"
+            err=f"'{shown}' is an internal attribute and can not be updated"
         )
     if op["op"] == "remove":
         if path in mandatory:
             raise exceptions.InvalidParameterValue(
-                err=f"'{path}' is a mandatory attribute and can not be removed"
+                err=f"'{shown}' is a mandatory attribute and can not be removed"
             )
         return
     if op["value"] is None:
@@ -208,11 +213,11 @@ def _check_op(
     if op["op"] == "add" and path.count("/") == 1:
         if name not in document:
             raise exceptions.InvalidParameterValue(
-                err=f"Adding a new attribute {path} to the root of the resource is not allowed."
+                err=f"Adding a new attribute {shown} to the root of the resource is not allowed."
             )
         if document[name] is not None:
             raise exceptions.InvalidParameterValue(
-                err=f"The attribute {path} has existed, please use 'replace' operation instead."
+                err=f"The attribute {shown} has existed, please use 'replace' operation instead."
             )
 
 

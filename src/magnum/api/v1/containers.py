@@ -11,12 +11,29 @@ from Docker first.
 Paths: /v1/containers[/detail], /v1/containers/{ident}, and the actions
 PUT /v1/containers/{ident}/{start|stop|reboot|pause|unpause} (200, JSON null),
 GET /v1/containers/{ident}/logs and PUT /v1/containers/{ident}/execute?command=...
-(200 {"output": ...}). /v1/containers/{action}/{ident} is accepted as well.
+(200 {"output": ..., "truncated": ...}). /v1/containers/{action}/{ident} is accepted too.
+
+Execute and logs last as long as the tenant's command or log makes them, so they are
+bounded ([api] exec_timeout, max_exec_output, max_concurrent_execs):
+  - a command still running after exec_timeout seconds is killed: 504, naming the limit
+    and whether the kill worked (the container, upstream of the API, did not answer in
+    time; the request itself was fine, so not a 4xx);
+  - output beyond max_exec_output bytes: execute stops the command (as `| head -c` would)
+    and answers 200 with the first bytes; logs answers the most recent bytes; both with
+    "truncated": true;
+  - at most max_concurrent_execs of these calls wait in one API process (and
+    [conductor] max_concurrent_execs run on one conductor); one more is answered 503
+    with Retry-After at once, so they never hold the threads other requests need.
+
+A create ignores a `uuid` in its body, as bays and baymodels do: uuids are unique across
+projects, so honouring one would answer differently for a uuid that another project's
+container holds than for a free one, which would tell any project that it exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import falcon
@@ -50,6 +67,7 @@ READS = frozenset({"logs"})
 EXECUTE = "execute"
 ALL_ACTIONS = ACTIONS | READS | {EXECUTE}
 READY = (fields.ClusterStatus.CREATE_COMPLETE, fields.ClusterStatus.UPDATE_COMPLETE)
+RETRY_AFTER = 5  # seconds a call refused for want of an execute/logs slot is told to wait
 
 
 # API field -> row attribute, where they differ (Mitaka's names for containers)
@@ -144,8 +162,6 @@ class Collection(_Base):
             except exceptions.ClusterNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None
             coe = cluster_templates.coe_of(session, cluster.cluster_template_id)
-            if body.uuid is not None and containers.get_by_uuid(session, body.uuid) is not None:
-                raise exceptions.ContainerAlreadyExists(uuid=body.uuid)
         self.api.policy.authorize("container:create", ctx, _target(cluster))
         self.api.drivers.containers_for(coe or "")  # 400 naming the COE if it has none
         if cluster.operation is not None or cluster.status not in READY:
@@ -158,7 +174,8 @@ class Collection(_Base):
                 detail=f"Bay {cluster.name or cluster.uuid} is {state}; containers need a bay that "
                 "is CREATE_COMPLETE or UPDATE_COMPLETE with no operation in progress."
             )
-        values = _internal(body.model_dump(exclude={"status"}))
+        # A client-supplied uuid is ignored (see the module's doc): the conductor makes one.
+        values = _internal(body.model_dump(exclude={"status", "uuid"}))
         uuid = self.api.conductor.container_create(ctx, values=values)
         with self.api.db.session() as session:
             row = containers.get_by_uuid(session, uuid)
@@ -222,6 +239,30 @@ def _split(first: str, second: str) -> tuple[str, str]:
 
 
 class Action(_Base):
+    def __init__(self, api: Any) -> None:
+        super().__init__(api)
+        self._made = threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None  # made at the first call
+
+    def _bounded(self, call: Any) -> dict[str, Any]:
+        """`call(timeout, max_output)` (an execute or logs RPC) in one of this process's
+        slots, or TooBusy (503, Retry-After) at once."""
+        with self._made:
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(self.api.max_concurrent_execs)
+            slots = self._slots
+        if not slots.acquire(blocking=False):
+            raise exceptions.TooBusy(
+                detail=f"This API process already waits for {self.api.max_concurrent_execs} "
+                "container execute and logs calls ([api] max_concurrent_execs).",
+                retry_after=RETRY_AFTER,
+            )
+        try:
+            answer: dict[str, Any] = call(self.api.exec_timeout, self.api.max_exec_output)
+        finally:
+            slots.release()
+        return {"output": answer["output"], "truncated": bool(answer.get("truncated"))}
+
     def on_put(self, req: falcon.Request, resp: falcon.Response, ident: str, action: str) -> None:
         ident, action = _split(ident, action)
         if action in READS:
@@ -240,8 +281,12 @@ class Action(_Base):
                 raise exceptions.InvalidParameterValue(err="Command to execute can not be empty.")
             row = self._get(ctx, ident)
             self.api.policy.authorize("container:execute", ctx, _target(row))
-            output = self.api.conductor.container_exec(ctx, uuid=row.uuid, command=command)
-            common.send(resp, {"output": output})
+            answer = self._bounded(
+                lambda timeout, max_output: self.api.conductor.container_exec(
+                    ctx, uuid=row.uuid, command=command, timeout=timeout, max_output=max_output
+                )
+            )
+            common.send(resp, answer)
             return
         common.reject_unknown_args(req)
         row = self._get(ctx, ident)
@@ -257,4 +302,9 @@ class Action(_Base):
         ctx = common.ctx(req)
         row = self._get(ctx, ident)
         self.api.policy.authorize("container:logs", ctx, _target(row))
-        common.send(resp, {"output": self.api.conductor.container_logs(ctx, uuid=row.uuid)})
+        answer = self._bounded(
+            lambda timeout, max_output: self.api.conductor.container_logs(
+                ctx, uuid=row.uuid, timeout=timeout, max_output=max_output
+            )
+        )
+        common.send(resp, answer)

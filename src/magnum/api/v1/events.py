@@ -30,7 +30,8 @@ def _since(raw: str | None) -> datetime.datetime | None:
         value = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise exceptions.InvalidParameterValue(
-            err=f"Invalid since: '{raw}'. Expected an ISO 8601 time such as 2026-12-02T06:00:00Z"
+            err=f"Invalid since: '{exceptions.shorten(raw)}'. Expected an ISO 8601 time such as "
+            "2026-12-02T06:00:00Z"
         ) from None
     if value.tzinfo is not None:
         value = value.astimezone(datetime.UTC).replace(tzinfo=None)

@@ -4,8 +4,10 @@
 An extension of Magnum's API for bays that have no registry to pull from. The body is
 what `docker save repo:tag` writes (optionally gzip/bzip2/xz compressed), sent as
 application/x-tar (or application/octet-stream, application/gzip, ...); its size is
-limited by [api] max_image_size, not max_body_size. The answer, once every node has
-loaded it, is 201 {"bay_uuid": ..., "images": ["repo:tag", ...], "nodes": N}.
+limited by [api] max_image_size, not max_body_size, and what it unpacks to by [api]
+max_image_unpacked_size and max_image_members (measured while it is inspected, before
+any node sees it). The answer, once every node has loaded it, is 201 {"bay_uuid": ...,
+"images": ["repo:tag", ...], "nodes": N}.
 
 The API streams the body to a file under <[DEFAULT] state_path>/uploads, checks that it
 is a docker archive, and makes an RPC *call* to a conductor with the file's path, so
@@ -105,7 +107,7 @@ class Collection:
         path = uploads / f"{uuid.uuid4().hex}{images.SUFFIX}"
         try:
             receive(req, path, limit=self.api.max_image_size)
-            images.inspect(path)
+            images.inspect(path, self.api.image_limits)
             result = self.api.conductor.cluster_load_image(
                 ctx, cluster_uuid=row.uuid, path=str(path), timeout=self.api.image_load_timeout
             )

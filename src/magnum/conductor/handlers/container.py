@@ -20,16 +20,25 @@ afterwards removes what it made in Docker.
 
 A bay whose COE driver offers no containers is refused with a 400 naming its COE
 (CapabilityNotOffered), as the API does before calling.
+
+Execute and logs run within the Limits the API sends (time, output; the driver kills a
+command past them) and at most `max_calls` at once per conductor: one more is refused at
+once with TooBusy (503, Retry-After), so that long commands never hold every RPC thread.
+
+A create whose conductor died between the row and the Docker id leaves a row without
+docker_id; the container sync resolves it (magnum.conductor.container_sync), and a delete
+finds its Docker container by label all the same.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import shlex
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from magnum.common import exceptions, utils
@@ -41,6 +50,7 @@ from magnum.objects import clusters, containers, fields
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 READY = fields.READY
+RETRY_AFTER = 5  # seconds a caller refused for want of an execute/logs slot waits
 Action = capabilities.ContainerAction
 AFTER_ACTION = {
     Action.START: fields.ContainerStatus.RUNNING,
@@ -109,9 +119,19 @@ def command_argv(command: str | None) -> list[str]:
 
 
 class Containers:
-    def __init__(self, db: engine.Database, drivers: registry.Drivers) -> None:
+    def __init__(
+        self,
+        db: engine.Database,
+        drivers: registry.Drivers,
+        *,
+        limits: capabilities.Limits,
+        max_calls: int,
+    ) -> None:
         self._db = db
         self._drivers = drivers
+        self._limits = limits  # for callers that send none
+        self._max_calls = max_calls
+        self._slots = threading.BoundedSemaphore(max_calls)
         self._locks: collections.defaultdict[str, threading.Lock] = collections.defaultdict(
             threading.Lock
         )
@@ -129,8 +149,14 @@ class Containers:
         return row
 
     def _where(self, row: models.Container, cluster: ClusterContainers) -> base.Node:
-        """The node running `row`; 409 if it is being created or its node is gone."""
+        """The node running `row`; 409 if it is being created (or never was) or its node is
+        gone."""
         if row.docker_id is None or row.host is None:
+            if row.status is not None:  # the sync found its create interrupted
+                raise exceptions.InvalidState(
+                    detail=f"Container {row.uuid} has no Docker container "
+                    f"({row.status_reason}); delete it."
+                )
             raise exceptions.InvalidState(
                 detail=f"Container {row.uuid} is still being created; try again shortly."
             )
@@ -179,7 +205,9 @@ class Containers:
         )
         try:
             docker_id = cluster.containers.create(cluster.task, node, spec)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, exceptions.NodeUnavailable):  # the engine may have made it
+                self._remove_found_quietly(cluster, node, uuid)
             containers.delete(self._db, uuid)
             raise
         if not containers.mark_created(self._db, uuid, docker_id):
@@ -222,6 +250,15 @@ class Containers:
         return by_name[host]
 
     @staticmethod
+    def _remove_found_quietly(cluster: ClusterContainers, node: base.Node, uuid: str) -> None:
+        try:
+            docker_id = cluster.containers.find(cluster.task, node, uuid)
+            if docker_id is not None:
+                cluster.containers.remove(cluster.task, node, docker_id)
+        except exceptions.MagnumError as exc:
+            LOG.info("container %s on %s: could not look for it: %s", uuid, node.name, exc)
+
+    @staticmethod
     def _remove_quietly(cluster: ClusterContainers, node: base.Node, docker_id: str) -> None:
         try:
             cluster.containers.remove(cluster.task, node, docker_id)
@@ -259,19 +296,42 @@ class Containers:
             raise
         self._record(row, AFTER_ACTION[action], None, force=True)
 
-    def logs(self, uuid: str) -> str:
-        return self._read(
-            uuid, lambda cluster, node, cid: cluster.containers.logs(cluster.task, node, cid)
-        )
+    def logs(self, uuid: str, limits: capabilities.Limits | None = None) -> capabilities.Output:
+        bounds = limits or self._limits
+        with self._slot():
+            return self._read(
+                uuid,
+                lambda cluster, node, cid: cluster.containers.logs(cluster.task, node, cid, bounds),
+            )
 
-    def execute(self, uuid: str, command: str) -> str:
+    def execute(
+        self, uuid: str, command: str, limits: capabilities.Limits | None = None
+    ) -> capabilities.Output:
         argv = command_argv(command)
         if not argv:
             raise exceptions.InvalidParameterValue(err="Command to execute can not be empty.")
-        return self._read(
-            uuid,
-            lambda cluster, node, cid: cluster.containers.exec(cluster.task, node, cid, argv),
-        )
+        bounds = limits or self._limits
+        with self._slot():
+            return self._read(
+                uuid,
+                lambda cluster, node, cid: cluster.containers.exec(
+                    cluster.task, node, cid, argv, bounds
+                ),
+            )
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """One of the conductor's execute/logs slots, or TooBusy at once."""
+        if not self._slots.acquire(blocking=False):
+            raise exceptions.TooBusy(
+                detail=f"This conductor already runs {self._max_calls} container execute "
+                "and logs calls ([conductor] max_concurrent_execs).",
+                retry_after=RETRY_AFTER,
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _read(self, uuid: str, call: Callable[[ClusterContainers, base.Node, str], T]) -> T:
         row = self._container(uuid)
@@ -289,7 +349,9 @@ class Containers:
             raise
 
     def delete(self, uuid: str) -> None:
-        """Remove the container from Docker (forcibly), then its row."""
+        """Remove the container from Docker (forcibly), then its row. A row without a
+        Docker id (its create was interrupted, or is under way) has its container found by
+        label: a create still under way finds its row gone and removes what it made."""
         try:
             row = self._container(uuid)
         except exceptions.ContainerNotFound:
@@ -300,8 +362,10 @@ class Containers:
             cluster = None  # the bay is gone, and its nodes with it
         if cluster is not None and cluster.row.operation != fields.Operation.DELETE:
             node = cluster.nodes().get(row.host or "")
-            if node is not None and row.docker_id is not None:
-                cluster.containers.remove(cluster.task, node, row.docker_id)
+            if node is not None:
+                docker_id = row.docker_id or cluster.containers.find(cluster.task, node, uuid)
+                if docker_id is not None:
+                    cluster.containers.remove(cluster.task, node, docker_id)
         containers.delete(self._db, uuid)
         LOG.info("container %s deleted", uuid)
 

@@ -10,14 +10,35 @@ magnum.drivers.coe.docker_errors.
 Every container is labelled magnum.container=<magnum uuid> and magnum.bay=<bay uuid>,
 named magnum-<uuid> (Magnum names are neither unique nor valid Docker names) with the
 Magnum uuid as hostname, and runs under docker-init so that stop and reboot are prompt.
+
+Bounded calls (exec, logs). The SDK reads an exec's or a log's stream with a blocking
+poll() and no timeout; a watchdog timer closes the stream at a deadline (what
+CancellableStream.close is for). Docker has no API to stop an exec (moby#9098), and
+exec_inspect's Pid is the daemon's pid, not the container's, so a command is killed from
+inside the container: every exec runs with MAGNUM_EXEC=<random token> in its environment,
+and a second exec (`sh -c KILL`, POSIX sh builtins only: busybox, dash and bash images
+serve) stops, then kills, every process whose environment holds the token and every
+descendant of one. At the time limit, or once the output passed its limit, that kill
+runs in a thread of its own while the exec's stream is read on to its end: dockerd 20.10
+handles a container's events one at a time and, for an exec's exit, waits until the
+exec's output was copied, so an exec stream abandoned while it writes wedges every later
+exec of the container. Only when the kill fails (an image without `sh`) is the stream
+abandoned (at once, or ABANDON_AFTER past the deadline), and the answer says the
+command still runs.
+A process that both empties its environment and leaves the exec's process tree (a double
+fork) escapes the kill; it stays within the container's own limits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import secrets
 import shlex
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import docker
@@ -28,6 +49,7 @@ from magnum.drivers.coe import docker_errors
 from magnum.drivers.coe import engines as engines_mod
 from magnum.objects import fields
 
+LOG = logging.getLogger(__name__)
 STOP_TIMEOUT = 10
 LABEL_UUID = "magnum.container"
 LABEL_BAY = "magnum.bay"
@@ -35,6 +57,48 @@ LABEL_NAME = "magnum.name"
 # A reference naming a registry host (host.domain/..., host:port/..., localhost/...).
 _REGISTRY = re.compile(r"^(?:[^/]+\.[^/]+|[^/]+:\d+|localhost)/")
 _EXITED = re.compile(r"^Exited \((-?\d+)\)")
+EXEC_MARKER = "MAGNUM_EXEC"
+KILLED = "its processes were killed"
+KILL_LIMITS = capabilities.Limits(timeout=10.0, max_bytes=4096)
+EXIT_WAIT = 3.0  # seconds a killed exec gets to be reported gone
+ABANDON_AFTER = KILL_LIMITS.timeout + 5.0  # past the deadline: a kill failed, stop reading
+_POLL = 0.05
+# Run as `sh -c KILL sh MAGNUM_EXEC=<token>`: SIGSTOP (so nothing forks meanwhile), twice,
+# then SIGKILL every process whose environment holds the marker, and their descendants.
+KILL = r"""
+t=$1
+scan() {
+  pids= rest=
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    hit= pp=x
+    while IFS= read -r e || [ -n "$e" ]; do
+      case $e in *"$t"*) hit=1; break;; esac
+    done 2>/dev/null <"$d/environ"
+    if [ -n "$hit" ]; then pids="$pids $p"; continue; fi
+    while read -r k v; do
+      [ "$k" = PPid: ] && { pp=$v; break; }
+    done 2>/dev/null <"$d/status"
+    rest="$rest $p:$pp"
+  done
+  grew=1
+  while [ -n "$grew" ]; do
+    grew= left=
+    for x in $rest; do
+      case " $pids " in
+        *" ${x#*:} "*) pids="$pids ${x%%:*}"; grew=1;;
+        *) left="$left $x";;
+      esac
+    done
+    rest=$left
+  done
+}
+scan; [ -z "$pids" ] || kill -STOP $pids 2>/dev/null
+scan; [ -z "$pids" ] || kill -STOP $pids 2>/dev/null
+scan; [ -z "$pids" ] || kill -KILL $pids 2>/dev/null
+echo "killed:$pids"
+"""
 
 
 class SwarmContainers(capabilities.ContainerInterface):
@@ -111,18 +175,70 @@ class SwarmContainers(capabilities.ContainerInterface):
                 case capabilities.ContainerAction.UNPAUSE:
                     api.unpause(container_id)
 
-    def logs(self, task: base.ClusterTask, node: base.Node, container_id: str) -> str:
+    def logs(
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        limits: capabilities.Limits,
+    ) -> capabilities.Output:
+        deadline = time.monotonic() + limits.timeout
         with self._on(task, node, "Reading the container's logs") as api:
-            out = api.logs(container_id, stdout=True, stderr=True)
-        return bytes(out).decode("utf-8", "replace")
+            stream = api.logs(container_id, stdout=True, stderr=True, stream=True, follow=False)
+            data, truncated, late = _read(
+                stream, _Watchdog(stream, deadline), limits.max_bytes, tail=True
+            )
+        if late:
+            raise capabilities.timed_out("Reading the logs", limits, "the read was abandoned")
+        return capabilities.Output(text=data.decode("utf-8", "replace"), truncated=truncated)
 
     def exec(
-        self, task: base.ClusterTask, node: base.Node, container_id: str, argv: Sequence[str]
-    ) -> str:
+        self,
+        task: base.ClusterTask,
+        node: base.Node,
+        container_id: str,
+        argv: Sequence[str],
+        limits: capabilities.Limits,
+    ) -> capabilities.Output:
+        deadline = time.monotonic() + limits.timeout
+        marker = f"{EXEC_MARKER}={secrets.token_hex(16)}"
         with self._on(task, node, "Executing in the container") as api:
-            exec_id = api.exec_create(container_id, list(argv), stdout=True, stderr=True)
-            out = api.exec_start(exec_id["Id"], tty=False)
-        return bytes(out).decode("utf-8", "replace")
+            exec_id = api.exec_create(
+                container_id, list(argv), stdout=True, stderr=True, environment=[marker]
+            )["Id"]
+            stream = api.exec_start(exec_id, tty=False, stream=True)
+            dog = _Watchdog(stream, deadline + ABANDON_AFTER)
+            kill = _Kill(api, container_id, marker, failed=dog.fire)
+            timer = threading.Timer(max(deadline - time.monotonic(), 0.0), kill.start, (True,))
+            timer.daemon = True
+            timer.start()
+            try:  # read to the end even past the limit or the deadline (see _read)
+                data, truncated, abandoned = _read(
+                    stream,
+                    dog,
+                    limits.max_bytes,
+                    on_full=lambda: kill.start(late=False),  # stop the command
+                )
+            finally:
+                timer.cancel()
+            if not kill.sent and not abandoned and not _exited(api, exec_id, deadline):
+                kill.start(late=True)  # its output ended before it did, and it ran on
+            kill.settle()
+            outcome = ""
+            if kill.sent:
+                gone = not abandoned and _exited(api, exec_id, time.monotonic() + EXIT_WAIT)
+                outcome = KILLED if gone else kill.failed()
+        if truncated and outcome != KILLED:
+            LOG.warning("container %s: a command past its output limit: %s", container_id, outcome)
+        if kill.late:
+            raise capabilities.timed_out("The command", limits, outcome)
+        return capabilities.Output(text=data.decode("utf-8", "replace"), truncated=truncated)
+
+    def find(self, task: base.ClusterTask, node: base.Node, uuid: str) -> str | None:
+        labels = [f"{LABEL_UUID}={uuid}", f"{LABEL_BAY}={task.cluster.uuid}"]
+        with self._on(task, node, "Looking for the container") as api:
+            found = api.containers(all=True, filters={"label": labels})
+        return str(found[0]["Id"]) if found else None
 
     def remove(self, task: base.ClusterTask, node: base.Node, container_id: str) -> None:
         try:
@@ -159,17 +275,20 @@ class SwarmContainers(capabilities.ContainerInterface):
 
 def _from_list(item: dict[str, Any]) -> capabilities.ContainerState:
     state = str(item.get("State", ""))
+    cid = str(item["Id"]) if item.get("Id") else None
     if state == "paused":
-        return capabilities.ContainerState(status=fields.ContainerStatus.PAUSED)
+        return capabilities.ContainerState(status=fields.ContainerStatus.PAUSED, container_id=cid)
     if state in ("running", "restarting"):
-        return capabilities.ContainerState(status=fields.ContainerStatus.RUNNING)
+        return capabilities.ContainerState(status=fields.ContainerStatus.RUNNING, container_id=cid)
     if state == "dead":
         return capabilities.ContainerState(
-            status=fields.ContainerStatus.ERROR, reason="Docker: dead"
+            status=fields.ContainerStatus.ERROR, reason="Docker: dead", container_id=cid
         )
     match = _EXITED.match(str(item.get("Status", "")))
     reason = f"exited with code {match.group(1)}" if state == "exited" and match else None
-    return capabilities.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
+    return capabilities.ContainerState(
+        status=fields.ContainerStatus.STOPPED, reason=reason, container_id=cid
+    )
 
 
 def _from_inspect(state: dict[str, Any]) -> capabilities.ContainerState:
@@ -187,3 +306,167 @@ def _from_inspect(state: dict[str, Any]) -> capabilities.ContainerState:
             reason += " (killed: out of memory)"
         return capabilities.ContainerState(status=fields.ContainerStatus.STOPPED, reason=reason)
     return capabilities.ContainerState(status=fields.ContainerStatus.STOPPED)
+
+
+# --- bounded streams ----------------------------------------------------------------------
+class _Watchdog:
+    """Closes a docker SDK stream (CancellableStream) when `deadline` passes, from a timer
+    thread: the one way to end a read that the SDK blocks in without a timeout."""
+
+    def __init__(self, stream: Any, deadline: float) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._closed = False
+        self.fired = False
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self.fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def fire(self) -> None:
+        """Close the stream now (the deadline passed, or reading on is pointless)."""
+        with self._lock:
+            if not self._closed:
+                self.fired = True
+                self._close()
+
+    def finish(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):  # whatever a half-closed stream raises
+                self._stream.close()
+
+
+def _read(
+    stream: Any,
+    dog: _Watchdog,
+    max_bytes: int,
+    *,
+    tail: bool = False,
+    on_full: Callable[[], None] | None = None,
+) -> tuple[bytes, bool, bool]:
+    """Read `stream` (chunks of bytes) to its end, or until its watchdog `dog` closes it:
+    (the first, or with `tail` the last, `max_bytes`; whether there was more; whether the
+    watchdog ended it). Memory stays within 2 * max_bytes.
+
+    Past max_bytes (head only) `on_full` is called once and the rest is read and dropped:
+    an exec's stream must be read to its end, because dockerd 20.10 handles a container's
+    events one at a time and waits, for an exec's exit, until its output was copied; an
+    exec abandoned while it writes can wedge every later exec of the container. Without
+    `on_full` the read stops at max_bytes.
+    """
+    kept = bytearray()
+    truncated = False
+    try:
+        for chunk in _chunks(stream):
+            if truncated and not tail:
+                continue  # being stopped: drop the rest
+            kept += chunk
+            if len(kept) <= max_bytes:
+                continue
+            truncated = True
+            if tail:
+                if len(kept) > 2 * max_bytes:
+                    del kept[: len(kept) - max_bytes]
+                continue
+            del kept[max_bytes:]
+            if on_full is None:
+                break
+            on_full()
+    except Exception:
+        if not dog.fired:
+            raise
+    finally:
+        dog.finish()
+    if tail and len(kept) > max_bytes:
+        del kept[: len(kept) - max_bytes]
+    return bytes(kept), truncated, dog.fired
+
+
+def _chunks(stream: Iterable[Any]) -> Iterator[bytes]:
+    for chunk in stream:
+        if chunk:
+            yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+
+
+def _exited(api: docker.APIClient, exec_id: str, deadline: float) -> bool:
+    """Whether the exec's process ends by `deadline` (its output may end a little sooner).
+    Only once its stream was read to the end: dockerd answers the inspection only then."""
+    pause = threading.Event()
+    while api.exec_inspect(exec_id).get("Running"):
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(_POLL)
+    return True
+
+
+class _Kill:
+    """The kill of one exec's processes (the exec marked with `marker`), started at most
+    once, in a thread of its own: at the deadline (`late`) or once the output passed its
+    limit. Meanwhile the caller goes on reading the exec's stream, which the kill ends (the
+    exec's exit waits for that read). It never inspects the exec: the caller does, once it
+    read the stream to its end."""
+
+    def __init__(
+        self,
+        api: docker.APIClient,
+        container_id: str,
+        marker: str,
+        *,
+        failed: Callable[[], None],
+    ) -> None:
+        self._api = api
+        self._container_id = container_id
+        self._marker = marker
+        self._failed = failed  # called when the kill could not run: stop waiting for the end
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.late = False
+        self.said = ""
+
+    @property
+    def sent(self) -> bool:
+        return self._thread is not None
+
+    def start(self, late: bool) -> None:
+        with self._lock:
+            if self._thread is None:
+                self.late = late
+                self._thread = threading.Thread(target=self._run, name="exec-kill", daemon=True)
+                self._thread.start()
+
+    def settle(self) -> None:
+        """Wait for the kill, if one was started."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(KILL_LIMITS.timeout + 5.0)
+
+    def failed(self) -> str:
+        return f"it could not be killed and still runs in the container ({self.said})"
+
+    def _run(self) -> None:
+        self.said = self._kill()
+        if not self.said.startswith("killed:"):
+            self._failed()
+
+    def _kill(self) -> str:
+        """What the killer said, in one line."""
+        try:
+            killer = self._api.exec_create(
+                self._container_id,
+                ["sh", "-c", KILL, "sh", self._marker],
+                stdout=True,
+                stderr=True,
+            )["Id"]
+            stream = self._api.exec_start(killer, tty=False, stream=True)
+            dog = _Watchdog(stream, time.monotonic() + KILL_LIMITS.timeout)
+            said, _, late = _read(stream, dog, KILL_LIMITS.max_bytes)
+        except docker_errors.ERRORS as exc:
+            return docker_errors.explanation(exc)
+        lines = said.decode("utf-8", "replace").strip().splitlines()
+        return "the kill did not finish" if late else (lines[-1][:200] if lines else "no answer")
