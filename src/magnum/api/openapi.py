@@ -21,7 +21,7 @@ import falcon
 import pydantic
 from pydantic.json_schema import models_json_schema
 
-from magnum.api import microversions, routing, schemas
+from magnum.api import microversions, routing
 from magnum.api.v1 import common, views
 from magnum.db import models
 from magnum.objects import fields
@@ -221,7 +221,24 @@ PATH_PARAMS = {
     "ident": path_param("ident", STRING, "UUID or name"),
     "action": path_param("action", STRING, "the action"),
 }
-PATCH = {"type": "array", "minItems": 1, "items": schemas.PatchOp}  # a JSON Patch body
+
+
+def patch_body(paths: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON Patch body whose operations name only the paths a resource lets change."""
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["op", "path"],
+            "properties": {
+                "op": {"enum": ["add", "replace", "remove"]},
+                "path": {"enum": list(paths)},
+                "value": {},
+            },
+        },
+    }
 
 
 # --- the document -----------------------------------------------------------------------------

@@ -203,9 +203,10 @@ def _item(
     noun: str,
     tag: str,
     full: Any,
+    patchable: tuple[str, ...],
     gate: microversions.Gate = microversions.ALWAYS,
 ) -> Route:
-    """GET, PATCH (JSON Patch) and DELETE on one item."""
+    """GET, PATCH (JSON Patch of the `patchable` paths) and DELETE on one item."""
     return Route(
         path=path,
         resource=resource,
@@ -223,7 +224,7 @@ def _item(
                 method="PATCH",
                 status=200,
                 summary=f"Update a {noun} with a JSON Patch",
-                request=openapi.PATCH,
+                request=openapi.patch_body(patchable),
                 response=full,
                 errors=(400, 403, 404, 409),
             ),
@@ -345,6 +346,7 @@ TABLE: tuple[Route, ...] = (
         noun="baymodel",
         tag="baymodels",
         full=view(views.BAYMODEL),
+        patchable=tuple(f"/{f}" for f in sorted(cluster_templates.MUTABLE)),
         gate=MITAKA,
     ),
     *_listed(
@@ -364,7 +366,15 @@ TABLE: tuple[Route, ...] = (
             _uses("GetClusterEvents", "/v1/clusters/{ident}/events", "GET"),
         ),
     ),
-    _item("/v1/bays/{ident}", BAY, noun="bay", tag="bays", full=view(views.BAY), gate=MITAKA),
+    _item(
+        "/v1/bays/{ident}",
+        BAY,
+        noun="bay",
+        tag="bays",
+        full=view(views.BAY),
+        patchable=("/node_count",),  # the one field a bay update may change
+        gate=MITAKA,
+    ),
     Route(
         path="/v1/bays/{ident}/images",
         resource=BAY_IMAGES,
@@ -413,6 +423,7 @@ TABLE: tuple[Route, ...] = (
         noun="container",
         tag="containers",
         full=CONTAINER,
+        patchable=tuple(f"/{f}" for f in sorted(containers.CHANGEABLE)),
     ),
     Route(
         path="/v1/containers/{ident}/{action}",
