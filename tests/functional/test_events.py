@@ -145,7 +145,11 @@ def test_retry_later_is_retried_until_it_works(svc: Service) -> None:
     timeline = list(reversed(_events(svc, f"/v1/bays/{uuid}/events")))
     retries = [e for e in timeline if e["message"] == "Retrying: fake apiserver not up yet"]
     assert len(retries) == 3 and all(e["kind"] == "progress" for e in retries)
-    assert timeline[-1]["kind"] == "transition" or timeline[-1]["kind"] == "health"
+    settles = [(e["status"], e["error_code"]) for e in timeline if e["kind"] == "transition"]
+    assert settles == [("CREATE_COMPLETE", None)]  # one create, which succeeded
+    assert max(i for i, e in enumerate(timeline) if e in retries) < next(
+        i for i, e in enumerate(timeline) if e["kind"] == "transition"
+    )
 
 
 def test_retry_later_past_the_deadline_fails_the_operation(svc: Service) -> None:

@@ -4,7 +4,6 @@ clients that apply it (engines.Engines), and the swarm step that retries a versi
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from typing import Any
 
 import docker.errors
@@ -15,6 +14,7 @@ from magnum.common import exceptions, pki
 from magnum.drivers import base
 from magnum.drivers.coe import docker_errors, engines
 from magnum.drivers.coe.swarm import membership
+from tests import doubles
 
 WHAT = "Creating container c1"
 
@@ -188,40 +188,8 @@ def test_update_spec_retries_a_version_race() -> None:
 
 
 # --- the shared clients ------------------------------------------------------------------
-class _Task:
-    def __init__(self, *, tls: bool) -> None:
-        self._cluster = base.ClusterView(
-            uuid="b1", name="b", project_id="p1", master_count=1, node_count=1
-        )
-        self._template = base.ClusterTemplateView.of(_Template(tls_disabled=not tls))
-        self._state: dict[str, Any] = {}
-
-    @property
-    def cluster(self) -> base.ClusterView:
-        return self._cluster
-
-    @property
-    def cluster_template(self) -> base.ClusterTemplateView:
-        return self._template
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    def progress(self, reason: str) -> None:
-        del reason
-
-    def checkpoint(self) -> None:
-        pass
-
-
-class _Template:
-    def __init__(self, *, tls_disabled: bool) -> None:
-        for name in base.ClusterTemplateView.__dataclass_fields__:
-            setattr(self, name, None)
-        self.labels: dict[str, str] = {}
-        self.coe, self.registry_enabled = "swarm", False
-        self.uuid, self.tls_disabled = "t1", tls_disabled
+def _task(*, tls: bool) -> doubles.RecordingTask:
+    return doubles.new_task(doubles.cluster_template(tls_disabled=not tls), masters=1, workers=1)
 
 
 NODE = base.Node(name="node-0", role=base.Role.WORKER, address="127.0.0.1", nodegroup="w")
@@ -229,7 +197,7 @@ NODE = base.Node(name="node-0", role=base.Role.WORKER, address="127.0.0.1", node
 
 def test_a_node_that_does_not_answer_loses_its_cached_client() -> None:
     clients = engines.Engines(lambda: b"unused without TLS")
-    task = _Task(tls=False)
+    task = _task(tls=False)
     try:
         first = clients.client(task, NODE)
         assert clients.client(task, NODE) is first
@@ -246,7 +214,7 @@ def test_a_node_that_does_not_answer_loses_its_cached_client() -> None:
 
 
 def test_a_tls_bay_without_credentials_is_refused() -> None:
-    task = _Task(tls=True)
+    task = _task(tls=True)
     assert pki.STATE_KEY not in task.state
     with pytest.raises(exceptions.ClusterOperationFailed, match="has no TLS credentials"):
         engines.Engines(lambda: b"x").client(task, NODE)

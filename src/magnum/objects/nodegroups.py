@@ -22,43 +22,57 @@ DEFAULT_WORKER = "default-worker"
 def add_defaults(
     session: orm.Session, cluster: models.Cluster, template: models.ClusterTemplate
 ) -> tuple[models.NodeGroup, models.NodeGroup]:
-    master = models.NodeGroup(
-        uuid=utils.new_uuid(),
-        cluster_uuid=cluster.uuid,
-        project_id=cluster.project_id,
-        name=DEFAULT_MASTER,
-        role=MASTER,
-        is_default=True,
+    master = _default(
+        cluster,
+        template,
+        DEFAULT_MASTER,
+        MASTER,
         flavor_id=template.master_flavor_id or template.flavor_id,
-        image_id=template.image_id,
-        docker_volume_size=template.docker_volume_size,
-        labels=dict(template.labels or {}),
         node_count=cluster.master_count,
         min_node_count=1,
-        max_node_count=None,
-        node_addresses=[],
-        status=cluster.status,
     )
-    worker = models.NodeGroup(
-        uuid=utils.new_uuid(),
-        cluster_uuid=cluster.uuid,
-        project_id=cluster.project_id,
-        name=DEFAULT_WORKER,
-        role=WORKER,
-        is_default=True,
+    worker = _default(
+        cluster,
+        template,
+        DEFAULT_WORKER,
+        WORKER,
         flavor_id=template.flavor_id,
-        image_id=template.image_id,
-        docker_volume_size=template.docker_volume_size,
-        labels=dict(template.labels or {}),
         node_count=cluster.node_count,
         min_node_count=0,
-        max_node_count=None,
-        node_addresses=[],
-        status=cluster.status,
     )
     session.add_all([master, worker])
     session.flush()
     return master, worker
+
+
+def _default(
+    cluster: models.Cluster,
+    template: models.ClusterTemplate,
+    name: str,
+    role: str,
+    *,
+    flavor_id: str | None,
+    node_count: int,
+    min_node_count: int,
+) -> models.NodeGroup:
+    """A default nodegroup of `role`, taking the rest from the template."""
+    return models.NodeGroup(
+        uuid=utils.new_uuid(),
+        cluster_uuid=cluster.uuid,
+        project_id=cluster.project_id,
+        name=name,
+        role=role,
+        is_default=True,
+        flavor_id=flavor_id,
+        image_id=template.image_id,
+        docker_volume_size=template.docker_volume_size,
+        labels=dict(template.labels or {}),
+        node_count=node_count,
+        min_node_count=min_node_count,
+        max_node_count=None,
+        node_addresses=[],
+        status=cluster.status,
+    )
 
 
 def of_cluster(session: orm.Session, cluster_uuid: str) -> Sequence[models.NodeGroup]:

@@ -91,12 +91,7 @@ class Collection(_Base, common.Listing):
             self._publish_allowed(ctx)
         with self.api.db.session() as session:
             row = cluster_templates.create(session, ctx, view.to_internal(values), vocab=view.vocab)
-        common.send(
-            resp,
-            view.render(row, req.prefix),
-            status=201,
-            location=f"{req.prefix}/v1/{view.collection}/{row.uuid}",
-        )
+        common.created(req, resp, view.collection, row.uuid, view.render(row, req.prefix))
 
 
 class Item(_Base):

@@ -108,12 +108,7 @@ class Collection(_Base, common.Listing):
             except exceptions.ClusterTemplateNotFound as exc:  # a bad body field is a 400
                 raise exceptions.InvalidParameterValue(err=exc.message) from None
         self._notify(ctx, row.uuid)
-        common.send(
-            resp,
-            view.render(row, req.prefix),
-            status=201,
-            location=f"{req.prefix}/v1/{view.collection}/{row.uuid}",
-        )
+        common.created(req, resp, view.collection, row.uuid, view.render(row, req.prefix))
 
 
 class Item(_Base):

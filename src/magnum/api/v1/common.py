@@ -149,6 +149,13 @@ def send(
         resp.location = location
 
 
+def created(
+    req: falcon.Request, resp: falcon.Response, collection: str, uuid: str, body: Any
+) -> None:
+    """201 with the new item and its Location."""
+    send(resp, body, status=201, location=f"{req.prefix}/v1/{collection}/{uuid}")
+
+
 def apply_patch(
     document: Mapping[str, Any],
     req: falcon.Request,

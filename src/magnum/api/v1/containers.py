@@ -181,12 +181,7 @@ class Collection(_Base):
             row = containers.get_by_uuid(session, uuid)
         if row is None:  # deleted (with its bay?) the moment it was made
             raise exceptions.ContainerNotFound(container=uuid)
-        common.send(
-            resp,
-            render(row, req.prefix),
-            status=201,
-            location=f"{req.prefix}/v1/{COLLECTION}/{row.uuid}",
-        )
+        common.created(req, resp, COLLECTION, row.uuid, render(row, req.prefix))
 
 
 class Item(_Base):
