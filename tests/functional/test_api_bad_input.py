@@ -351,7 +351,7 @@ def test_huge_body_is_413(service_factory: Callable[..., Service]) -> None:
     body = BAYMODEL | {"labels": {f"k{i}": "v" * 200 for i in range(10)}}
     res = svc.post("/v1/baymodels", body)
     _api.error(res, 413, "Request body is larger than 1024 bytes.")
-    assert res.headers["x-openstack-magnum-api-maximum-version"] == "1.1"
+    assert res.headers["x-openstack-magnum-api-maximum-version"] == "1.14"
     existing = _api.make_cluster_template(svc)
     big_patch = [{"op": "replace", "path": "/name", "value": "n" * 2000}]
     res = svc.patch(f"/v1/baymodels/{existing['uuid']}", big_patch)

@@ -15,7 +15,7 @@ LEGACY = "X-OpenStack-Magnum-API-Version"
 NEW = "OpenStack-API-Version"
 RANGE_HEADERS = {
     "x-openstack-magnum-api-minimum-version": "1.1",
-    "x-openstack-magnum-api-maximum-version": "1.1",
+    "x-openstack-magnum-api-maximum-version": "1.14",
 }
 
 
@@ -52,9 +52,17 @@ def test_v1_document(svc: Service, url: str) -> None:
     ]
     assert {"href": f"{HOST}/v1/", "rel": "self"} in body["links"]
     assert any(link["rel"] == "describedby" for link in body["links"])
-    # every collection of the route table at 1.1, as Mitaka listed them (containers too;
-    # Mitaka's pods, rcs, services and x509keypairs are not served)
-    collections = ("baymodels", "bays", "certificates", "containers", "mservices")
+    # every collection of the route table at 1.1: Mitaka's (containers too; its pods, rcs,
+    # services and x509keypairs are not served) and Newton's clusters and clustertemplates
+    collections = (
+        "baymodels",
+        "bays",
+        "certificates",
+        "clusters",
+        "clustertemplates",
+        "containers",
+        "mservices",
+    )
     assert list(body) == ["id", "media_types", "links", *collections]
     for name in collections:
         assert body[name] == [
@@ -71,28 +79,31 @@ def test_every_response_has_a_fresh_request_id(svc: Service) -> None:
     assert all(_api.UUID.match(i.removeprefix("req-")) for i in ids), ids
 
 
-ACCEPTED: list[dict[str, str]] = [
-    {},
-    {LEGACY: "1.1"},
-    {LEGACY: "latest"},
-    {LEGACY: "LATEST"},
-    {NEW: "container-infra 1.1"},
-    {NEW: "container-infra latest"},
-    {NEW: "container-infrastructure-management 1.1"},
+ACCEPTED: list[tuple[dict[str, str], str]] = [
+    ({}, "1.1"),
+    ({LEGACY: "1.1"}, "1.1"),
+    ({LEGACY: "1.7"}, "1.7"),
+    ({LEGACY: "latest"}, "1.14"),
+    ({LEGACY: "LATEST"}, "1.14"),
+    ({NEW: "container-infra 1.1"}, "1.1"),
+    ({NEW: "container-infra 1.13"}, "1.13"),
+    ({NEW: "container-infra latest"}, "1.14"),
+    ({NEW: "container-infrastructure-management 1.1"}, "1.1"),
+    ({NEW: "container-infrastructure 1.14"}, "1.14"),
 ]
 
 
 def test_accepted_versions_are_echoed(svc: Service, subtests: pytest.Subtests) -> None:
-    for headers in ACCEPTED:
+    for headers, version in ACCEPTED:
         with subtests.test(msg=str(headers)):
-            res = svc.get("/v1/bays", headers=headers)
+            res = svc.get("/v1/clustertemplates", headers=headers)
             assert res.status_code == 200, res.text
-            assert res.json == {"bays": []}
+            assert res.json == {"clustertemplates": []}
             _has_range(res)
-            assert res.headers[LEGACY.lower()] == "1.1"
-            assert res.headers[NEW.lower()] == "container-infra 1.1"
+            assert res.headers[LEGACY.lower()] == version
+            assert res.headers[NEW.lower()] == f"container-infra {version}"
             assert res.headers["openstack-api-minimum-version"] == "container-infra 1.1"
-            assert res.headers["openstack-api-maximum-version"] == "container-infra 1.1"
+            assert res.headers["openstack-api-maximum-version"] == "container-infra 1.14"
 
 
 UNACCEPTABLE: list[tuple[dict[str, str], str]] = [
@@ -102,25 +113,25 @@ UNACCEPTABLE: list[tuple[dict[str, str], str]] = [
     (
         {LEGACY: "2.0"},
         "Mutually exclusive versions requested. Version 2.0 requested but not supported by "
-        "this service. The supported version range is: [1.1, 1.1].",
+        "this service. The supported version range is: [1.1, 1.14].",
     ),
     (
-        {LEGACY: "1.5"},
-        "Version 1.5 was requested but the minor version is not supported by this service. "
-        "The supported version range is: [1.1, 1.1].",
+        {LEGACY: "1.15"},
+        "Version 1.15 was requested but the minor version is not supported by this service. "
+        "The supported version range is: [1.1, 1.14].",
     ),
     (
         {LEGACY: "1.0"},
         "Version 1.0 was requested but the minor version is not supported by this service. "
-        "The supported version range is: [1.1, 1.1].",
+        "The supported version range is: [1.1, 1.14].",
     ),
     ({NEW: "compute 1.1"}, f"Invalid service type for {NEW} header"),
     ({NEW: "1.1"}, f"Invalid service type for {NEW} header"),
     ({NEW: "container-infra x.y"}, f"Invalid value for {NEW} header"),
     (
-        {NEW: "container-infra 1.9"},
-        "Version 1.9 was requested but the minor version is not supported by this service. "
-        "The supported version range is: [1.1, 1.1].",
+        {NEW: "container-infra 1.99"},
+        "Version 1.99 was requested but the minor version is not supported by this service. "
+        "The supported version range is: [1.1, 1.14].",
     ),
 ]
 
@@ -142,8 +153,8 @@ def test_new_style_header_wins_over_legacy(svc: Service) -> None:
 
 
 def test_version_check_applies_to_bookmark_paths(svc: Service) -> None:
-    res = svc.get("/bays", headers={LEGACY: "1.7"})
-    _api.error(res, 406, contains=("Version 1.7 was requested",))
+    res = svc.get("/bays", headers={LEGACY: "1.17"})
+    _api.error(res, 406, contains=("Version 1.17 was requested",))
 
 
 def test_bookmark_paths_route_to_v1(svc: Service) -> None:
@@ -240,11 +251,13 @@ def test_mservices_lists_the_conductor(svc: Service) -> None:
         "binary",
         "state",
         "report_count",
+        "disabled",
         "disabled_reason",
         "created_at",
         "updated_at",
     }
     assert isinstance(conductor["id"], int)
+    assert conductor["disabled"] is False
     assert conductor["host"] == "test"
     assert conductor["state"] == "up"
     assert _api.ISO.match(conductor["created_at"])

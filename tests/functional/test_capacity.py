@@ -34,7 +34,7 @@ def _settled(svc: Service, uuid: str) -> dict[str, Any]:
 
 
 def _recorded(svc: Service, uuid: str) -> tuple[int, int, int]:
-    """(operation records, events, node_count) of a cluster."""
+    """(operation records, events but health checks, node_count) of a cluster."""
     with svc.db.session() as session:
         ops = session.scalar(
             sa.select(sa.func.count())
@@ -44,7 +44,11 @@ def _recorded(svc: Service, uuid: str) -> tuple[int, int, int]:
         events = session.scalar(
             sa.select(sa.func.count())
             .select_from(models.ClusterEvent)
-            .where(models.ClusterEvent.cluster_uuid == uuid)
+            .where(
+                models.ClusterEvent.cluster_uuid == uuid,
+                # a periodic health check may land at any time: not a request's doing
+                models.ClusterEvent.kind != "health",
+            )
         )
         count = session.scalar(
             sa.select(models.Cluster.node_count).where(models.Cluster.uuid == uuid)

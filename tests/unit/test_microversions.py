@@ -60,7 +60,7 @@ def test_gate_check_is_406_before_and_404_after() -> None:
         "Version 1.4 was requested but the requested API PATCH /v1/certificates/{ident} is "
         "not supported for this version."
     )
-    with pytest.raises(falcon.HTTPNotFound):
+    with pytest.raises(exceptions.RemovedInVersion, match="removed in microversion"):
         g.check((1, 11), "x")
 
 

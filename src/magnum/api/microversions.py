@@ -71,7 +71,7 @@ def _version(value: str | Version) -> Version:
 MIN_VERSION: Version = HISTORY[0].version
 # The newest version served in full: every gate below it holds for what is served. Raising
 # it is this one line (the clusters API raises it once 1.2's asynchronous answers exist).
-MAX_VERSION: Version = parse("1.1")
+MAX_VERSION: Version = parse("1.14")
 SERVED: tuple[Version, ...] = tuple(
     m.version for m in HISTORY if MIN_VERSION <= m.version <= MAX_VERSION
 )
@@ -119,7 +119,7 @@ class Gate:
                 "is not supported for this version."
             )
         if self.until is not None and version >= self.until:
-            raise falcon.HTTPNotFound()
+            raise exceptions.RemovedInVersion(what=what, version=fmt(self.until))
 
 
 ALWAYS = Gate()

@@ -65,6 +65,11 @@ INTEGER: dict[str, Any] = {"type": "integer"}
 UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
 URL: dict[str, Any] = {"type": "string", "format": "uri"}
 DATETIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+# A boolean query parameter: the words magnum.api.schemas.parse_bool reads.
+BOOLEAN_TEXT: dict[str, Any] = {
+    "type": "string",
+    "enum": ["0", "1", "f", "false", "n", "no", "off", "on", "t", "true", "y", "yes"],
+}
 BINARY: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
 
 
@@ -117,6 +122,7 @@ def record(
     overrides: Mapping[str, Any] | None = None,
     links: bool = True,
     timestamps: bool = False,
+    optional: Iterable[str] = (),
 ) -> Component:
     """The object a resource renders from `row`: the `shown` fields (API names; `columns`
     maps them to row attributes where they differ), typed by the row's annotations unless
@@ -140,19 +146,36 @@ def record(
         if timestamps:
             properties["created_at"] = DATETIME
             properties["updated_at"] = nullable(DATETIME)
-        return obj(properties)
+        return obj(properties, optional=optional)
 
     return Component(name, build)
 
 
+_LABELS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
+}
 _CLUSTER_FIELDS = {
+    "status": enum(fields.ClusterStatus),
+    "health_status": enum(fields.HealthStatus, null=True),
+    # computed (magnum.api.v1.views.CLUSTER.computed) or shown only by some resources
+    "cluster_id": nullable(STRING),
+    "merge_labels": {"type": "boolean"},
+    "health_status_reason": nullable({"type": "object"}),
+    "labels": _LABELS,
+    "labels_overridden": _LABELS,
+    "labels_added": _LABELS,
+    "labels_skipped": _LABELS,
+    "faults": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+}
+_BAY_FIELDS = {
     "status": enum(fields.ClusterStatus),
     "health_status": enum(fields.HealthStatus, null=True),
 }
 _TEMPLATE_FIELDS = {"coe": enum(fields.COE, null=True)}
 # collection -> (component name, row model, narrower field schemas)
 _VIEWS: dict[str, tuple[str, type[models.Base], Mapping[str, Any]]] = {
-    "bays": ("Bay", models.Cluster, _CLUSTER_FIELDS),
+    "bays": ("Bay", models.Cluster, _BAY_FIELDS),
     "clusters": ("Cluster", models.Cluster, _CLUSTER_FIELDS),
     "baymodels": ("BayModel", models.ClusterTemplate, _TEMPLATE_FIELDS),
     "clustertemplates": ("ClusterTemplate", models.ClusterTemplate, _TEMPLATE_FIELDS),
@@ -165,13 +188,17 @@ def view(v: views.View, *, brief: bool = False) -> Component:
     key = (v.collection, brief)
     if key not in _VIEW_COMPONENTS:
         name, row, narrower = _VIEWS[v.collection]
+        shown = v.brief_fields if brief else v.full_fields
+        extra = () if brief else v.extra_fields
         _VIEW_COMPONENTS[key] = record(
             f"{name}Brief" if brief else name,
             row,
-            v.brief if brief else v.full,
+            (*shown, *extra),
             columns=v.columns,
             overrides=narrower,
             timestamps=not brief,
+            # fields of some versions only, or of some answers only, may be absent
+            optional=(*(f for f in shown if not shown.gate(f).everywhere()), *extra),
         )
     return _VIEW_COMPONENTS[key]
 
@@ -353,6 +380,11 @@ def _operation(
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": refs.resolve(op.response)}}
     out["responses"] = {str(op.status): ok} | _errors(codes)
+    for status, schema, when in op.also:
+        other: dict[str, Any] = {"description": f"{http.HTTPStatus(status).phrase}: {when}"}
+        if schema is not None:
+            other["content"] = {"application/json": {"schema": refs.resolve(schema)}}
+        out["responses"][str(status)] = other
     if gate != microversions.ALWAYS:
         out["x-microversions"] = gate.describe()
     return out

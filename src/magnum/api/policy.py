@@ -29,6 +29,8 @@ ADMIN_OR_MEMBER = "rule:admin_or_member"
 ADMIN_OR_READER = "rule:admin_or_reader"
 ADMIN_OR_MEMBER_USER = "rule:admin_or_member_user"
 ADMIN_OR_READER_USER = "rule:admin_or_reader_user"
+ADMIN = "rule:context_is_admin"  # role:admin, whatever the target's project
+ADMIN_OR_PROJECT_READER = f"{ADMIN} or {PROJECT_READER}"
 _BASE = [
     policy.RuleDefault("context_is_admin", "role:admin"),
     # Mitaka's rules, kept for policy files that name them; the defaults below do not.
@@ -74,8 +76,11 @@ RULES = [
         for p in _CLUSTERS + _TEMPLATES
         for a in _WRITES
     ),
-    *(policy.RuleDefault(f"{p}:publish", ADMIN_OR_MEMBER) for p in _TEMPLATES),
+    # Mitaka let a baymodel's owner publish it; today only admins publish or hide
+    policy.RuleDefault("baymodel:publish", ADMIN_OR_MEMBER),
+    policy.RuleDefault("clustertemplate:publish", "rule:admin_api"),
     policy.RuleDefault("bay:load_image", ADMIN_OR_MEMBER),
+    policy.RuleDefault("cluster:upgrade", ADMIN_OR_MEMBER),  # target: the cluster
     policy.RuleDefault("magnum-service:get_all", "rule:admin_api"),
     policy.RuleDefault("container:create", ADMIN_OR_MEMBER_USER),  # target: the bay
     policy.RuleDefault("container:delete", ADMIN_OR_MEMBER_USER),
@@ -88,6 +93,18 @@ RULES = [
     ),
     policy.RuleDefault("certificate:create", ADMIN_OR_MEMBER_USER),  # target: the bay
     policy.RuleDefault("certificate:get", ADMIN_OR_READER_USER),
+    policy.RuleDefault("certificate:rotate_ca", ADMIN_OR_MEMBER),  # target: the cluster
+    policy.RuleDefault("credential:rotate", PROJECT_MEMBER),
+    # Quotas are the operator's: only an admin sets or lists them; a project reads its own
+    # (the API also refuses a non-admin another project's quota, and its stats).
+    *(policy.RuleDefault(f"quota:{a}", ADMIN) for a in ("create", "update", "delete", "get_all")),
+    policy.RuleDefault("quota:get", ADMIN_OR_PROJECT_READER),
+    policy.RuleDefault("stats:get_all", ADMIN_OR_PROJECT_READER),
+    # A cluster's nodegroups (target: the cluster): readers list and show them, members
+    # add, change and delete them and resize the cluster.
+    *(policy.RuleDefault(f"nodegroup:{a}", ADMIN_OR_READER) for a in ("get", "get_all")),
+    *(policy.RuleDefault(f"nodegroup:{a}", ADMIN_OR_MEMBER) for a in _WRITES),
+    policy.RuleDefault("cluster:resize", ADMIN_OR_MEMBER),
 ]
 
 

@@ -15,9 +15,11 @@ from typing import Any
 
 from magnum.api import microversions, openapi, routing, schemas
 from magnum.api.openapi import (
+    INTEGER,
     LINKS,
     STRING,
     UUID,
+    Component,
     enum,
     listing_params,
     obj,
@@ -29,19 +31,27 @@ from magnum.api.openapi import (
 )
 from magnum.api.routing import Link, Operation, Resource, Route
 from magnum.api.v1 import (
+    actions,
     certificates,
     cluster_templates,
     clusters,
     containers,
+    credentials,
     events,
     images,
     mservices,
     root,
+    stats,
+    upgrade,
     views,
 )
+from magnum.api.v1 import nodegroups as nodegroups_api
+from magnum.api.v1 import quotas as quota_api
 from magnum.db import models
 from magnum.objects import events as timeline
 from magnum.objects import fields
+from magnum.objects import nodegroups as ng_records
+from magnum.objects import quotas as quota_records
 
 # Magnum 1.11: "Remove bay and baymodel objects".
 MITAKA = microversions.gate(until="1.11")
@@ -77,6 +87,12 @@ V1_DOCUMENT = {
     },
     "additionalProperties": LINKS,  # one self/bookmark pair per collection
 }
+# An asynchronous create or update: the cluster's uuid, the operation recorded.
+ACCEPTED = obj({"uuid": UUID})
+ASYNC_BAYS = "from microversion 1.2 bay create and update are asynchronous"
+ROLLBACK_PARAM = query(
+    "rollback", openapi.BOOLEAN_TEXT, "from 1.3: a failed resize puts the old count back"
+)
 CONTAINER_BRIEF = record(
     "ContainerBrief", models.Container, containers.BRIEF, columns=containers.COLUMNS
 )
@@ -115,13 +131,25 @@ EVENT = record(
 MSERVICE = record(
     "MService",
     models.MagnumService,
-    ("id", "host", "binary", "state", "report_count", "disabled_reason"),
+    ("id", "host", "binary", "state", "report_count", "disabled", "disabled_reason"),
     overrides={"state": enum(fields.ServiceState)},
     links=False,
     timestamps=True,
 )
-SIGNED = obj({"bay_uuid": UUID, "csr": STRING, "pem": STRING, "links": LINKS})
-CA = obj({"bay_uuid": UUID, "pem": STRING, "links": LINKS})
+# Certificates name the cluster under both keys, as Newton does.
+CA_CERT_TYPE = enum(certificates.CA_CERT_TYPES)
+SIGNED = obj(
+    {
+        "bay_uuid": UUID,
+        "cluster_uuid": UUID,
+        "csr": STRING,
+        "pem": STRING,
+        "ca_cert_type": CA_CERT_TYPE,
+        "links": LINKS,
+    },
+    optional=("ca_cert_type",),
+)
+CA = obj({"bay_uuid": UUID, "cluster_uuid": UUID, "pem": STRING, "links": LINKS})
 # what `on_put` of /v1/containers/{ident}/{action} takes, and what `on_get` does
 PUT_ACTIONS = tuple(sorted(containers.ACTIONS | {containers.EXECUTE}))
 GET_ACTIONS = tuple(sorted(containers.READS))
@@ -146,9 +174,13 @@ def _listed(
     params: tuple[Any, ...],
     gate: microversions.Gate = microversions.ALWAYS,
     links: tuple[Link, ...] = (),
+    created: tuple[int, Any] | None = None,
+    also: tuple[tuple[int, Any, str], ...] = (),
 ) -> tuple[Route, ...]:
     """GET (brief items) and POST on a collection, GET on its /detail (full items). The
-    POST links to its item's operations, and to `links`."""
+    POST answers 201 with the full item, or `created` (status, schema), or `also`; it
+    links to its item's operations, and to `links`."""
+    post_status, post_response = created or (201, full)
     return (
         Route(
             path=path,
@@ -167,12 +199,13 @@ def _listed(
                 ),
                 Operation(
                     method="POST",
-                    status=201,
+                    status=post_status,
                     summary=f"Create one of the {key}",
                     request=body,
-                    response=full,
+                    response=post_response,
                     errors=(400, 403, 404, 409),
                     links=links,
+                    also=also,
                 ),
             ),
         ),
@@ -205,8 +238,13 @@ def _item(
     full: Any,
     patchable: tuple[str, ...],
     gate: microversions.Gate = microversions.ALWAYS,
+    updated: tuple[int, Any] | None = None,
+    also: tuple[tuple[int, Any, str], ...] = (),
+    patch_params: tuple[Any, ...] = (),
 ) -> Route:
-    """GET, PATCH (JSON Patch of the `patchable` paths) and DELETE on one item."""
+    """GET, PATCH (JSON Patch of the `patchable` paths; 200 with the item, or `updated`
+    (status, schema), or `also`) and DELETE on one item."""
+    patch_status, patch_response = updated or (200, full)
     return Route(
         path=path,
         resource=resource,
@@ -222,11 +260,13 @@ def _item(
             ),
             Operation(
                 method="PATCH",
-                status=200,
+                status=patch_status,
                 summary=f"Update a {noun} with a JSON Patch",
                 request=openapi.patch_body(patchable),
-                response=full,
+                response=patch_response,
+                params=patch_params,
                 errors=(400, 403, 404, 409),
+                also=also,
             ),
             Operation(
                 method="DELETE",
@@ -281,6 +321,10 @@ BAYMODELS = Resource(lambda api: cluster_templates.Collection(api, views.BAYMODE
 BAYMODEL = Resource(lambda api: cluster_templates.Item(api, views.BAYMODEL))
 BAYS = Resource(lambda api: clusters.Collection(api, views.BAY))
 BAY = Resource(lambda api: clusters.Item(api, views.BAY))
+CLUSTERTEMPLATES = Resource(lambda api: cluster_templates.Collection(api, views.CLUSTER_TEMPLATE))
+CLUSTERTEMPLATE = Resource(lambda api: cluster_templates.Item(api, views.CLUSTER_TEMPLATE))
+CLUSTERS = Resource(lambda api: clusters.Collection(api, views.CLUSTER))
+CLUSTER = Resource(lambda api: clusters.Item(api, views.CLUSTER))
 BAY_IMAGES = Resource(images.Collection)
 BAY_EVENTS = Resource(lambda api: events.Events(api, views.BAY))
 CLUSTER_EVENTS = Resource(lambda api: events.Events(api, views.CLUSTER))
@@ -359,6 +403,7 @@ TABLE: tuple[Route, ...] = (
         body=schemas.BayBody,
         params=listing_params(views.BAY),
         gate=MITAKA,
+        also=((202, ACCEPTED, ASYNC_BAYS),),
         links=(
             _uses("CreateContainer", "/v1/containers", "POST", body="bay_uuid"),
             _uses("SignCertificate", "/v1/certificates", "POST", body="bay_uuid"),
@@ -374,6 +419,53 @@ TABLE: tuple[Route, ...] = (
         full=view(views.BAY),
         patchable=("/node_count",),  # the one field a bay update may change
         gate=MITAKA,
+        also=((202, ACCEPTED, ASYNC_BAYS),),
+        patch_params=(ROLLBACK_PARAM,),
+    ),
+    *_listed(
+        "/v1/clustertemplates",
+        CLUSTERTEMPLATES,
+        key="clustertemplates",
+        tag="clustertemplates",
+        brief=view(views.CLUSTER_TEMPLATE, brief=True),
+        full=view(views.CLUSTER_TEMPLATE),
+        body=schemas.ClusterTemplateBody,
+        params=listing_params(views.CLUSTER_TEMPLATE),
+        links=(_uses("CreateCluster", "/v1/clusters", "POST", body="cluster_template_id"),),
+    ),
+    _item(
+        "/v1/clustertemplates/{ident}",
+        CLUSTERTEMPLATE,
+        noun="cluster template",
+        tag="clustertemplates",
+        full=view(views.CLUSTER_TEMPLATE),
+        patchable=tuple(f"/{f}" for f in sorted(cluster_templates.TODAY_MUTABLE)),
+    ),
+    *_listed(
+        "/v1/clusters",
+        CLUSTERS,
+        key="clusters",
+        tag="clusters",
+        brief=view(views.CLUSTER, brief=True),
+        full=view(views.CLUSTER),
+        body=schemas.ClusterBody,
+        params=listing_params(views.CLUSTER),
+        created=(202, ACCEPTED),
+        links=(
+            _uses("SignClusterCertificate", "/v1/certificates", "POST", body="cluster_uuid"),
+            _uses("GetClusterCertificate", "/v1/certificates/{ident}", "GET"),
+            _uses("GetClusterEventsOfNew", "/v1/clusters/{ident}/events", "GET"),
+        ),
+    ),
+    _item(
+        "/v1/clusters/{ident}",
+        CLUSTER,
+        noun="cluster",
+        tag="clusters",
+        full=view(views.CLUSTER),
+        patchable=("/node_count", "/health_status", "/health_status_reason"),
+        updated=(202, ACCEPTED),
+        patch_params=(ROLLBACK_PARAM,),
     ),
     Route(
         path="/v1/bays/{ident}/images",
@@ -499,12 +591,342 @@ TABLE: tuple[Route, ...] = (
                 method="GET",
                 status=200,
                 summary="The bay's CA certificate",
+                description="During a CA rotation, a bundle: the CA that signs first, then "
+                "the other one, until the old CA is retired. ca_cert_type etcd and "
+                "front_proxy answer 400: a cluster here has one CA, for everything.",
+                params=(query("ca_cert_type", CA_CERT_TYPE, "which CA (default kubernetes)"),),
                 response=CA,
+                errors=(400, 403, 404, 409),
+            ),
+            Operation(
+                method="PATCH",
+                status=202,
+                summary="Rotate the cluster's CA (no body)",
+                description="Runs as an operation (UPDATE_IN_PROGRESS, then UPDATE_COMPLETE "
+                "or UPDATE_FAILED), in four phases shown in the cluster's events: nodes "
+                "trust the old and the new CA, node certificates are reissued, the new CA "
+                "signs, the old CA is retired (certificates it signed are refused from "
+                "then on). Containers keep running. 400 for a TLS-disabled cluster, 409 "
+                "unless the cluster is settled.",
+                response=ACCEPTED,
+                errors=(400, 403, 404, 409),
+                gate=certificates.ROTATE_CA,
+            ),
+        ),
+    ),
+)
+
+# --- nodegroups (1.9) and the resize action (1.7) ------------------------------------------
+_ANY_LABELS = {
+    "type": "object",
+    "additionalProperties": {"type": ["string", "integer", "number", "boolean"]},
+}
+_TAINT = obj(
+    {"key": STRING, "value": STRING, "effect": enum(ng_records.TAINT_EFFECTS)},
+    optional=("value",),
+)
+NODEGROUP_BRIEF = record(
+    "NodeGroupBrief",
+    models.NodeGroup,
+    nodegroups_api.BRIEF,
+    overrides={"status": enum(fields.ClusterStatus, null=True)},
+    links=False,
+)
+NODEGROUP = record(
+    "NodeGroup",
+    models.NodeGroup,
+    nodegroups_api.FULL,
+    columns=nodegroups_api.COLUMNS,
+    overrides={
+        "cluster_id": UUID,
+        "status": enum(fields.ClusterStatus, null=True),
+        "labels": _ANY_LABELS,
+        "labels_overridden": _ANY_LABELS,
+        "labels_added": _ANY_LABELS,
+        "labels_skipped": _ANY_LABELS,
+        "merge_labels": {"type": "boolean"},
+        "node_addresses": {"type": "array", "items": STRING},
+        "node_labels": {"type": "object", "additionalProperties": STRING},
+        "node_taints": {"type": "array", "items": _TAINT},
+    },
+    timestamps=True,
+)
+openapi.PATH_PARAMS.setdefault(
+    "nodegroup", path_param("nodegroup", STRING, "the nodegroup's UUID, name or id")
+)
+NODEGROUPS = Resource(nodegroups_api.Collection)
+NODEGROUP_ITEM = Resource(nodegroups_api.Item)
+RESIZE = Resource(actions.Resize)
+NODEGROUP_ROUTES: tuple[Route, ...] = (
+    Route(
+        path="/v1/clusters/{ident}/actions/resize",
+        resource=RESIZE,
+        tag="clusters",
+        gate=actions.GATE,
+        operations=(
+            Operation(
+                method="POST",
+                status=202,
+                summary="Resize a worker nodegroup",
+                description="node_count (0 from 1.10) within the group's min_node_count and "
+                "max_node_count; nodes_to_remove names (or addresses) of the group's nodes to "
+                "remove first; nodegroup (name or uuid) defaults to the default worker group. "
+                "409 while the cluster has an operation in progress.",
+                request=schemas.ResizeBody,
+                response=ACCEPTED,
+                errors=(400, 403, 404, 409),
+            ),
+        ),
+    ),
+    Route(
+        path="/v1/clusters/{ident}/nodegroups",
+        resource=NODEGROUPS,
+        tag="nodegroups",
+        gate=nodegroups_api.GATE,
+        operations=(
+            Operation(
+                method="GET",
+                status=200,
+                summary="List a cluster's nodegroups (brief items)",
+                params=(
+                    *openapi.page_params(sorted(nodegroups_api.SORTABLE)),
+                    query("role", STRING, "only the nodegroups of this role"),
+                ),
+                response=page("nodegroups", NODEGROUP_BRIEF),
+                errors=(400, 403, 404),
+            ),
+            Operation(
+                method="POST",
+                status=202,
+                summary="Add a worker nodegroup: its nodes are built and join the cluster",
+                description="Records an update of the cluster (409 while one is in "
+                "progress, or before the cluster has an API address); the nodegroup shows "
+                "CREATE_IN_PROGRESS until its nodes have joined.",
+                request=schemas.NodeGroupBody,
+                response=NODEGROUP,
+                errors=(400, 403, 404, 409),
+            ),
+        ),
+    ),
+    Route(
+        path="/v1/clusters/{ident}/nodegroups/{nodegroup}",
+        resource=NODEGROUP_ITEM,
+        tag="nodegroups",
+        gate=nodegroups_api.GATE,
+        operations=(
+            Operation(
+                method="GET",
+                status=200,
+                summary="Show a nodegroup",
+                response=NODEGROUP,
+                errors=(400, 403, 404, 409),
+            ),
+            Operation(
+                method="PATCH",
+                status=202,
+                summary="Change a nodegroup's count bounds, node labels or taints",
+                request=openapi.patch_body(tuple(f"/{f}" for f in nodegroups_api.PATCHABLE)),
+                response=NODEGROUP,
+                errors=(400, 403, 404, 409),
+            ),
+            Operation(
+                method="DELETE",
+                status=204,
+                summary="Delete a nodegroup: its nodes are drained and removed, then it",
+                description="400 for a default nodegroup; 409 while the cluster has an "
+                "operation in progress.",
                 errors=(400, 403, 404, 409),
             ),
         ),
     ),
 )
+# --- the upgrade action (1.8) ----------------------------------------------------------------
+UPGRADE_ROUTES: tuple[Route, ...] = (
+    Route(
+        path="/v1/clusters/{ident}/actions/upgrade",
+        resource=Resource(upgrade.Upgrade),
+        tag="clusters",
+        gate=upgrade.ROUTE,
+        operations=(
+            Operation(
+                method="POST",
+                status=202,
+                summary="Upgrade the cluster, or a nodegroup, to another cluster template",
+                description="From 1.8 (1.7 answers 400). Runs as an operation "
+                "(UPDATE_IN_PROGRESS, then UPDATE_COMPLETE or UPDATE_FAILED): the nodes are "
+                "replaced at most max_batch_size at a time (masters one at a time), each "
+                "replacement built from the template, joined, given the old node's "
+                "containers (make-before-break), then the old node drained and removed; the "
+                "events tell each step. A non-default nodegroup can only be upgraded to the "
+                "cluster's current template (409).",
+                request=schemas.ClusterUpgradeBody,
+                response=ACCEPTED,
+                errors=(400, 403, 404, 409),
+            ),
+        ),
+    ),
+)
+# --- CA rotation (1.5) and credentials rotation (1.12) ---------------------------------------
+CREDENTIALS = Resource(credentials.Item)
+ROTATION_ROUTES: tuple[Route, ...] = (
+    Route(
+        path="/v1/credentials/{ident}",
+        resource=CREDENTIALS,
+        tag="credentials",
+        gate=microversions.gate(since="1.12"),
+        operations=(
+            Operation(
+                method="PATCH",
+                status=202,
+                summary="Rotate the cluster's credentials (no body)",
+                description="The conductor's client certificate for the cluster's nodes is "
+                "replaced and the old one revoked (the nodes refuse it once the operation "
+                "completes). Runs as an operation shown as UPDATE_IN_PROGRESS.",
+                response=ACCEPTED,
+                errors=(400, 403, 404, 409),
+            ),
+        ),
+    ),
+)
+# --- quotas (1.6) and stats (1.4) ------------------------------------------------------------
+QUOTAS_GATE = microversions.gate(since="1.6")
+STATS_GATE = microversions.gate(since="1.4")
+_COUNT = {"type": "integer", "minimum": 0}
+_QUOTA_FIELDS = {
+    "id": INTEGER,
+    "project_id": STRING,
+    "resource": enum(quota_records.RESOURCES),
+    "hard_limit": _COUNT,
+    "created_at": openapi.DATETIME,
+    "updated_at": openapi.nullable(openapi.DATETIME),
+}
+QUOTA = Component("Quota", lambda: obj(_QUOTA_FIELDS))
+# GET of a project's quota: its record, or (none) the default it has, without id or times
+QUOTA_OR_DEFAULT = Component(
+    "QuotaOrDefault", lambda: obj(_QUOTA_FIELDS, optional=("id", "created_at", "updated_at"))
+)
+STATS = obj({"clusters": _COUNT, "nodes": _COUNT})
+# The path parameters of /v1/quotas/{project_id}/{resource} (openapi.PATH_PARAMS has the
+# shared ones).
+openapi.PATH_PARAMS.setdefault(
+    "project_id",
+    path_param(
+        "project_id",
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": quota_api.PROJECT_PATTERN},
+        "the project",
+    ),
+)
+openapi.PATH_PARAMS.setdefault(
+    "resource", path_param("resource", enum(quota_records.RESOURCES), "what is limited")
+)
+_QUOTA_ITEM = "/v1/quotas/{project_id}/{resource}"
+_QUOTA_LINK = {"project_id": "$response.body#/project_id", "resource": "$response.body#/resource"}
+QUOTAS = Resource(quota_api.Collection)
+QUOTA_ITEM = Resource(quota_api.Item)
+STATS_RESOURCE = Resource(stats.Collection)
+QUOTA_ROUTES: tuple[Route, ...] = (
+    Route(
+        path="/v1/quotas",
+        resource=QUOTAS,
+        tag="quotas",
+        gate=QUOTAS_GATE,
+        collection="quotas",
+        operations=(
+            Operation(
+                method="GET",
+                status=200,
+                summary="List quota records (an admin's)",
+                description="The caller's project's records; with all_tenants=true, an "
+                "admin's, every project's. Pages follow the integer id of the last record "
+                "(marker). A project without a record has the [quotas] default.",
+                params=(
+                    openapi.LIMIT,
+                    query("marker", INTEGER, "the id of the last record of the previous page"),
+                    query("sort_key", enum(quota_records.SORTABLE)),
+                    query("sort_dir", enum(("asc", "desc"))),
+                    query("all_tenants", STRING, "true: every project's records (admins)"),
+                ),
+                response=page("quotas", QUOTA),
+                errors=(400, 403, 404),
+            ),
+            Operation(
+                method="POST",
+                status=201,
+                summary="Set a project's limit on a resource (an admin's)",
+                description="resource Cluster (Magnum's: clusters of the project) or Node "
+                "(ours: masters and workers of all its clusters). 409 when the project has a "
+                "record for it already.",
+                request=quota_api.QuotaBody,
+                response=QUOTA,
+                errors=(400, 403, 404, 409),
+                links=tuple(
+                    Link(
+                        name=f"{m.title()}Quota", path=_QUOTA_ITEM, method=m, parameters=_QUOTA_LINK
+                    )
+                    for m in ("GET", "PATCH", "DELETE")
+                ),
+            ),
+        ),
+    ),
+    Route(
+        path=_QUOTA_ITEM,
+        resource=QUOTA_ITEM,
+        tag="quotas",
+        gate=QUOTAS_GATE,
+        operations=(
+            Operation(
+                method="GET",
+                status=200,
+                summary="A project's limit on a resource",
+                description="Its record, or the [quotas] default it has without one. A "
+                "project's readers read their own; only an admin another project's.",
+                response=QUOTA_OR_DEFAULT,
+                errors=(400, 403),
+            ),
+            Operation(
+                method="PATCH",
+                status=202,
+                summary="Change a project's limit (an admin's)",
+                description='A plain object {"hard_limit": N}, not a JSON Patch; project_id '
+                "and resource may be sent too, equal to the path's.",
+                request=quota_api.QuotaPatch,
+                response=QUOTA,
+                errors=(400, 403, 404),
+            ),
+            Operation(
+                method="DELETE",
+                status=204,
+                summary="Remove a project's record: it has the default again (an admin's)",
+                errors=(400, 403, 404),
+            ),
+        ),
+    ),
+    Route(
+        path="/v1/stats",
+        resource=STATS_RESOURCE,
+        tag="stats",
+        gate=STATS_GATE,
+        collection="stats",
+        operations=(
+            Operation(
+                method="GET",
+                status=200,
+                summary="How many clusters and nodes a project has",
+                description="The caller's project's, or project_id's (an admin may name "
+                "any; without project_id, an admin gets every project's totals). Nodes are "
+                "masters and workers. type must be cluster.",
+                params=(
+                    query("project_id", STRING, "the project (an admin may name any)"),
+                    query("type", enum(stats.TYPES)),
+                ),
+                response=STATS,
+                errors=(400, 403),
+            ),
+        ),
+    ),
+)
+
+TABLE += (*NODEGROUP_ROUTES, *UPGRADE_ROUTES, *ROTATION_ROUTES, *QUOTA_ROUTES)
 
 
 def collections(version: microversions.Version) -> tuple[str, ...]:

@@ -61,6 +61,8 @@ class Operation:
     errors: tuple[int, ...] = ()  # besides 406 on /v1, and 413/415 when there is a JSON body
     gate: microversions.Gate = microversions.ALWAYS
     links: tuple[Link, ...] = ()  # to operations that use what the success answer names
+    # other success answers, at other microversions: (status, schema, what selects it)
+    also: tuple[tuple[int, Any, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,13 @@ def _parse_bool(value: object) -> object:
     return value
 
 
+def parse_bool(text: str) -> bool:
+    """A boolean query parameter, with the words a body's boolean accepts."""
+    value = _parse_bool(text)
+    assert isinstance(value, bool)
+    return value
+
+
 def _check_uuid(value: str) -> str:
     if not utils.is_uuid_like(value):
         raise ValueError(f"Expected a uuid but received {exceptions.shorten(value)}.")
@@ -164,6 +171,88 @@ class BayBody(_Body):
     discovery_url: Str255 | None = None
     status: Literal[tuple(s.value for s in fields.ClusterStatus)] | None = None  # type: ignore[valid-type]
     status_reason: Annotated[str, NoNul] | None = None
+
+
+# --- today's clusters and cluster templates (Newton and later) -----------------------------
+def _check_nameservers(value: str) -> str:
+    """Today's dns_nameserver: a comma-separated list of IP addresses."""
+    for part in value.split(","):
+        try:
+            ipaddress.ip_address(part.strip())
+        except ValueError:
+            raise ValueError("Value should be a comma-separated list of IP addresses") from None
+    return value
+
+
+_LabelValue = _LabelStr | int | float | bool
+TodayLabels = dict[_LabelStr, _LabelValue]
+CLUSTER_NAME = Annotated[str, Field(min_length=1, max_length=242, pattern=BAY_NAME)]
+Nameservers = Annotated[
+    str, Field(max_length=255), NoNul, pydantic.AfterValidator(_check_nameservers)
+]
+
+
+class ClusterTemplateBody(BayModelBody):
+    """A cluster template as today's clients send it: the baymodel's fields with
+    keypair_id optional, and Newton's additions."""
+
+    ARGUMENT = "clustertemplate"
+    READ_ONLY = _Body.READ_ONLY | {"project_id", "user_id"}
+
+    keypair_id: Str255 | None = None  # type: ignore[assignment]
+    dns_nameserver: Nameservers | None = None
+    labels: TodayLabels = Field(default_factory=dict)  # type: ignore[assignment]
+    fixed_subnet: Str255 | None = None
+    insecure_registry: Str255 | None = None
+    docker_storage_driver: Str255 | None = None
+    master_lb_enabled: Bool = False
+    floating_ip_enabled: Bool = True
+    hidden: Bool = False
+    tags: Annotated[str, Field(max_length=255), NoNul] | None = None
+    driver: Str255 | None = None
+
+
+class ClusterBody(_Body):
+    """A cluster as today's clients send it; what it leaves out comes from its template."""
+
+    ARGUMENT = "cluster"
+    READ_ONLY = _Body.READ_ONLY | {
+        "api_address",
+        "node_addresses",
+        "master_addresses",
+        "stack_id",
+        "cluster_id",
+        "coe_version",
+        "container_version",
+        "project_id",
+        "user_id",
+        "faults",
+        "labels_overridden",
+        "labels_added",
+        "labels_skipped",
+    }
+
+    uuid: Uuid | None = None
+    name: CLUSTER_NAME | None = None
+    cluster_template_id: Str255
+    keypair: Str255 | None = None
+    node_count: Annotated[int, Field(ge=0, le=MAX_INT)] = 1
+    master_count: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    docker_volume_size: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    labels: TodayLabels | None = None
+    merge_labels: Bool = False
+    master_flavor_id: Str255 | None = None
+    flavor_id: Str255 | None = None
+    fixed_network: Str255 | None = None
+    fixed_subnet: Str255 | None = None
+    floating_ip_enabled: Bool | None = None
+    master_lb_enabled: Bool | None = None
+    create_timeout: Annotated[int, Field(ge=0, le=MAX_INT)] | None = 60
+    discovery_url: Str255 | None = None
+    status: Literal[tuple(s.value for s in fields.ClusterStatus)] | None = None  # type: ignore[valid-type]
+    status_reason: Annotated[str, NoNul] | None = None
+    health_status: Literal[tuple(s.value for s in fields.HealthStatus)] | None = None  # type: ignore[valid-type]
+    health_status_reason: dict[_LabelStr, _LabelValue] | None = None
 
 
 def _check_command(value: str) -> str:
@@ -309,3 +398,77 @@ def _messages(exc: pydantic.ValidationError, data: dict[str, Any], arg: str) -> 
         value = data.get(field) if field in data else None
         messages.append(_field_message(field, value, _reason(err)))
     return messages or [str(exc)]
+
+
+# --- nodegroups (1.9) and the resize action (1.7) -------------------------------------------
+# A nodegroup's name is the stem of its nodes' names (<name>-N), which become hostnames:
+# Magnum's 255 characters would not fit in one, so names are shorter, and a cluster's name.
+NODEGROUP_NAME = Annotated[str, Field(min_length=1, max_length=40, pattern=BAY_NAME)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+NodeLabels = dict[_LabelStr, _LabelStr]
+# Taints are checked by magnum.objects.nodegroups (409, as Magnum answers); here only types.
+NodeTaints = Annotated[list[dict[_LabelStr, _LabelStr]], Field(max_length=100)]
+
+
+class NodeGroupBody(_Body):
+    """A nodegroup to add to a cluster; what it leaves out comes from the cluster."""
+
+    ARGUMENT = "nodegroup"
+    READ_ONLY = _Body.READ_ONLY | {
+        "id",
+        "cluster_id",
+        "project_id",
+        "node_addresses",
+        "is_default",
+        "stack_id",
+        "status",
+        "status_reason",
+        "version",
+        "labels_overridden",
+        "labels_added",
+        "labels_skipped",
+    }
+
+    uuid: Uuid | None = None  # ignored: the API names every new nodegroup
+    name: NODEGROUP_NAME
+    docker_volume_size: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    labels: TodayLabels | None = None
+    merge_labels: Bool = False
+    flavor_id: Str255 | None = None
+    image_id: Str255 | None = None
+    node_count: Count = 1
+    role: Literal["worker", "master"] = "worker"
+    min_node_count: Count = 0
+    max_node_count: Count | None = None
+    node_labels: NodeLabels | None = None
+    node_taints: NodeTaints | None = None
+
+
+class NodeGroupPatched(_Body):
+    """What a nodegroup PATCH may change, as the patched document."""
+
+    ARGUMENT = "patch"
+
+    min_node_count: Count = 0
+    max_node_count: Count | None = None
+    node_labels: NodeLabels = Field(default_factory=dict)
+    node_taints: NodeTaints = Field(default_factory=list)
+
+
+class ResizeBody(_Body):
+    """POST /v1/clusters/{ident}/actions/resize."""
+
+    ARGUMENT = "cluster_resize_req"
+
+    node_count: Count
+    nodes_to_remove: Annotated[list[Str255], Field(max_length=1000)] = Field(default_factory=list)
+    nodegroup: Str255 | None = None
+
+
+class ClusterUpgradeBody(_Body):
+    """POST /v1/clusters/{ident}/actions/upgrade (magnum.api.v1.upgrade)."""
+
+    ARGUMENT = "cluster_upgrade"
+    cluster_template: Str255
+    max_batch_size: Annotated[int, Field(ge=1, le=MAX_INT)] = 1
+    nodegroup: Str255 | None = None

@@ -190,7 +190,7 @@ class ResourceLimitExceeded(NotAuthorized):
 
 
 class ClusterTemplatePublishDenied(NotAuthorized):
-    template = "Not authorized to set public flag for cluster template."
+    template = "Not authorized to set public or hidden flag for cluster template."
 
 
 class BaymodelPublishDenied(ClusterTemplatePublishDenied):
@@ -207,6 +207,13 @@ class NotFound(MagnumError):
         """The error for `ident`, for a subclass whose template has one field."""
         (field,) = cls._fields
         return cls(**{field: ident})
+
+
+class RemovedInVersion(NotFound):
+    template = (
+        "The requested API {what} was removed in microversion {version}; ask for an earlier "
+        "version, or use its successor (bays are clusters, baymodels cluster templates)."
+    )
 
 
 class ClusterNotFound(NotFound):

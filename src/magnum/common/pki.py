@@ -14,6 +14,7 @@ import datetime
 import ipaddress
 import os
 import pathlib
+import re
 import secrets
 from collections.abc import MutableMapping, Sequence
 from typing import Any
@@ -56,19 +57,39 @@ class ExtensionNotAllowed(exceptions.InvalidParameterValue):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterCredentials:
-    """A bay's CA and the conductor's client certificate; keys are encrypted PEM."""
+    """A bay's CA and the conductor's client certificate; keys are encrypted PEM.
+
+    `ca_cert` is the trust bundle: the signing CA first (the CA whose key is `ca_key`),
+    then any CA still trusted while a CA rotation is under way. `crl` holds one CRL per CA
+    of the bundle (the certificates revoked by a credentials rotation): what a node loads
+    to verify its clients is `trust` (both).
+    """
 
     ca_cert: bytes
     ca_key: bytes
     client_cert: bytes
     client_key: bytes
+    crl: bytes = b""
 
     def to_state(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name).decode() for f in dataclasses.fields(self)}
 
     @classmethod
     def from_state(cls, data: dict[str, str]) -> ClusterCredentials:
-        return cls(**{f.name: data[f.name].encode() for f in dataclasses.fields(cls)})
+        # `crl` came later: credentials made before it have none (see ensure_cluster_credentials)
+        return cls(
+            **{f.name: data[f.name].encode() for f in dataclasses.fields(cls) if f.name in data}
+        )
+
+    @property
+    def signing_ca(self) -> bytes:
+        """The CA that signs (the first of the bundle)."""
+        return split_certs(self.ca_cert)[0]
+
+    @property
+    def trust(self) -> bytes:
+        """What a node verifies its clients against: every trusted CA and its CRL."""
+        return self.ca_cert + self.crl
 
 
 def new_cluster_credentials(*, cluster_uuid: str, secret: bytes) -> ClusterCredentials:
@@ -79,6 +100,7 @@ def new_cluster_credentials(*, cluster_uuid: str, secret: bytes) -> ClusterCrede
         ca_key=encrypt_key(ca_key, secret),
         client_cert=client_cert,
         client_key=encrypt_key(client_key, secret),
+        crl=new_crl(ca_key, ca_cert),
     )
 
 
@@ -133,12 +155,18 @@ def key_secret(conf: Any) -> bytes:
 def ensure_cluster_credentials(
     state: MutableMapping[str, Any], *, cluster_uuid: str, secret: bytes
 ) -> ClusterCredentials:
-    """The bay's credentials kept in `state`, made on first use."""
+    """The bay's credentials kept in `state`, made on first use; credentials made before
+    CRLs existed get an empty CRL for their CA here."""
     if STATE_KEY not in state:
         state[STATE_KEY] = new_cluster_credentials(
             cluster_uuid=cluster_uuid, secret=secret
         ).to_state()
-    return ClusterCredentials.from_state(state[STATE_KEY])
+    creds = ClusterCredentials.from_state(state[STATE_KEY])
+    if not creds.crl:
+        crl = new_crl(decrypt_key(creds.ca_key, secret), creds.signing_ca)
+        creds = dataclasses.replace(creds, crl=crl)
+        state[STATE_KEY] = creds.to_state()
+    return creds
 
 
 def file_secret(path: pathlib.Path) -> bytes:
@@ -180,10 +208,14 @@ def _key_usage(**on: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**values, encipher_only=False, decipher_only=False)
 
 
-def new_ca(*, common_name: str) -> tuple[bytes, bytes]:
-    """A self-signed CA: (key PEM, certificate PEM)."""
+def new_ca(*, common_name: str, unit: str | None = None) -> tuple[bytes, bytes]:
+    """A self-signed CA: (key PEM, certificate PEM). `unit` (an OU) tells CAs of the same
+    common name apart: a rotation's new CA differs from the old one by subject, so chains
+    and CRLs never leave a verifier to guess between them."""
     key = _new_key()
     name = _name(common_name)
+    if unit is not None:
+        name = x509.Name([*name, x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit)])
     cert = (
         _builder(name, name, CA_DAYS)
         .public_key(key.public_key())
@@ -316,3 +348,149 @@ def sign_csr(
     for value, critical in _client_extensions(csr):
         builder = builder.add_extension(value, critical=critical)
     return _issue(ca_key, ca_cert, builder, public_key)
+
+
+# --- bundles, revocation and rotation -----------------------------------------
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----\r?\n?", re.S)
+
+
+def _blocks(bundle: bytes, label: bytes) -> list[bytes]:
+    """The PEM blocks of kind `label` in `bundle`, each ending in a newline, duplicates
+    dropped (first kept)."""
+    found: list[bytes] = []
+    for match in _PEM_BLOCK.finditer(bundle):
+        if match.group(1) == label:
+            block = match.group(0).rstrip(b"\r\n") + b"\n"
+            if block not in found:
+                found.append(block)
+    return found
+
+
+def split_certs(bundle: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle, in order."""
+    return _blocks(bundle, b"CERTIFICATE")
+
+
+def split_crls(bundle: bytes) -> list[bytes]:
+    return _blocks(bundle, b"X509 CRL")
+
+
+def issued_by(cert_pem: bytes, ca_cert_pem: bytes) -> bool:
+    """Whether the (first) certificate of `cert_pem` was signed by the CA of `ca_cert_pem`."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        ca = x509.load_pem_x509_certificate(ca_cert_pem)
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def serial(cert_pem: bytes) -> int:
+    return x509.load_pem_x509_certificate(cert_pem).serial_number
+
+
+def revoked_serials(crl_pem: bytes) -> set[int]:
+    return {r.serial_number for r in x509.load_pem_x509_crl(crl_pem)}
+
+
+def _crl_of(ca_cert_pem: bytes, crls: bytes) -> bytes | None:
+    """The CRL in `crls` that the CA of `ca_cert_pem` signed, if any."""
+    ca = x509.load_pem_x509_certificate(ca_cert_pem)
+    public_key = ca.public_key()
+    for block in split_crls(crls):
+        crl = x509.load_pem_x509_crl(block)
+        if crl.issuer == ca.subject and crl.is_signature_valid(public_key):  # type: ignore[arg-type]
+            return block
+    return None
+
+
+def new_crl(ca_key: bytes, ca_cert: bytes, revoked: Sequence[int] = ()) -> bytes:
+    """A CRL of the CA (key decrypted) listing `revoked` serial numbers; valid as long as a
+    CA is (nodes refuse a client whose issuer's CRL expired)."""
+    key = _load_key(ca_key)
+    ca = x509.load_pem_x509_certificate(ca_cert)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.subject)
+        .last_update(now - _SKEW)
+        .next_update(now + datetime.timedelta(days=CA_DAYS))
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False)
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), False)
+    )
+    for number in sorted(set(revoked)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(number).revocation_date(now).build()
+        )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def revoke(ca_key: bytes, ca_cert: bytes, crls: bytes, serials: Sequence[int] = ()) -> bytes:
+    """The CA's CRL from `crls` (a bundle) with `serials` added: a new CRL signed by the CA
+    (key decrypted). The CA has an empty one if `crls` holds none of its own."""
+    current = _crl_of(ca_cert, crls)
+    listed = revoked_serials(current) if current is not None else set()
+    return new_crl(ca_key, ca_cert, sorted(listed | set(serials)))
+
+
+def _merge(*bundles: bytes) -> bytes:
+    certs = [c for b in bundles for c in split_certs(b)]
+    crls = [c for b in bundles for c in split_crls(b)]
+    return b"".join(dict.fromkeys(certs)) + b"".join(dict.fromkeys(crls))
+
+
+def next_credentials(*, cluster_uuid: str, secret: bytes) -> ClusterCredentials:
+    """The credentials a CA rotation moves to: a new CA (with an empty CRL) and a new
+    conductor client certificate it signed."""
+    ca_key, ca_cert = new_ca(common_name=f"magnum bay {cluster_uuid}", unit=f"CA {_stamp()}")
+    client_key, client_cert = issue_client_cert(ca_key, ca_cert, common_name="magnum-conductor")
+    return ClusterCredentials(
+        ca_cert=ca_cert,
+        ca_key=encrypt_key(ca_key, secret),
+        client_cert=client_cert,
+        client_key=encrypt_key(client_key, secret),
+        crl=new_crl(ca_key, ca_cert),
+    )
+
+
+def _stamp() -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond:06d}Z {secrets.token_hex(4)}"
+
+
+def overlap(old: ClusterCredentials, new: ClusterCredentials, *, signer: str) -> ClusterCredentials:
+    """The credentials while a rotation has nodes trust both CAs: every CA of `old` and
+    `new` is trusted (with its CRL), the conductor uses the new client certificate, and the
+    old CA (signer "old") or the new one (signer "new") signs tenants' CSRs."""
+    if signer not in ("old", "new"):
+        raise ValueError(f"signer is old or new, not {signer!r}")
+    first, second = (old, new) if signer == "old" else (new, old)
+    return ClusterCredentials(
+        ca_cert=b"".join(dict.fromkeys(split_certs(first.ca_cert) + split_certs(second.ca_cert))),
+        ca_key=first.ca_key,
+        client_cert=new.client_cert,
+        client_key=new.client_key,
+        crl=b"".join(dict.fromkeys(split_crls(first.crl) + split_crls(second.crl))),
+    )
+
+
+def union_trust(*creds: ClusterCredentials) -> bytes:
+    """What nodes trust while both credentials' CAs are: every CA and CRL, once."""
+    return _merge(*(c.trust for c in creds))
+
+
+def new_client(current: ClusterCredentials, *, secret: bytes) -> ClusterCredentials:
+    """The credentials with a new conductor client certificate (and key) from the signing
+    CA, the previous one revoked in that CA's CRL (nodes refuse it once they load it)."""
+    ca_key = decrypt_key(current.ca_key, secret)
+    signing = current.signing_ca
+    client_key, client_cert = issue_client_cert(ca_key, signing, common_name="magnum-conductor")
+    own = revoke(ca_key, signing, current.crl, [serial(current.client_cert)])
+    others = [c for c in split_crls(current.crl) if c != _crl_of(signing, current.crl)]
+    return dataclasses.replace(
+        current,
+        client_cert=client_cert,
+        client_key=encrypt_key(client_key, secret),
+        crl=own + b"".join(others),
+    )

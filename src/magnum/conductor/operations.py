@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from magnum.common import context, exceptions, hostpaths, utils
 from magnum.conductor.handlers import cluster as cluster_handlers
+from magnum.conductor.handlers import rotation, upgrade
 from magnum.conductor.handlers import task as task_mod
 from magnum.db import engine
 from magnum.drivers import registry
@@ -21,6 +22,10 @@ T = TypeVar("T")
 # Statuses in which a settled bay accepts a short action (loading an image).
 SETTLE_WAIT = 5.0  # seconds an action waits for a just-settled operation's runner to leave
 ACTION_STATUSES = fields.READY
+# driver_state key: why a failed update with ?rollback=true is being rolled back
+ROLLING_BACK = "rolling_back"
+# What runs each kind of operation.
+HANDLERS = {**cluster_handlers.HANDLERS, **upgrade.HANDLERS, **rotation.HANDLERS}
 
 
 class ClusterOperations:
@@ -210,10 +215,32 @@ class ClusterOperations:
         with context.calling(caller):
             self._run_as_caller(task)
 
+    @staticmethod
+    def _failed(task: task_mod.Task) -> fields.ClusterStatus:
+        return fields.ClusterStatus.ROLLBACK_FAILED if task.rolling_back else task.op.failed
+
+    def _roll_back(self, task: task_mod.Task, reason: str) -> bool:
+        """An update asked with ?rollback=true that failed puts the counts back and runs
+        again toward them (once), ending ROLLBACK_COMPLETE or ROLLBACK_FAILED. False when
+        there is nothing to roll back."""
+        before = task.args.get("rollback")
+        if task.op is not fields.Operation.UPDATE or not before or task.rolling_back:
+            return False
+        LOG.info(
+            "cluster %s: update failed (%s); rolling back to %s", task.cluster.uuid, reason, before
+        )
+        task.state[ROLLING_BACK] = reason
+        task.checkpoint()
+        counts = clusters.roll_back(self._db, task.fence, before, reason)
+        task.rolled_back_to(before, counts)
+        return True
+
     def _run_as_caller(self, task: task_mod.Task) -> None:
-        handler = cluster_handlers.HANDLERS[task.op]
+        handler = HANDLERS[task.op]
         uuid = task.cluster.uuid
         task.start()
+        if task.state.get(ROLLING_BACK) is not None:  # taken over while rolling back
+            task.rolling_back = True
         LOG.info("cluster %s: %s starting on %s", uuid, task.op, self.owner)
         while True:
             try:
@@ -233,14 +260,15 @@ class ClusterOperations:
                 continue
             except exceptions.MagnumError as exc:
                 LOG.info("cluster %s: %s failed: %s", uuid, task.op, exc)
-                task.finish(task.op.failed, exc.message, error_code=exc.code)
+                if self._roll_back(task, exc.message):
+                    continue
+                task.finish(self._failed(task), exc.message, error_code=exc.code)
             except Exception as exc:
                 LOG.exception("cluster %s: %s failed unexpectedly", uuid, task.op)
-                task.finish(
-                    task.op.failed,
-                    hostpaths.scrub(f"{task.op} failed: {type(exc).__name__}: {exc}"),
-                    error_code="InternalError",
-                )
+                reason = hostpaths.scrub(f"{task.op} failed: {type(exc).__name__}: {exc}")
+                if self._roll_back(task, reason):
+                    continue
+                task.finish(self._failed(task), reason, error_code="InternalError")
             else:
                 LOG.info("cluster %s: %s done at %s", uuid, task.op, utils.utcnow())
             return

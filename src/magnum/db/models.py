@@ -84,6 +84,18 @@ class ClusterTemplate(_Timestamps, Base):
     registry_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     tls_disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     public: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
+    fixed_subnet: Mapped[str | None] = mapped_column(sa.String(255))
+    insecure_registry: Mapped[str | None] = mapped_column(sa.String(255))
+    docker_storage_driver: Mapped[str | None] = mapped_column(sa.String(255))
+    master_lb_enabled: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
+    floating_ip_enabled: Mapped[bool] = mapped_column(
+        sa.Boolean, default=True, server_default=sa.true()
+    )
+    hidden: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    tags: Mapped[str | None] = mapped_column(sa.String(255))
+    driver: Mapped[str | None] = mapped_column(sa.String(255))
 
 
 class Cluster(_Timestamps, Base):
@@ -110,6 +122,19 @@ class Cluster(_Timestamps, Base):
     discovery_url: Mapped[str | None] = mapped_column(sa.String(255))
     ca_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
     magnum_cert_ref: Mapped[str | None] = mapped_column(sa.String(512))
+    # What the cluster overrides of its template (Magnum's per-cluster fields); a create
+    # fills each from the template when the request leaves it out.
+    keypair: Mapped[str | None] = mapped_column(sa.String(255))
+    labels: Mapped[dict[str, Any] | None] = mapped_column(_JsonText)
+    flavor_id: Mapped[str | None] = mapped_column(sa.String(255))
+    master_flavor_id: Mapped[str | None] = mapped_column(sa.String(255))
+    docker_volume_size: Mapped[int | None] = mapped_column(sa.Integer)
+    fixed_network: Mapped[str | None] = mapped_column(sa.String(255))
+    fixed_subnet: Mapped[str | None] = mapped_column(sa.String(255))
+    floating_ip_enabled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    master_lb_enabled: Mapped[bool | None] = mapped_column(sa.Boolean)
+    coe_version: Mapped[str | None] = mapped_column(sa.String(255))
+    container_version: Mapped[str | None] = mapped_column(sa.String(255))
     # The operation in flight and who owns it (see magnum.objects.clusters).
     operation: Mapped[str | None] = mapped_column(sa.String(20))
     # The active operation's record (magnum.db.models.Operation); None when settled.
@@ -193,6 +218,12 @@ class NodeGroup(_Timestamps, Base):
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     stack_id: Mapped[str | None] = mapped_column(sa.String(255))
     version: Mapped[str | None] = mapped_column(sa.String(20))
+    # 1.14: what the group's nodes are labelled and tainted with (COE node metadata).
+    node_labels: Mapped[dict[str, str] | None] = mapped_column(_JsonText)
+    node_taints: Mapped[list[dict[str, str]] | None] = mapped_column(_JsonText)
+    # The names of the group's nodes as the last settled operation found them, in the order
+    # of node_addresses: what a resize's nodes_to_remove may name.
+    node_names: Mapped[list[str] | None] = mapped_column(_JsonText)
 
 
 class Operation(Base):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from oslo_config import cfg
@@ -65,13 +65,26 @@ class ClusterTemplateView:
         """Build from anything with these attributes (a database row, a validated body)."""
         values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls)}
         values["coe"] = values["coe"] or ""
-        values["labels"] = dict(values["labels"] or {})
+        # today's labels may hold numbers and booleans; drivers read them as strings
+        values["labels"] = cls.of_labels(values["labels"] or {})
         return cls(**values)
+
+    @staticmethod
+    def of_labels(labels: Mapping[str, Any]) -> dict[str, str]:
+        return {k: _label_text(v) for k, v in labels.items()}
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NodeGroupView:
-    """A group of nodes with one role, flavor and image."""
+    """A group of nodes with one role, flavor and image. `node_labels` and `node_taints`
+    (1.14) are what its nodes should carry as COE node metadata; `is_default` marks the
+    cluster's default master and worker groups."""
 
     name: str
     role: Role
@@ -79,6 +92,9 @@ class NodeGroupView:
     image_id: str | None
     node_count: int
     labels: dict[str, str]
+    node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    node_taints: tuple[dict[str, str], ...] = ()
+    is_default: bool = False
 
 
 DEFAULT_NODEGROUP = {Role.MASTER: "default-master", Role.WORKER: "default-worker"}
@@ -218,6 +234,87 @@ class InfraDriver(abc.ABC):
         del task, masters
         return None
 
+    # --- TLS rotation (CA rotation and credentials rotation) -----------------------------
+    # Optional, all three or none. The conductor drives the phases (conductor.handlers.
+    # rotation) and keeps the credentials in the driver state (magnum.common.pki); the
+    # infrastructure changes what its nodes' TLS endpoints trust and present, without
+    # restarting what the nodes run.
+    def supports_tls_rotation(self, cluster_template: ClusterTemplateView) -> bool:
+        """Whether `set_node_trust` and `reissue_node_certificates` work for clusters of
+        this template. Cheap: the API asks before it records a rotation."""
+        del cluster_template
+        return False
+
+    def set_node_trust(self, task: ClusterTask, nodes: Sequence[Node], trust: bytes) -> None:
+        """Make every node in `nodes` verify its clients against `trust` (PEM: CA
+        certificates, and a CRL for each, whose listed certificates are refused), in
+        effect when this returns, without restarting the node's engine or containers;
+        idempotent. Raises ClusterOperationFailed naming a node that cannot."""
+        del task, nodes, trust
+        raise exceptions.NotSupported(operation="Rotating the TLS material of nodes")
+
+    def reissue_node_certificates(
+        self, task: ClusterTask, nodes: Sequence[Node], *, ca_cert: bytes, ca_key: bytes
+    ) -> None:
+        """Give every node in `nodes` a new server certificate (new key, same names)
+        issued by this CA (`ca_key` decrypted PEM), in effect when this returns, without
+        restarting anything; a node whose certificate this CA issued already keeps it."""
+        del task, nodes, ca_cert, ca_key
+        raise exceptions.NotSupported(operation="Rotating the TLS material of nodes")
+
+    # --- upgrade: replacement nodes built from another template ---------------------------
+    # Optional, both or none. The conductor (conductor.handlers.upgrade) replaces a
+    # cluster's nodes a batch at a time: it builds each replacement from the target
+    # template, joins it, moves its workloads over, then drains and deletes the old node.
+    def check_upgrade(self, current: ClusterTemplateView, target: ClusterTemplateView) -> None:
+        """Cheap checks (no remote calls) that nodes built from `target` can replace nodes
+        built from `current` in one running cluster. Raises NotSupported (the default),
+        or Invalid naming what cannot change."""
+        del current, target
+        raise exceptions.NotSupported(
+            operation=f"Upgrading clusters on the {self.name} infrastructure"
+        )
+
+    def create_nodes_from(
+        self, task: ClusterTask, specs: Sequence[NodeSpec], template: ClusterTemplateView
+    ) -> list[Node]:
+        """As create_nodes, but the nodes of `specs` that do not exist yet are built from
+        `template` (an upgrade's target) instead of the cluster's own; returns every node.
+        Idempotent like create_nodes."""
+        del task, specs, template
+        raise exceptions.NotSupported(
+            operation=f"Upgrading clusters on the {self.name} infrastructure"
+        )
+
+
+class WithTemplate:
+    """A ClusterTask that shows `template` instead of its cluster's template (for an
+    infrastructure whose create_nodes reads the template from the task: its
+    create_nodes_from is then `create_nodes(WithTemplate(task, template), specs)`). State,
+    progress and checkpoints are the task's own."""
+
+    def __init__(self, task: ClusterTask, template: ClusterTemplateView) -> None:
+        self._task = task
+        self._template = template
+
+    @property
+    def cluster(self) -> ClusterView:
+        return self._task.cluster
+
+    @property
+    def cluster_template(self) -> ClusterTemplateView:
+        return self._template
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._task.state
+
+    def progress(self, reason: str) -> None:
+        self._task.progress(reason)
+
+    def checkpoint(self) -> None:
+        self._task.checkpoint()
+
 
 class CoeDriver(abc.ABC):
     """What runs on the nodes: the cluster's lifecycle, and the capabilities it offers.
@@ -269,6 +366,38 @@ class CoeDriver(abc.ABC):
         Optional: the default says the COE cannot."""
         del task, nodes, target
         raise exceptions.NotSupported(operation=f"Upgrading {self.coe} clusters")
+
+    # --- upgrade (see InfraDriver.check_upgrade): nodes of any role join and leave --------
+    def check_upgrade(self, current: ClusterTemplateView, target: ClusterTemplateView) -> None:
+        """Cheap checks that a running cluster of `current` can take nodes of `target`
+        (the API has checked that the COE is the same). Raises NotSupported (the
+        default), or Invalid naming what cannot change."""
+        del current, target
+        raise exceptions.NotSupported(operation=f"Upgrading {self.coe} clusters")
+
+    def add_nodes(self, task: ClusterTask, nodes: Sequence[Node], new: Sequence[Node]) -> Endpoints:
+        """Join `new` nodes of either role to the running cluster made of `nodes` (which
+        lists them too); idempotent. The default joins workers only (add_workers)."""
+        if any(n.role is Role.MASTER for n in new):
+            raise exceptions.NotSupported(operation=f"Adding masters to {self.coe} clusters")
+        return self.add_workers(task, nodes, new)
+
+    def remove_nodes(self, task: ClusterTask, nodes: Sequence[Node], gone: Sequence[Node]) -> None:
+        """Drain `gone` nodes of either role and take them out of the cluster made of
+        `nodes` (before they are deleted; at least one master stays); idempotent. The
+        default removes workers only (remove_workers)."""
+        if any(n.role is Role.MASTER for n in gone):
+            raise exceptions.NotSupported(operation=f"Removing masters from {self.coe} clusters")
+        self.remove_workers(task, nodes, gone)
+
+    def copy_images(
+        self, task: ClusterTask, source: Node, target: Node, images: Sequence[str]
+    ) -> list[str]:
+        """Copy those of `images` that `source`'s engine holds and `target`'s lacks (images
+        loaded into the nodes rather than pulled) to `target`; return the ones copied.
+        The default copies nothing."""
+        del task, source, target, images
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release what the driver keeps between calls (the conductor is stopping)."""

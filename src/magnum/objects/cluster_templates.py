@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +15,16 @@ from magnum.db import models
 from magnum.objects import query, vocabulary
 
 
-def _visible(ctx: context.RequestContext) -> sa.Select[models.ClusterTemplate]:
+def _visible(
+    ctx: context.RequestContext, *, admin: bool = False
+) -> sa.Select[models.ClusterTemplate]:
+    """The caller's own templates and the public ones; a hidden public template only to
+    admins (Magnum hides retired public templates from tenants)."""
+    public: sa.ColumnElement[bool] = models.ClusterTemplate.public.is_(True)
+    if not (admin or ctx.is_admin):
+        public = sa.and_(public, models.ClusterTemplate.hidden.is_not(True))
     return sa.select(models.ClusterTemplate).where(
-        sa.or_(
-            models.ClusterTemplate.project_id == ctx.project_id,
-            models.ClusterTemplate.public.is_(True),
-        )
+        sa.or_(models.ClusterTemplate.project_id == ctx.project_id, public)
     )
 
 
@@ -30,10 +34,11 @@ def list_(
     page: query.Page,
     *,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+    admin: bool = False,
 ) -> Sequence[Any]:
     return query.paginate(
         session,
-        _visible(ctx),
+        _visible(ctx, admin=admin),
         models.ClusterTemplate,
         page,
         nouns=vocab.template,
@@ -47,11 +52,12 @@ def get(
     *,
     for_update: bool = False,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+    admin: bool = False,
 ) -> models.ClusterTemplate:
-    """A template of the caller's project, or a public one."""
+    """A template of the caller's project, or a public one (hidden ones to `admin`s)."""
     return query.by_ident(
         session,
-        _visible(ctx),
+        _visible(ctx, admin=admin),
         models.ClusterTemplate,
         ident,
         nouns=vocab.template,
@@ -112,8 +118,13 @@ def update(
     changes: Mapping[str, Any],
     *,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+    referenced_may: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> None:
-    ensure_unreferenced(session, row, vocab=vocab)
+    """Change a template. One that clusters use may not change, unless `referenced_may`
+    admits the change (today's API lets a used template be renamed, tagged, hidden or
+    published)."""
+    if referenced_may is None or not referenced_may(changes):
+        ensure_unreferenced(session, row, vocab=vocab)
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()
@@ -128,3 +139,17 @@ def delete(
     ensure_unreferenced(session, row, vocab=vocab)
     session.delete(row)
     session.flush()
+
+
+def labels_of(session: orm.Session, uuids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The labels of these templates (whoever owns them: a cluster shows how its labels
+    differ from its template's), by uuid."""
+    wanted = sorted(set(uuids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(models.ClusterTemplate.uuid, models.ClusterTemplate.labels).where(
+            models.ClusterTemplate.uuid.in_(wanted)
+        )
+    ).all()
+    return {uuid: dict(labels or {}) for uuid, labels in rows}

@@ -208,6 +208,7 @@ def create(
         node_addresses=[],
         master_addresses=[],
         driver_state={},
+        **inherited(values, template),
     )
     # The operation record first: the cluster row is then inserted once, complete (a new
     # cluster shows no updated_at).
@@ -222,6 +223,37 @@ def create(
     session.add(row)
     nodegroups.add_defaults(session, row, template)
     return row
+
+
+# A cluster's own value of each, or (left out, or null) its template's.
+OVERRIDES = {
+    "keypair": "keypair_id",
+    "flavor_id": "flavor_id",
+    "master_flavor_id": "master_flavor_id",
+    "docker_volume_size": "docker_volume_size",
+    "fixed_network": "fixed_network",
+    "fixed_subnet": "fixed_subnet",
+    "floating_ip_enabled": "floating_ip_enabled",
+    "master_lb_enabled": "master_lb_enabled",
+}
+
+
+def inherited(values: Mapping[str, Any], template: models.ClusterTemplate) -> dict[str, Any]:
+    """The per-cluster fields of a new cluster: each as asked, else the template's. Asked
+    labels replace the template's, or with `merge_labels` are laid over them."""
+    out = {
+        field: values[field] if values.get(field) is not None else getattr(template, source)
+        for field, source in OVERRIDES.items()
+    }
+    own = values.get("labels")
+    base = dict(template.labels or {})
+    if own is None:
+        out["labels"] = base
+    elif values.get("merge_labels"):
+        out["labels"] = base | dict(own)
+    else:
+        out["labels"] = dict(own)
+    return out
 
 
 def request(
@@ -279,6 +311,7 @@ def request_resize(
     check: Callable[[models.ClusterTemplate, int, int, int], None] | None = None,
     limits: quotas.Limits | None = None,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+    rollback: bool = False,
 ) -> models.Operation:
     """Record an update that sets `nodegroup` (of `row`, locked by the caller) to
     `node_count` nodes. Every path that changes a node count comes here, and the new
@@ -304,10 +337,62 @@ def request_resize(
         fields.Operation.UPDATE,
         ctx,
         default_timeout=default_timeout,
-        args={"node_count": node_count},
+        args={"node_count": node_count}
+        | ({"rollback": {nodegroup.name: nodegroup.node_count}} if rollback else {}),
         vocab=vocab,
     )
     nodegroup.node_count = node_count
+    session.flush()
+    row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
+    session.flush()
+    return record
+
+
+def request_nodegroup_update(
+    session: orm.Session,
+    row: models.Cluster,
+    ctx: context.RequestContext,
+    nodegroup: models.NodeGroup,
+    node_count: int,
+    *,
+    action: str,
+    default_timeout: int,
+    args: Mapping[str, Any] | None = None,
+    check: Callable[[models.ClusterTemplate, int, int, int], None] | None = None,
+    limits: quotas.Limits | None = None,
+) -> models.Operation:
+    """Record an update of one nodegroup of `row` (locked by the caller): its resize, or its
+    create or delete (`action`: nodegroups.UPDATE, CREATE, DELETE; a new group is in the
+    session already, with no nodes; a deleted one goes to 0 nodes). The new counts pass the
+    checks of request_resize before anything is recorded; the operation's args name the
+    group (and `args`: nodes_to_remove), and the group shows <ACTION>_IN_PROGRESS until the
+    operation settles (magnum.objects.nodegroups.settled)."""
+    _may_start(row, fields.Operation.UPDATE, vocabulary.CLUSTER)  # a 409 before any 400
+    delta = node_count - nodegroup.node_count
+    masters = row.master_count + (delta if nodegroup.role == nodegroups.MASTER else 0)
+    workers = row.node_count + (delta if nodegroup.role != nodegroups.MASTER else 0)
+    if check is not None:
+        template = session.scalar(
+            sa.select(models.ClusterTemplate).where(
+                models.ClusterTemplate.uuid == row.cluster_template_id
+            )
+        )
+        if template is not None:
+            check(template, masters, workers, row.master_count + row.node_count)
+    if limits is not None and delta > 0:
+        quotas.reserve(session, row.project_id, limits, clusters=0, nodes=delta, resize=True)
+    asked = {"nodegroup": nodegroup.name, "nodegroup_action": action, "node_count": node_count}
+    record = request(
+        session,
+        row,
+        fields.Operation.UPDATE,
+        ctx,
+        default_timeout=default_timeout,
+        args=asked | dict(args or {}),
+    )
+    nodegroup.node_count = node_count
+    nodegroup.status = f"{action.upper()}_IN_PROGRESS"
+    nodegroup.status_reason = None
     session.flush()
     row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
     session.flush()
@@ -427,16 +512,22 @@ def settle(
     *,
     error_code: str | None = None,
     nodegroup_addresses: Mapping[str, Sequence[str]] | None = None,
+    nodegroup_names: Mapping[str, Sequence[str]] | None = None,
     **values: Any,
 ) -> None:
     """End the operation: final status (checked against the state machine), no operation
-    and no lease, in one write, so a settled cluster never shows an owner."""
+    and no lease, in one write, so a settled cluster never shows an owner. The nodegroups
+    get their nodes' addresses (and names, in the same order) and what the operation meant
+    for them (magnum.objects.nodegroups.settled)."""
     with db.session() as session:
         op = session.get(models.Operation, fence.operation_id)
         if op is None:
             raise Superseded(cluster=fence.cluster_uuid)
         kind = fields.Operation(op.kind)
-        if status not in (kind.complete, kind.failed):
+        endings: tuple[fields.ClusterStatus, ...] = (kind.complete, kind.failed)
+        if kind is fields.Operation.UPDATE and (op.args or {}).get("rollback"):
+            endings += fields.ROLLED_BACK
+        if status not in endings:
             raise exceptions.InvalidTransition(operation=kind.value, status=status.value)
         _fenced(
             session,
@@ -451,7 +542,7 @@ def settle(
             driver_state=dict(state),
             **values,
         )
-        failed = status is kind.failed
+        failed = status in (kind.failed, *fields.ROLLED_BACK)
         _finish_operation(
             op,
             state="failed" if failed else "succeeded",
@@ -461,6 +552,11 @@ def settle(
         )
         for name, addresses in (nodegroup_addresses or {}).items():
             nodegroups.set_addresses(session, fence.cluster_uuid, name, addresses, status)
+        nodegroups.set_node_names(session, fence.cluster_uuid, nodegroup_names or {})
+        args = dict(op.args or {})
+        nodegroups.settled(
+            session, fence.cluster_uuid, kind=kind.value, args=args, status=status, reason=reason
+        )
         events.record(
             session,
             fence.ref,
@@ -504,6 +600,76 @@ def delete(db: engine.Database, fence: Fence) -> None:
             actor=fence.actor,
             conductor=fence.owner,
         )
+
+
+# --- upgrade (magnum.conductor.handlers.upgrade) ------------------------------------
+def request_upgrade(
+    session: orm.Session,
+    row: models.Cluster,
+    ctx: context.RequestContext,
+    template: models.ClusterTemplate,
+    *,
+    max_batch_size: int,
+    nodegroup: models.NodeGroup | None,
+    surge: int,
+    default_timeout: int,
+    check: Callable[[], None] | None = None,
+    limits: quotas.Limits | None = None,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> models.Operation:
+    """Record the upgrade of `row` (locked by the caller) to `template`: of its default
+    nodegroups, or of the one non-default `nodegroup`. `check` (the drivers' checks) may
+    refuse it first; the replacement nodes it builds ahead of the nodes they replace
+    (`surge` at most at once) must fit the project's quota and the host's budget, as a
+    resize's new nodes do. A nodegroup upgraded shows UPDATE_IN_PROGRESS until it settles."""
+    _may_start(row, fields.Operation.UPGRADE, vocab)  # a 409 comes before any 400
+    if check is not None:
+        check()
+    if limits is not None and surge > 0:
+        quotas.reserve(session, row.project_id, limits, clusters=0, nodes=surge, resize=True)
+    args: dict[str, Any] = {"cluster_template": template.uuid, "max_batch_size": max_batch_size}
+    if nodegroup is not None:
+        args |= {"nodegroup": nodegroup.name, "nodegroup_action": nodegroups.UPDATE}
+    record = request(
+        session,
+        row,
+        fields.Operation.UPGRADE,
+        ctx,
+        default_timeout=default_timeout,
+        args=args,
+        vocab=vocab,
+    )
+    if nodegroup is not None:
+        nodegroup.status = fields.ClusterStatus.UPDATE_IN_PROGRESS.value
+        nodegroup.status_reason = None
+        session.flush()
+    return record
+
+
+def template_by_uuid(session: orm.Session, uuid: str) -> models.ClusterTemplate | None:
+    """An upgrade's target template, whatever its project (None when it was deleted)."""
+    return session.scalar(
+        sa.select(models.ClusterTemplate).where(models.ClusterTemplate.uuid == uuid)
+    )
+
+
+def set_nodegroup_images(
+    db: engine.Database, fence: Fence, images: Mapping[str, tuple[str | None, str | None]]
+) -> None:
+    """What an upgrade moved each of the cluster's nodegroups to: {name: (image_id,
+    version)}; fenced like every conductor write (nothing changes for a lost lease)."""
+    with db.session() as session:
+        _fenced(session, fence)
+        for name, (image_id, version) in images.items():
+            session.execute(
+                sa.update(models.NodeGroup)
+                .where(
+                    models.NodeGroup.cluster_uuid == fence.cluster_uuid,
+                    models.NodeGroup.name == name,
+                )
+                .values(image_id=image_id, version=version, updated_at=utils.utcnow())
+                .execution_options(synchronize_session=False)
+            )
 
 
 # --- periodic checks on settled clusters --------------------------------------------
@@ -582,6 +748,56 @@ def record_health(
             conductor=conductor,
         )
         return True
+
+
+def roll_back(
+    db: engine.Database, fence: Fence, counts: Mapping[str, int], reason: str
+) -> tuple[int, int]:
+    """A failed update asked with ?rollback=true: put the nodegroups' counts back as they
+    were before it (`counts`), show ROLLBACK_IN_PROGRESS and say why. Returns the cluster's
+    (master_count, node_count) after it."""
+    with db.session() as session:
+        row = session.scalar(sa.select(C).where(*fence.where()).with_for_update())
+        if row is None:
+            raise Superseded(cluster=fence.cluster_uuid)
+        for group in nodegroups.of_cluster(session, fence.cluster_uuid):
+            if group.name in counts:
+                group.node_count = int(counts[group.name])
+        session.flush()
+        row.master_count, row.node_count = nodegroups.sums(session, fence.cluster_uuid)
+        row.status = fields.ClusterStatus.ROLLBACK_IN_PROGRESS
+        row.status_reason = f"Rolling back: {reason}"
+        events.record(
+            session,
+            fence.ref,
+            events.Kind.TRANSITION,
+            status=row.status,
+            message=row.status_reason,
+            operation=fence.operation_uuid,
+            actor=fence.actor,
+        )
+        return row.master_count, row.node_count
+
+
+def set_health(
+    session: orm.Session,
+    row: models.Cluster,
+    ctx: context.RequestContext,
+    status: str | None,
+    reason: str | None,
+) -> None:
+    """A health status set through the API (PATCH /health_status[_reason], as Magnum's
+    external health monitors do); an event names who set it."""
+    row.health_status = status
+    row.health_status_reason = reason
+    events.record(
+        session,
+        row,
+        events.Kind.HEALTH,
+        status=status,
+        message=f"set through the API: {reason}" if reason else "set through the API",
+        actor=events.Actor.of(ctx),
+    )
 
 
 def ready_lock(session: orm.Session, uuid: str, statuses: Iterable[str]) -> models.Cluster:

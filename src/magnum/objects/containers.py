@@ -226,6 +226,42 @@ def record_status(
         )
 
 
+# --- moves (an upgrade replacing the container's node) ------------------------------
+def on_host(session: orm.Session, cluster_uuid: str, host: str) -> Sequence[models.Container]:
+    """The containers placed on node `host` of the cluster."""
+    return session.scalars(
+        sa.select(C).where(C.cluster_uuid == cluster_uuid, C.host == host).order_by(C.id)
+    ).all()
+
+
+def relocate(
+    db: engine.Database,
+    uuid: str,
+    *,
+    from_host: str,
+    host: str,
+    docker_id: str,
+    status: str,
+) -> bool:
+    """Record that the container now runs as `docker_id` on node `host`, moved there from
+    `from_host` (its node being replaced); False when its row is gone or was moved
+    meanwhile (the caller then removes the copy it made)."""
+    with db.session() as session:
+        result = session.execute(
+            sa.update(C)
+            .where(C.uuid == uuid, C.host == from_host)
+            .values(
+                host=host,
+                docker_id=docker_id,
+                status=status,
+                status_reason=None,
+                updated_at=utils.utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def delete(db: engine.Database, uuid: str) -> None:
     """Delete a container's row; a row already gone is fine."""
     with db.session() as session:

@@ -18,6 +18,8 @@ class ClusterStatus(enum.StrEnum):
     DELETE_COMPLETE = "DELETE_COMPLETE"
     RESUME_COMPLETE = "RESUME_COMPLETE"
     RESTORE_COMPLETE = "RESTORE_COMPLETE"
+    ROLLBACK_IN_PROGRESS = "ROLLBACK_IN_PROGRESS"  # a failed update with ?rollback=true
+    ROLLBACK_FAILED = "ROLLBACK_FAILED"
     ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
     SNAPSHOT_COMPLETE = "SNAPSHOT_COMPLETE"
     CHECK_COMPLETE = "CHECK_COMPLETE"
@@ -28,23 +30,36 @@ class Operation(enum.StrEnum):
     """A bay operation the conductor runs; each has an in-progress, complete and failed status."""
 
     CREATE = "create"
-    UPDATE = "update"
+    UPDATE = "update"  # a scale or resize: the nodegroups' counts, nodegroup create/delete
     DELETE = "delete"
+    # These show as UPDATE_* statuses, as Magnum's do; the operation record names them.
+    UPGRADE = "upgrade"  # move a cluster or nodegroup to another template, node by node
+    ROTATE_CA = "rotate_ca"  # two-phase rotation of the cluster's certificate authority
+    ROTATE_CREDENTIALS = "rotate_credentials"  # reissue the conductor's client credentials
+
+    @property
+    def _status_stem(self) -> str:
+        return self.name if self in _OWN_STATUSES else "UPDATE"
 
     @property
     def in_progress(self) -> ClusterStatus:
-        return ClusterStatus(f"{self.name}_IN_PROGRESS")
+        return ClusterStatus(f"{self._status_stem}_IN_PROGRESS")
 
     @property
     def complete(self) -> ClusterStatus:
-        return ClusterStatus(f"{self.name}_COMPLETE")
+        return ClusterStatus(f"{self._status_stem}_COMPLETE")
 
     @property
     def failed(self) -> ClusterStatus:
-        return ClusterStatus(f"{self.name}_FAILED")
+        return ClusterStatus(f"{self._status_stem}_FAILED")
 
 
-IN_PROGRESS = frozenset(op.in_progress for op in Operation)
+_OWN_STATUSES = frozenset({Operation.CREATE, Operation.UPDATE, Operation.DELETE})
+
+
+IN_PROGRESS = frozenset(op.in_progress for op in Operation) | {ClusterStatus.ROLLBACK_IN_PROGRESS}
+# How an update asked with ?rollback=true may end besides its own statuses.
+ROLLED_BACK = (ClusterStatus.ROLLBACK_COMPLETE, ClusterStatus.ROLLBACK_FAILED)
 
 # A bay may be scaled only from a settled, healthy state (Mitaka's list of Heat states).
 UPDATABLE = frozenset(
@@ -74,7 +89,15 @@ def may_start(op: Operation, current: ClusterStatus) -> bool:
     """
     if op is Operation.DELETE:
         return current is not ClusterStatus.DELETE_IN_PROGRESS
-    if op is Operation.UPDATE:  # a failed scale may be retried (or reversed)
+    if op in (Operation.UPDATE, Operation.ROTATE_CREDENTIALS):
+        # a failed scale may be retried (or reversed)
+        return current in UPDATABLE or current in (
+            ClusterStatus.UPDATE_FAILED,
+            ClusterStatus.ROLLBACK_FAILED,
+        )
+    if op in (Operation.UPGRADE, Operation.ROTATE_CA):
+        # from a settled cluster, or again after a failed update (both resume where the
+        # failed one stopped: see their handlers)
         return current in UPDATABLE or current is ClusterStatus.UPDATE_FAILED
     return False
 

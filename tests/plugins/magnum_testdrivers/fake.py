@@ -11,7 +11,22 @@ Behaviour is steered by baymodel labels:
   fake_max_nodes=<n>   create_nodes refuses to make a bay of more than n nodes
   fake_gate=<path>     before forming the cluster, wait until <path> exists (bounded)
   fake_entered=<path>  touch <path> when the gate is reached (lets a test know it is there)
+  fake_update_gate=<path>  before an update joins or drains nodes, wait until <path> exists
+                       (bounded): the update stays UPDATE_IN_PROGRESS until then
   fake_node_memory=<MB> memory of every node, for container placement (default 1024)
+  fake_upgrade_fail=<node>  (target template of an upgrade) building that replacement
+                       node fails
+  fake_upgrade_gate=<path>, fake_upgrade_gate_node=<node>, fake_upgrade_entered=<path>
+                       (target template) before building that replacement node, touch
+                       <entered>, then wait until <path> exists (bounded)
+  fake_upgrade=unsupported  (target template) FakeInfra.check_upgrade refuses it
+  fake_no_rotation=1   the infrastructure cannot rotate TLS material (CA, credentials)
+  fake_rotation_gate=<path>, fake_rotation_entered=<path>  as fake_gate and fake_entered,
+                       when a CA rotation reissues node certificates
+  fake_fail=set_node_trust / reissue  fail those rotation steps
+
+The nodes' TLS material (what each trusts, which CA issued its certificate) is recorded
+in the driver state under FAKE_TLS.
 
 FakeCoe offers containers (FakeContainers, its `containers`), kept in memory with Docker's
 state rules (pause needs a running container, ...), and no image loading. Its nodes have
@@ -42,6 +57,7 @@ from magnum.drivers import base, capabilities
 from magnum.objects import fields
 
 GATE_TIMEOUT = 60.0
+FAKE_TLS = "fake_tls"  # driver state: {"trust": {node: PEM}, "issuer": {node: CA PEM}}
 Action = capabilities.ContainerAction
 FAKE_IMAGES = frozenset({"local/busybox:latest", "busybox", "nginx", "nginx:latest"})
 
@@ -93,9 +109,44 @@ class FakeInfra(base.InfraDriver):
         for i, spec in enumerate(specs):
             path = root / spec.name
             if not path.exists():
-                path.write_text(f"{spec.role}\n{next(free)}\n{spec.nodegroup}\n")
+                # the template and image it was built from: node_template() reads them
+                template = task.cluster_template.uuid
+                image = spec.image or task.cluster_template.image_id or "-"
+                path.write_text(
+                    f"{spec.role}\n{next(free)}\n{spec.nodegroup}\n{template}\n{image}\n"
+                )
             task.progress(f"{i + 1}/{len(specs)} nodes created")
         return self.list_nodes(task)
+
+    def check_upgrade(
+        self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
+    ) -> None:
+        del current
+        if target.labels.get("fake_upgrade") == "unsupported":
+            raise exceptions.NotSupported(operation="Upgrading to this fake template")
+
+    def create_nodes_from(
+        self,
+        task: base.ClusterTask,
+        specs: Sequence[base.NodeSpec],
+        template: base.ClusterTemplateView,
+    ) -> list[base.Node]:
+        labels = template.labels
+        for spec in specs:
+            if (self._dir(task) / spec.name).exists():
+                continue
+            if labels.get("fake_upgrade_fail") == spec.name:
+                raise exceptions.NodeStartFailed(reason=f"fake node {spec.name} did not start")
+            if labels.get("fake_upgrade_gate_node") == spec.name and "fake_upgrade_gate" in labels:
+                if "fake_upgrade_entered" in labels:
+                    pathlib.Path(labels["fake_upgrade_entered"]).touch()
+                _wait_for(pathlib.Path(labels["fake_upgrade_gate"]), task)
+        return self.create_nodes(base.WithTemplate(task, template), specs)
+
+    def node_template(self, task: base.ClusterTask, name: str) -> tuple[str, str]:
+        """(template uuid, image) the node was built from."""
+        parts = (self._dir(task) / name).read_text().split()
+        return parts[3], parts[4]
 
     def delete_nodes(self, task: base.ClusterTask, names: Sequence[str]) -> None:
         for name in names:
@@ -118,13 +169,41 @@ class FakeInfra(base.InfraDriver):
             return []
         nodes = []
         for path in sorted(root.iterdir()):
-            role, address, nodegroup = path.read_text().split()
+            role, address, nodegroup, *_ = path.read_text().split()
             nodes.append(
                 base.Node(
                     name=path.name, role=base.Role(role), address=address, nodegroup=nodegroup
                 )
             )
         return nodes
+
+    # --- TLS rotation: the nodes' TLS material is kept in the driver state ("fake_tls")
+    def supports_tls_rotation(self, cluster_template: base.ClusterTemplateView) -> bool:
+        return cluster_template.labels.get("fake_no_rotation") is None
+
+    def set_node_trust(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], trust: bytes
+    ) -> None:
+        _fail_if(task, "set_node_trust")
+        tls = task.state.setdefault(FAKE_TLS, {"trust": {}, "issuer": {}})
+        for node in nodes:
+            tls["trust"][node.name] = trust.decode()
+        task.checkpoint()
+
+    def reissue_node_certificates(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], *, ca_cert: bytes, ca_key: bytes
+    ) -> None:
+        labels = task.cluster_template.labels
+        if "fake_rotation_entered" in labels:
+            pathlib.Path(labels["fake_rotation_entered"]).touch()
+        if "fake_rotation_gate" in labels:
+            _wait_for(pathlib.Path(labels["fake_rotation_gate"]), task)
+        _fail_if(task, "reissue")
+        del ca_key
+        tls = task.state.setdefault(FAKE_TLS, {"trust": {}, "issuer": {}})
+        for node in nodes:
+            tls["issuer"][node.name] = ca_cert.decode()
+        task.checkpoint()
 
 
 @dataclasses.dataclass
@@ -178,12 +257,35 @@ class FakeCoe(base.CoeDriver):
     def add_workers(
         self, task: base.ClusterTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
     ) -> base.Endpoints:
+        if new and "fake_update_gate" in task.cluster_template.labels:
+            _wait_for(pathlib.Path(task.cluster_template.labels["fake_update_gate"]), task)
         return self._endpoints(nodes)
 
     def remove_workers(
         self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
     ) -> None:
-        del task, nodes, gone
+        del nodes
+        if gone and "fake_update_gate" in task.cluster_template.labels:
+            _wait_for(pathlib.Path(task.cluster_template.labels["fake_update_gate"]), task)
+
+    def check_upgrade(
+        self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
+    ) -> None:
+        del current, target
+
+    def add_nodes(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+    ) -> base.Endpoints:
+        del task, new
+        return self._endpoints(nodes)
+
+    def remove_nodes(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+    ) -> None:
+        del task
+        leaving = {n.name for n in gone}
+        if not any(n.role is base.Role.MASTER and n.name not in leaving for n in nodes):
+            raise exceptions.ClusterOperationFailed(reason="fake: no master would stay")
 
     def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         return base.Health(healthy=bool(nodes), reason=f"{len(nodes)} nodes")
@@ -381,6 +483,11 @@ class FakeBareCoe(FakeCoe):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
         self.containers = None
+
+    def check_upgrade(
+        self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
+    ) -> None:
+        base.CoeDriver.check_upgrade(self, current, target)  # upgrades are not offered
 
 
 def _wait_for(path: pathlib.Path, task: base.ClusterTask) -> None:

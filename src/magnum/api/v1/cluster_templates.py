@@ -4,18 +4,34 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import falcon
 
 from magnum.api import schemas, validation
 from magnum.api.v1 import common, views
-from magnum.common import context, exceptions
+from magnum.common import context, exceptions, names
 from magnum.objects import cluster_templates, fields, query
 
 FULL = views.BAYMODEL.full
 MUTABLE = frozenset(FULL) - {"uuid"}
+TODAY_MUTABLE = frozenset(views.CLUSTER_TEMPLATE.full) - {"uuid", "project_id", "user_id"}
+# Today's non-removable paths: keypair_id is optional now, hidden is not.
+TODAY_MANDATORY = frozenset(
+    {
+        "/image_id",
+        "/network_driver",
+        "/external_network_id",
+        "/tls_disabled",
+        "/public",
+        "/server_type",
+        "/coe",
+        "/registry_enabled",
+        "/cluster_distro",
+        "/hidden",
+    }
+)
 MANDATORY = frozenset(
     {
         "/image_id",
@@ -36,7 +52,24 @@ DEFAULTS = {
     "tls_disabled": False,
     "public": False,
     "server_type": "vm",
+    "master_lb_enabled": False,
+    "floating_ip_enabled": True,
+    "hidden": False,
 }
+
+
+def referenced_may(changes: Mapping[str, Any]) -> bool:
+    """Today's API lets a template that clusters use change in one field only: published
+    (public set to true), hidden or shown, tagged, or renamed."""
+    if len(changes) != 1:
+        return False
+    ((key, value),) = changes.items()
+    return (
+        (key == "public" and value is True)
+        or key == "hidden"
+        or (key == "tags" and value is not None)
+        or key == "name"
+    )
 
 
 def check_drivers(values: dict[str, Any]) -> None:
@@ -60,7 +93,10 @@ def check_drivers(values: dict[str, Any]) -> None:
         )
 
 
-BODIES: dict[str, type[schemas.BayModelBody]] = {"baymodels": schemas.BayModelBody}
+BODIES: dict[str, type[schemas.BayModelBody]] = {
+    "baymodels": schemas.BayModelBody,
+    "clustertemplates": schemas.ClusterTemplateBody,
+}
 
 
 class _Base:
@@ -68,6 +104,13 @@ class _Base:
         self.api = api
         self.view = view
         self.body = BODIES[view.collection]
+        self.today = view is views.CLUSTER_TEMPLATE
+        self.mutable = TODAY_MUTABLE if self.today else MUTABLE
+        self.mandatory = TODAY_MANDATORY if self.today else MANDATORY
+
+    def _admin(self, ctx: context.RequestContext) -> bool:
+        """Whether the caller sees hidden public templates too."""
+        return bool(self.api.policy.check("context_is_admin", ctx))
 
     def _publish_allowed(self, ctx: context.RequestContext) -> None:
         if not self.api.policy.check(f"{self.view.policy}:publish", ctx):
@@ -76,7 +119,9 @@ class _Base:
 
 class Collection(_Base, common.Listing):
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
-        return cluster_templates.list_(session, ctx, pg, vocab=self.view.vocab)
+        return cluster_templates.list_(
+            session, ctx, pg, vocab=self.view.vocab, admin=self._admin(ctx)
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)
@@ -87,8 +132,10 @@ class Collection(_Base, common.Listing):
         validation.template(self.api.drivers, types.SimpleNamespace(**values))
         ctx = common.ctx(req)
         self.api.policy.authorize(f"{view.policy}:create", ctx)
-        if values["public"]:
+        if values["public"] or values.get("hidden"):
             self._publish_allowed(ctx)
+        if self.today and values.get("name") is None:
+            values["name"] = names.generate("template")
         with self.api.db.session() as session:
             row = cluster_templates.create(session, ctx, view.to_internal(values), vocab=view.vocab)
         common.created(req, resp, view.collection, row.uuid, view.render(row, req.prefix))
@@ -100,7 +147,9 @@ class Item(_Base):
         ctx = common.ctx(req)
         view = self.view
         with self.api.db.session() as session:
-            row = cluster_templates.get(session, ctx, ident, vocab=view.vocab)
+            row = cluster_templates.get(
+                session, ctx, ident, vocab=view.vocab, admin=self._admin(ctx)
+            )
         if not row.public:
             self.api.policy.authorize(f"{view.policy}:get", ctx, common.target(row))
         common.send(resp, view.render(row, req.prefix))
@@ -114,16 +163,27 @@ class Item(_Base):
             self.api.policy.authorize(f"{view.policy}:update", ctx, common.target(row))
             current = view.values(row, view.full)
             patched = common.apply_patch(
-                current, req, internal=common.BASE_INTERNAL, mandatory=MANDATORY, defaults=DEFAULTS
+                current,
+                req,
+                internal=common.BASE_INTERNAL,
+                mandatory=self.mandatory,
+                defaults=DEFAULTS,
             )
-            patched.pop("uuid", None)
+            for key in ("uuid", "project_id", "user_id"):
+                patched.pop(key, None)
             values = schemas.validate(self.body, patched).model_dump()
             check_drivers(values)
             validation.template(self.api.drivers, types.SimpleNamespace(**values))
-            changes = {k: v for k, v in values.items() if k in MUTABLE and v != current[k]}
-            if "public" in changes:
+            changes = {k: v for k, v in values.items() if k in self.mutable and v != current[k]}
+            if "public" in changes or "hidden" in changes:
                 self._publish_allowed(ctx)
-            cluster_templates.update(session, row, view.to_internal(changes), vocab=view.vocab)
+            cluster_templates.update(
+                session,
+                row,
+                view.to_internal(changes),
+                vocab=view.vocab,
+                referenced_may=referenced_may if self.today else None,
+            )
         common.send(resp, view.render(row, req.prefix))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import falcon
 import jsonpatch
 
-from magnum.api import errors, schemas
+from magnum.api import errors, microversions, schemas
 from magnum.api.v1 import views
 from magnum.common import context, exceptions, utils
 from magnum.objects import query
@@ -129,14 +129,20 @@ def collection(
 
 
 def json_body(req: falcon.Request, *, argument: str) -> Any:
-    """The request's JSON body. Size limits and media type were checked by middleware."""
+    """The request's JSON body (read once; later calls get the same, or what a resource
+    stored as the body in req.context["json_body"]). Size limits and media type were
+    checked by middleware."""
+    if "json_body" in req.context:
+        return req.context["json_body"]
     raw = req.bounded_stream.read()
     if not raw:
         raise exceptions.InvalidParameterValue(err=f'Missing argument: "{argument}"')
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise exceptions.InvalidParameterValue(err="Request is not in valid JSON format") from None
+    req.context["json_body"] = body
+    return body
 
 
 def send(
@@ -240,6 +246,12 @@ class Listing(abc.ABC):
     def rows(self, session: Any, ctx: context.RequestContext, pg: query.Page) -> Sequence[Any]:
         """The page of rows, `pg` in row attributes (sort key and columns)."""
 
+    def extras(
+        self, session: Any, rows: Sequence[Any], *, detail: bool
+    ) -> Callable[[Any], dict[str, Any]]:
+        """What an item shows beyond its row (read in the listing's session)."""
+        return lambda row: {}
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._list(req, resp, detail=False)
 
@@ -252,15 +264,17 @@ class Listing(abc.ABC):
         self.api.policy.authorize(f"{view.policy}:{'detail' if detail else 'get_all'}", caller)
         asked = page(req, max_limit=self.api.max_limit, sortable=sort_keys(view.full))
         pg = dataclasses.replace(asked, sort_key=view.attr(asked.sort_key))
+        version = microversions.negotiated(req)
         if not detail:  # fetch only what a brief item shows
-            pg = dataclasses.replace(pg, columns=view.brief_columns)
+            pg = dataclasses.replace(pg, columns=view.brief_columns(version))
         with self.api.db.session() as session:
             items = self.rows(session, caller, pg)
+            extra = self.extras(session, items, detail=detail)
         body = collection(
             req,
             view.collection,
             items,
-            lambda r: view.render(r, req.prefix, brief=not detail),
+            lambda r: view.render(r, req.prefix, brief=not detail, version=version) | extra(r),
             asked,
             detail=detail,
         )

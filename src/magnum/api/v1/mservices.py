@@ -20,6 +20,7 @@ def render(row: models.MagnumService, *, down_after: int) -> dict[str, Any]:
         "binary": row.binary,
         "state": services.state(row, down_after=down_after),
         "report_count": row.report_count,
+        "disabled": row.disabled,
         "disabled_reason": row.disabled_reason,
         "created_at": utils.isotime(row.created_at),
         "updated_at": utils.isotime(row.updated_at),

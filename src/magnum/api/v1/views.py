@@ -10,9 +10,11 @@ implementation serves every view; nothing else knows which vocabulary it speaks.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from magnum.api import microversions
 from magnum.common import utils
 from magnum.objects import vocabulary
 
@@ -23,20 +25,37 @@ class View:
     policy: str  # the policy prefix: bay, cluster, baymodel, clustertemplate
     argument: str  # the body's name in "Missing argument" errors
     vocab: vocabulary.Vocabulary
-    brief: tuple[str, ...]  # API field names of a brief item
-    full: tuple[str, ...]  # API field names of a detailed item
+    brief_fields: microversions.Fields  # API field names of a brief item, by version
+    full_fields: microversions.Fields  # API field names of a detailed item, by version
     # API field name -> row attribute, where they differ
     columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # API field name -> how it is computed from the row (no column of that name)
+    computed: Mapping[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict)
+    # Fields a resource adds to some full items (not from the row alone)
+    extra_fields: tuple[str, ...] = ()
+
+    @property
+    def brief(self) -> tuple[str, ...]:
+        """Every field a brief item shows in some version."""
+        return tuple(self.brief_fields)
+
+    @property
+    def full(self) -> tuple[str, ...]:
+        """Every field a detailed item shows in some version."""
+        return tuple(self.full_fields)
 
     def attr(self, field: str) -> str:
         return self.columns.get(field, field)
 
-    @property
-    def brief_columns(self) -> tuple[str, ...]:
-        return tuple(self.attr(f) for f in self.brief)
+    def brief_columns(self, version: microversions.Version) -> tuple[str, ...]:
+        return tuple(self.attr(f) for f in self.brief_fields.at(version) if f not in self.computed)
 
-    def values(self, row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-        return {field: getattr(row, self.attr(field)) for field in fields}
+    def values(self, row: Any, fields: Iterable[str]) -> dict[str, Any]:
+        out = {}
+        for field in fields:
+            compute = self.computed.get(field)
+            out[field] = compute(row) if compute is not None else getattr(row, self.attr(field))
+        return out
 
     def to_internal(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """API field names -> row attributes."""
@@ -48,13 +67,25 @@ class View:
             {"href": f"{prefix}/{self.collection}/{uuid}", "rel": "bookmark"},
         ]
 
-    def render(self, row: Any, prefix: str, *, brief: bool = False) -> dict[str, Any]:
-        body = self.values(row, self.brief if brief else self.full)
+    def render(
+        self,
+        row: Any,
+        prefix: str,
+        *,
+        brief: bool = False,
+        version: microversions.Version = microversions.MIN_VERSION,
+    ) -> dict[str, Any]:
+        shown = (self.brief_fields if brief else self.full_fields).at(version)
+        body = self.values(row, shown)
         body["links"] = self.links(prefix, row.uuid)
         if not brief:
             body["created_at"] = utils.isotime(row.created_at)
             body["updated_at"] = utils.isotime(row.updated_at)
         return body
+
+
+def _fields(*entries: str | microversions.Gated) -> microversions.Fields:
+    return microversions.Fields(*entries)
 
 
 _BAY_BRIEF = (
@@ -81,28 +112,95 @@ BAY = View(
     policy="bay",
     argument="bay",
     vocab=vocabulary.BAY,
-    brief=_BAY_BRIEF,
-    full=(*_BAY_BRIEF, *_STATE_FIELDS),
+    brief_fields=_fields(*_BAY_BRIEF),
+    full_fields=_fields(*_BAY_BRIEF, *_STATE_FIELDS),
     columns={"baymodel_id": "cluster_template_id", "bay_create_timeout": "create_timeout"},
 )
-_CLUSTER_BRIEF = (
+
+
+def health_reason(row: Any) -> dict[str, Any] | None:
+    """Today's API shows health_status_reason as an object: what a PATCH or a check stored as
+    one, or the checker's sentence under "summary"."""
+    text = row.health_status_reason
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"summary": text}
+    return value if isinstance(value, dict) else {"summary": text}
+
+
+# Newer than stack_id: the same value under the name 1.13 gives it.
+_STACK = (
+    microversions.field("stack_id", until="1.13"),
+    microversions.field("cluster_id", since="1.13"),
+)
+_CLUSTER_BRIEF: tuple[str | microversions.Gated, ...] = (
     "uuid",
     "name",
     "cluster_template_id",
+    "keypair",
+    "docker_volume_size",
+    "labels",
     "node_count",
-    "master_count",
-    "create_timeout",
     "status",
-    "stack_id",
+    "master_flavor_id",
+    "flavor_id",
+    "create_timeout",
+    "master_count",
+    "health_status",
+    *_STACK,
 )
 CLUSTER = View(
     collection="clusters",
     policy="cluster",
     argument="cluster",
     vocab=vocabulary.CLUSTER,
-    brief=_CLUSTER_BRIEF,
-    full=(*_CLUSTER_BRIEF, *_STATE_FIELDS),
+    brief_fields=_fields(*_CLUSTER_BRIEF),
+    full_fields=_fields(
+        *_CLUSTER_BRIEF,
+        "status_reason",
+        "discovery_url",
+        "api_address",
+        "coe_version",
+        "container_version",
+        "project_id",
+        "user_id",
+        "node_addresses",
+        "master_addresses",
+        "health_status_reason",
+        "fixed_network",
+        "fixed_subnet",
+        "floating_ip_enabled",
+        "master_lb_enabled",
+        "merge_labels",
+    ),
+    columns={"cluster_id": "stack_id"},
+    computed={
+        "merge_labels": lambda row: False,  # an input flag; shown with its default
+        "health_status_reason": health_reason,
+    },
+    extra_fields=(*("labels_overridden", "labels_added", "labels_skipped"), "faults"),
 )
+
+
+def label_diffs(
+    cluster_labels: Mapping[str, Any], template_labels: Mapping[str, Any]
+) -> dict[str, Any]:
+    """How a cluster's labels differ from its template's: overridden (the template's value
+    of a key the cluster changed), added (the cluster's keys the template lacks), skipped
+    (the template's keys the cluster lacks)."""
+    return {
+        "labels_overridden": {
+            k: v
+            for k, v in template_labels.items()
+            if k in cluster_labels and cluster_labels[k] != v
+        },
+        "labels_added": {k: v for k, v in cluster_labels.items() if k not in template_labels},
+        "labels_skipped": {k: v for k, v in template_labels.items() if k not in cluster_labels},
+    }
+
 
 _TEMPLATE_BRIEF = ("uuid", "name", "image_id", "apiserver_port", "coe")
 _TEMPLATE_FULL = (
@@ -130,19 +228,34 @@ _TEMPLATE_FULL = (
     "public",
     "server_type",
 )
+# What Newton and later releases added to a template (clustertemplates only; baymodels
+# show Mitaka's fields, which is all the bay-era clients know).
+_TEMPLATE_TODAY = (
+    "fixed_subnet",
+    "insecure_registry",
+    "docker_storage_driver",
+    "master_lb_enabled",
+    "floating_ip_enabled",
+    "hidden",
+    "tags",
+    "driver",
+    "project_id",
+    "user_id",
+)
 BAYMODEL = View(
     collection="baymodels",
     policy="baymodel",
     argument="baymodel",
     vocab=vocabulary.BAY,
-    brief=_TEMPLATE_BRIEF,
-    full=_TEMPLATE_FULL,
+    brief_fields=_fields(*_TEMPLATE_BRIEF),
+    full_fields=_fields(*_TEMPLATE_FULL),
 )
+# Today's list and detail are alike: every item is full.
 CLUSTER_TEMPLATE = View(
     collection="clustertemplates",
     policy="clustertemplate",
     argument="clustertemplate",
     vocab=vocabulary.CLUSTER,
-    brief=_TEMPLATE_BRIEF,
-    full=_TEMPLATE_FULL,
+    brief_fields=_fields(*_TEMPLATE_FULL, *_TEMPLATE_TODAY),
+    full_fields=_fields(*_TEMPLATE_FULL, *_TEMPLATE_TODAY),
 )

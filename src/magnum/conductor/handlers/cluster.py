@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Cluster operations: create, update (scale) and delete, driven through the drivers.
+"""Cluster operations: create, update (the reconcile of every nodegroup's count: a bay's
+scale, a resize, a nodegroup's create and delete) and delete, driven through the drivers.
 
 Every step is safe to run again: drivers find what exists before they act, so an
 operation taken over by another conductor simply runs from the start.
@@ -8,8 +9,9 @@ operation taken over by another conductor simply runs from the start.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from magnum.common import exceptions, pki
@@ -32,11 +34,11 @@ def _names(group: base.NodeGroupView) -> str:
     return group.name
 
 
-def node_specs(task: task_mod.Task, *, workers: int | None = None) -> list[base.NodeSpec]:
-    """Every node the cluster's nodegroups ask for, masters first. `workers` overrides the
-    default worker group's count (a scale in progress)."""
+def groups(task: task_mod.Task) -> tuple[base.NodeGroupView, ...]:
+    """The cluster's nodegroups, masters first (a cluster recorded before nodegroups
+    existed has the two default groups, from its counts)."""
     model = task.cluster_template
-    groups = task.cluster.nodegroups or (
+    found = task.cluster.nodegroups or (
         base.NodeGroupView(
             name=base.DEFAULT_NODEGROUP[base.Role.MASTER],
             role=base.Role.MASTER,
@@ -44,6 +46,7 @@ def node_specs(task: task_mod.Task, *, workers: int | None = None) -> list[base.
             image_id=model.image_id,
             node_count=task.cluster.master_count,
             labels={},
+            is_default=True,
         ),
         base.NodeGroupView(
             name=base.DEFAULT_NODEGROUP[base.Role.WORKER],
@@ -52,24 +55,42 @@ def node_specs(task: task_mod.Task, *, workers: int | None = None) -> list[base.
             image_id=model.image_id,
             node_count=task.cluster.node_count,
             labels={},
+            is_default=True,
         ),
     )
+    return tuple(sorted(found, key=lambda g: g.role is not base.Role.MASTER))
+
+
+def _spec(task: task_mod.Task, group: base.NodeGroupView, name: str) -> base.NodeSpec:
+    return base.NodeSpec(
+        name=name,
+        role=group.role,
+        flavor=group.flavor_id,
+        image=group.image_id or task.cluster_template.image_id,
+        nodegroup=group.name,
+    )
+
+
+def node_specs(task: task_mod.Task, *, workers: int | None = None) -> list[base.NodeSpec]:
+    """Every node the cluster's nodegroups ask for, masters first, named <stem>-0 up (see
+    `_names`). `workers` overrides the default worker group's count (a scale in progress)."""
     specs = []
-    for group in sorted(groups, key=lambda g: g.role is not base.Role.MASTER):
+    for group in groups(task):
         count = group.node_count
         if workers is not None and group.name == base.DEFAULT_NODEGROUP[base.Role.WORKER]:
             count = workers
-        specs += [
-            base.NodeSpec(
-                name=f"{_names(group)}-{i}",
-                role=group.role,
-                flavor=group.flavor_id,
-                image=group.image_id or model.image_id,
-                nodegroup=group.name,
-            )
-            for i in range(count)
-        ]
+        specs += [_spec(task, group, f"{_names(group)}-{i}") for i in range(count)]
     return specs
+
+
+def node_names(task: task_mod.Task, nodes: Sequence[base.Node]) -> dict[str, list[str]]:
+    """{nodegroup: its nodes' names}, in the order of `nodes` (as Task.finish orders the
+    nodegroups' addresses): pass as `nodegroup_names=` to Task.finish, so that a resize's
+    nodes_to_remove may name them."""
+    out: dict[str, list[str]] = {g.name: [] for g in task.cluster.nodegroups}
+    for node in nodes:
+        out.setdefault(node.nodegroup, []).append(node.name)
+    return out
 
 
 def _plural(n: int, word: str) -> str:
@@ -147,6 +168,7 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         fields.ClusterStatus.CREATE_COMPLETE,
         _done("CREATE", infra, task, nodes),
         nodes=nodes,
+        nodegroup_names=node_names(task, nodes),
         **_endpoint_values(endpoints),
     )
 
@@ -160,7 +182,116 @@ def _undo_create(infra: base.InfraDriver, task: task_mod.Task, cause: Exception)
         LOG.exception("bay %s: cleanup after failed create also failed", task.cluster.uuid)
 
 
+@dataclasses.dataclass(slots=True)
+class _Plan:
+    """What an update does to reach every nodegroup's count: the nodes that stay, the
+    nodes to drain and remove, and the specs of the nodes to add (each by nodegroup)."""
+
+    keep: list[base.Node] = dataclasses.field(default_factory=list)
+    gone: dict[str, list[base.Node]] = dataclasses.field(default_factory=dict)
+    new: dict[str, list[base.NodeSpec]] = dataclasses.field(default_factory=dict)
+
+
+def _plan(task: task_mod.Task, nodes: Sequence[base.Node]) -> _Plan:
+    """Compare each worker group's count with its nodes. Extra
+    nodes go: those the operation's nodes_to_remove names first, then the highest
+    indices. Missing ones take the lowest free <stem>-N names. A worker whose group no
+    longer exists goes too; masters stay as they are (their groups are never resized)."""
+    wanted = {g.name: g for g in groups(task)}
+    named = set(task.args.get("nodes_to_remove") or ())
+    members: dict[str, list[base.Node]] = {name: [] for name in wanted}
+    plan = _Plan()
+    for node in nodes:
+        if node.nodegroup in wanted:
+            members[node.nodegroup].append(node)
+        elif node.role is base.Role.MASTER:
+            plan.keep.append(node)
+        else:
+            plan.gone.setdefault(node.nodegroup, []).append(node)
+    taken = {n.name for n in nodes}
+    for group in wanted.values():
+        have = sorted(members[group.name], key=_index)
+        count = group.node_count
+        if group.role is base.Role.MASTER or len(have) == count:
+            plan.keep += have
+        elif len(have) > count:
+            by_index = [n for n in reversed(have) if n.name not in named]
+            chosen = ([n for n in have if n.name in named] + by_index)[: len(have) - count]
+            plan.gone[group.name] = sorted(chosen, key=_index)
+            plan.keep += [n for n in have if n not in chosen]
+        else:
+            plan.keep += have
+            free = (f"{_names(group)}-{i}" for i in itertools.count())
+            fresh = (name for name in free if name not in taken)
+            plan.new[group.name] = [
+                _spec(task, group, next(fresh)) for _ in range(count - len(have))
+            ]
+    return plan
+
+
+def _where(by_group: Mapping[str, Sequence[object]]) -> str:
+    """The " (nodegroup X)" after a step's count, unless only the default worker group is
+    concerned (a bay's scale says what it always said)."""
+    names = sorted(name for name, items in by_group.items() if items)
+    if not names or names == [base.DEFAULT_NODEGROUP[base.Role.WORKER]]:
+        return ""
+    return f" (nodegroup{'s' if len(names) > 1 else ''} {', '.join(names)})"
+
+
+def _reconcile(
+    coe: base.CoeDriver,
+    infra: base.InfraDriver,
+    task: task_mod.Task,
+    nodes: Sequence[base.Node],
+    plan: _Plan,
+) -> tuple[list[base.Node], base.Endpoints]:
+    """Carry out `plan`: drain and remove first (it frees room), then build and join. The
+    nodes being added are kept in the driver state until they have joined: a conductor
+    taking over finds them listed, maybe half built, and builds and joins them again.
+    Returns the nodes (in `_ordered` order, which the COE's addresses follow too)."""
+    adding = set(task.state.pop(ADDING, None) or ())
+    if gone := [n for group in plan.gone.values() for n in group]:
+        task.progress(f"Draining {len(gone)} nodes{_where(plan.gone)}")
+        coe.remove_workers(task, nodes, gone)
+        task.progress(f"Removing {len(gone)} nodes{_where(plan.gone)}")
+        infra.delete_nodes(task, [n.name for n in gone])
+    joining = {n.name: n.nodegroup for n in plan.keep if n.name in adding}
+    joining |= {s.name: s.nodegroup for specs in plan.new.values() for s in specs}
+    if not joining:
+        kept = _ordered(task, plan.keep)
+        return kept, coe.add_workers(task, kept, [])
+    by_group: dict[str, list[str]] = {}
+    for name, group in joining.items():
+        by_group.setdefault(group, []).append(name)
+    task.state[ADDING] = sorted(joining)
+    task.progress(f"Adding {len(joining)} nodes{_where(by_group)}")  # saves task.state too
+    wanted = {g.name: g for g in groups(task)}
+    specs = [
+        _spec(task, wanted[n.nodegroup], n.name) if n.nodegroup in wanted else _kept_spec(n)
+        for n in plan.keep
+    ]
+    built = _ordered(
+        task, infra.create_nodes(task, specs + [s for new in plan.new.values() for s in new])
+    )
+    new = [n for n in built if n.name in joining]
+    task.progress(f"Joining {len(new)} nodes{_where(by_group)}")
+    endpoints = coe.add_workers(task, built, new)
+    task.state.pop(ADDING)
+    return built, endpoints
+
+
+def _kept_spec(node: base.Node) -> base.NodeSpec:
+    """A node kept as it is (a master of no recorded group)."""
+    return base.NodeSpec(
+        name=node.name, role=node.role, flavor=None, image=None, nodegroup=node.nodegroup
+    )
+
+
 def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
+    """Reconcile every nodegroup's count with the nodes the infrastructure lists: a bay's
+    scale, a resize (of any worker group, maybe naming the nodes to remove), a nodegroup's
+    create (its nodes are built and join) or delete (its count is 0: its nodes are drained
+    and removed, then objects.clusters.settle removes its row). Safe to run again."""
     coe = drivers.coe_for(task.cluster_template.coe)
     infra = _infra(drivers, task)
     nodes = infra.list_nodes(task)
@@ -170,42 +301,35 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
     counts = {"master_count": task.cluster.master_count, "node_count": task.cluster.node_count}
     infra.validate(task.cluster_template, **counts, existing=len(nodes))
     coe.validate(task.cluster_template, **counts)
-    workers = sorted((n for n in nodes if n.role is base.Role.WORKER), key=_index)
-    wanted = task.cluster.node_count
-    # Workers an earlier run of this operation was adding when its conductor died: the
-    # infrastructure may list them already (half built, not in the cluster). They count
-    # as new until the operation settles.
-    adding = set(task.state.pop(ADDING, None) or ())
-    have = {n.name for n in nodes} - adding
-    if wanted > sum(1 for w in workers if w.name in have):
-        specs = node_specs(task, workers=wanted)
-        task.state[ADDING] = sorted(s.name for s in specs if s.name not in have)
-        task.progress(f"Adding {len(task.state[ADDING])} nodes")  # saves task.state too
-        all_nodes = infra.create_nodes(task, specs)
-        new = [n for n in all_nodes if n.name not in have]
-        task.progress(f"Joining {len(new)} nodes")
-        endpoints = _fronted(infra, task, all_nodes, coe.add_workers(task, all_nodes, new))
-        task.state.pop(ADDING)
-        nodes = all_nodes
-    else:
-        gone = workers[wanted:]
-        if gone:
-            task.progress(f"Draining {len(gone)} nodes")
-            coe.remove_workers(task, nodes, gone)
-            task.progress(f"Removing {len(gone)} nodes")
-            infra.delete_nodes(task, [n.name for n in gone])
-        nodes = [n for n in nodes if n not in gone]
-        endpoints = _fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
+    nodes, endpoints = _reconcile(coe, infra, task, nodes, _plan(task, nodes))
+    if task.args.get("nodegroup_action") == "delete":
+        task.progress(f"Nodegroup {task.args.get('nodegroup')} has no nodes left")
     task.finish(
         fields.ClusterStatus.UPDATE_COMPLETE,
         _done("UPDATE", infra, task, nodes),
         nodes=nodes,
-        **_endpoint_values(endpoints),
+        nodegroup_names=node_names(task, nodes),
+        **_endpoint_values(_fronted(infra, task, nodes, endpoints)),
     )
 
 
 def _index(node: base.Node) -> int:
-    return int(node.name.rsplit("-", 1)[-1])
+    index = node.name.rsplit("-", 1)[-1]
+    return int(index) if index.isascii() and index.isdigit() else -1
+
+
+def _ordered(task: task_mod.Task, nodes: Sequence[base.Node]) -> list[base.Node]:
+    """Masters first, then group by group (as `groups` lists them), each by index."""
+    rank = {g.name: i for i, g in enumerate(groups(task))}
+    return sorted(
+        nodes,
+        key=lambda n: (
+            n.role is not base.Role.MASTER,
+            rank.get(n.nodegroup, len(rank)),
+            _index(n),
+            n.name,
+        ),
+    )
 
 
 def delete(drivers: registry.Drivers, task: task_mod.Task) -> None:

@@ -4,7 +4,8 @@ magnum.objects.clusters, fenced by the lease; this module decides when to write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from magnum.common import exceptions, utils
@@ -37,8 +38,25 @@ def cluster_view(row: models.Cluster, groups: Sequence[models.NodeGroup]) -> bas
     )
 
 
-def cluster_template_view(row: models.ClusterTemplate) -> base.ClusterTemplateView:
-    return base.ClusterTemplateView.of(row)
+def cluster_template_view(
+    row: models.ClusterTemplate, cluster: models.Cluster | None = None
+) -> base.ClusterTemplateView:
+    """The template as the drivers build `cluster` from it: with the cluster's own labels,
+    flavors, keypair, volume size and network where it overrides them."""
+    view = base.ClusterTemplateView.of(row)
+    if cluster is None:
+        return view
+    overrides: dict[str, Any] = {
+        "flavor_id": cluster.flavor_id,
+        "master_flavor_id": cluster.master_flavor_id,
+        "keypair_id": cluster.keypair,
+        "docker_volume_size": cluster.docker_volume_size,
+        "fixed_network": cluster.fixed_network,
+    }
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if cluster.labels is not None:
+        changes["labels"] = base.ClusterTemplateView.of_labels(cluster.labels)
+    return dataclasses.replace(view, **changes) if changes else view
 
 
 class Snapshot:
@@ -55,7 +73,7 @@ class Snapshot:
         groups: Sequence[models.NodeGroup] = (),
     ) -> None:
         self._cluster = cluster_view(row, groups)
-        self._cluster_template = cluster_template_view(template)
+        self._cluster_template = cluster_template_view(template, row)
         self._state: dict[str, Any] = dict(row.driver_state or {})
 
     @property
@@ -98,6 +116,8 @@ class Task(Snapshot):
         self._lost = lost
         self.op = fields.Operation(operation.kind)
         self.args: dict[str, Any] = dict(operation.args or {})
+        # An update rolling back (?rollback=true): its success is ROLLBACK_COMPLETE.
+        self.rolling_back = False
         self.deadline = row.operation_deadline
         self.fence = clusters.Fence(
             cluster_uuid=row.uuid,
@@ -140,6 +160,11 @@ class Task(Snapshot):
     ) -> None:
         """Settle the operation: final status, no operation and no lease, in one write."""
         self._check_lease()
+        if self.rolling_back and status is self.op.complete:
+            status = fields.ClusterStatus.ROLLBACK_COMPLETE
+            reason = f"Rolled back: {self._state.get('rolling_back')}; {reason}"
+        elif self.rolling_back and status is self.op.failed:
+            status = fields.ClusterStatus.ROLLBACK_FAILED
         addresses: dict[str, list[str]] | None = None
         if nodes is not None:
             addresses = {g.name: [] for g in self.cluster.nodegroups}
@@ -154,6 +179,18 @@ class Task(Snapshot):
             error_code=error_code,
             nodegroup_addresses=addresses,
             **values,
+        )
+
+    def rolled_back_to(self, counts: Mapping[str, int], sums: tuple[int, int]) -> None:
+        """Run on toward the nodegroups' counts from before the update (`counts` by group
+        name; `sums` the cluster's master and node counts then)."""
+        self.rolling_back = True
+        groups = tuple(
+            dataclasses.replace(g, node_count=int(counts[g.name])) if g.name in counts else g
+            for g in self._cluster.nodegroups
+        )
+        self._cluster = dataclasses.replace(
+            self._cluster, master_count=sums[0], node_count=sums[1], nodegroups=groups
         )
 
     def delete_row(self) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 import docker
+import docker.errors
 from oslo_config import cfg
 
 from magnum.common import exceptions, pki
@@ -119,6 +120,75 @@ class SwarmDriver(base.CoeDriver):
             return base.Health(healthy=False, reason="; ".join(problems))
         return base.Health(healthy=True, reason=f"{len(nodes)} nodes ready")
 
+    # --- upgrade: nodes of either role join and leave ---------------------------
+    def check_upgrade(
+        self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
+    ) -> None:
+        """Managers and workers of any engine configuration mix in one swarm; the target
+        must be a template this driver accepts."""
+        del current
+        self.validate(target, master_count=1, node_count=0)
+
+    def add_nodes(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], new: Sequence[base.Node]
+    ) -> base.Endpoints:
+        """Join `new` nodes: masters as managers (one at a time), workers in parallel,
+        through a manager that is not new."""
+        masters, workers = _split(nodes)
+        fresh = {n.name for n in new}
+        managers = [m for m in masters if m.name not in fresh]
+        if not managers:
+            raise exceptions.ClusterOperationFailed(reason="No master of the bay stays in it.")
+        if new:
+            first = managers[0]
+            new_masters = [n for n in new if n.role is base.Role.MASTER]
+            new_workers = [n for n in new if n.role is not base.Role.MASTER]
+            ids = self._join(task, first, new_masters, new_workers, done=0, total=len(new))
+            self._settle(task, first, new, ids)
+        return _endpoints(task, masters, workers)
+
+    def remove_nodes(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], gone: Sequence[base.Node]
+    ) -> None:
+        """Drain `gone` nodes and take them out of the swarm, through a manager that stays;
+        a manager is demoted first (raft then shrinks while every manager is up)."""
+        masters, _ = _split(nodes)
+        leaving = {n.name for n in gone}
+        staying = [m for m in masters if m.name not in leaving]
+        if not staying:
+            raise exceptions.ClusterOperationFailed(reason="A swarm bay keeps at least one master.")
+        for node in gone:
+            with self.engines.on(task, staying[0], f"Removing {node.name} from the swarm") as m:
+                node_id = membership.id_by_address(m, node.address)
+                if node_id is not None and node.role is base.Role.MASTER:
+                    membership.drain(m, node_id, timeout=DRAIN_TIMEOUT)
+                    membership.demote(m, node_id, timeout=JOIN_TIMEOUT)
+                if node_id is not None:
+                    self._remove_one(task, m, node)
+            self.engines.forget(task, node)  # its address may serve another node later
+            task.progress(f"{node.name} left the swarm")
+
+    def copy_images(
+        self,
+        task: base.ClusterTask,
+        source: base.Node,
+        target: base.Node,
+        images: Sequence[str],
+    ) -> list[str]:
+        """Stream each image `target` lacks from `source`'s engine (docker save) into
+        `target`'s (docker load)."""
+        copied = []
+        with (
+            self.engines.on(task, source, f"Reading images from {source.name}") as src,
+            self.engines.on(task, target, f"Loading images into {target.name}") as dst,
+        ):
+            for ref in images:
+                if _has_image(dst, ref) or not _has_image(src, ref):
+                    continue
+                dst.api.load_image(src.api.get_image(ref))
+                copied.append(ref)
+        return copied
+
     # --- helpers ---------------------------------------------------------------
     def _join(
         self,
@@ -199,6 +269,14 @@ class SwarmDriver(base.CoeDriver):
         ):
             client.swarm.leave(force=True)
         membership.remove(manager, node_id)
+
+
+def _has_image(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.api.inspect_image(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
 
 
 def _split(nodes: Sequence[base.Node]) -> tuple[list[base.Node], list[base.Node]]:

@@ -168,6 +168,17 @@ def drain(manager: docker.DockerClient, node_id: str, *, timeout: float) -> None
         LOG.warning("swarm node %s still has tasks after %.0fs of draining", node_id, timeout)
 
 
+def demote(manager: docker.DockerClient, node_id: str, *, timeout: float) -> None:
+    """Make a manager a worker and wait (bounded) until the swarm shows it so."""
+    update_spec(manager, node_id, Role="worker")
+
+    def demoted() -> bool | None:
+        attrs = manager.nodes.get(node_id).attrs
+        return True if "ManagerStatus" not in attrs else None
+
+    wait_for(f"swarm node {node_id} to be demoted", demoted, timeout=timeout)
+
+
 def remove(manager: docker.DockerClient, node_id: str) -> None:
     with (
         contextlib.suppress(exceptions.EngineNotFound),  # already removed

@@ -89,6 +89,9 @@ class Settings:
     bip: str
     cgroup_parent: str
     tls: bool
+    # TLS served by dockerd itself, as nodes made before the TLS front (tlsfront.py) do;
+    # otherwise dockerd answers on its socket only and the front serves TCP+TLS.
+    tls_in_daemon: bool = False
     dns: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     proxy_env: tuple[tuple[str, str], ...] = ()
@@ -96,16 +99,16 @@ class Settings:
 
 
 def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
-    tcp = (
-        f"tcp://{settings.address}:{TLS_PORT}"
-        if settings.tls
-        else f"tcp://{settings.address}:{PLAIN_PORT}"
-    )
+    hosts = [f"unix://{layout.socket}"]
+    if not settings.tls:
+        hosts.append(f"tcp://{settings.address}:{PLAIN_PORT}")
+    elif settings.tls_in_daemon:
+        hosts.append(f"tcp://{settings.address}:{TLS_PORT}")
     config: dict[str, object] = {
         "data-root": str(layout.data),
         "exec-root": str(layout.run / "exec"),
         "pidfile": str(layout.pidfile),
-        "hosts": [f"unix://{layout.socket}", tcp],
+        "hosts": hosts,
         "bip": settings.bip,
         "cgroup-parent": settings.cgroup_parent,
         "log-level": "warn",
@@ -115,7 +118,7 @@ def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
         config["dns"] = list(settings.dns)
     if settings.insecure_registries:
         config["insecure-registries"] = list(settings.insecure_registries)
-    if settings.tls:
+    if settings.tls and settings.tls_in_daemon:
         config |= {
             "tls": True,
             "tlsverify": True,
@@ -124,6 +127,15 @@ def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
             "tlskey": str(layout.tls / "key.pem"),
         }
     return config
+
+
+def serves_tls_itself(layout: Layout) -> bool:
+    """Whether the node's recorded dockerd configuration has dockerd serve TLS (a node made
+    before the TLS front)."""
+    try:
+        return bool(json.loads(layout.config.read_text()).get("tls"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def write_config(layout: Layout, settings: Settings) -> None:

@@ -2,8 +2,10 @@
 """LocalInfra: bay nodes on this machine.
 
 A bay is a Linux bridge with its own /24; a node is a network namespace on it with a
-veth, a UTS name, a cgroup (the flavor) and its own dockerd serving TLS on
-<node ip>:2376 with the bay's CA (plain :2375 when the baymodel disables TLS). The
+veth, a UTS name, a cgroup (the flavor) and its own dockerd, whose API is served on
+<node ip>:2376 by the node's TLS front (tlsfront.py: client certificates of the bay's CA,
+reloadable, so CA and credentials rotations restart nothing), or plain on :2375 by
+dockerd when the baymodel disables TLS. The
 host's bridge address is the only way in, so the conductor reaches every node while
 bays cannot reach each other. Nodes are built in parallel; each step finds what exists
 first, so a conductor taking over simply runs the same call again. Deletion kills every
@@ -24,7 +26,18 @@ from typing import ClassVar
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import catalog, cluster, dockerd, frontend, image, node, registry
+from magnum.drivers.infra.local import (
+    catalog,
+    cluster,
+    dockerd,
+    frontend,
+    image,
+    network,
+    node,
+    nodetls,
+    registry,
+    tlsfront,
+)
 
 MAX_PARALLEL = 8  # node starts: dockerd start-up is CPU-bound
 MAX_PARALLEL_DESTROY = 64  # node teardown is mostly waiting on the kernel
@@ -152,6 +165,95 @@ class LocalInfra(base.InfraDriver):
             run_dir=run_dir,
         )
 
+    # --- upgrade: replacement nodes from the target template -------------------------
+    def check_upgrade(
+        self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
+    ) -> None:
+        """A node's image is a catalog name and its engine the host's dockerd configured
+        from the template (labels, DNS, proxies, volume size), so any template the catalog
+        honours can build replacements, unless it changes what the bay's nodes share: TLS
+        (one set of client credentials reaches every node) and the bay registry."""
+        catalog.validate(self.conf, target, nodes=0)
+        for field, what in (("tls_disabled", "TLS"), ("registry_enabled", "the bay registry")):
+            if getattr(current, field) != getattr(target, field):
+                raise exceptions.InvalidParameterValue(
+                    err=f"An upgrade cannot change {field} ({what} is shared by every node "
+                    "of the bay)."
+                )
+
+    def create_nodes_from(
+        self,
+        task: base.ClusterTask,
+        specs: Sequence[base.NodeSpec],
+        template: base.ClusterTemplateView,
+    ) -> list[base.Node]:
+        return self.create_nodes(base.WithTemplate(task, template), specs)
+
+    # --- TLS rotation: every node's TLS front reloads, nothing restarts --------------
+    def supports_tls_rotation(self, cluster_template: base.ClusterTemplateView) -> bool:
+        del cluster_template
+        return True
+
+    def set_node_trust(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], trust: bytes
+    ) -> None:
+        if task.cluster_template.tls_disabled:
+            return
+        layouts = self._tls_layouts(task, nodes)
+        for name, layout in layouts.items():
+            if nodetls.write_trust(layout, trust) or nodetls.loaded(layout)["digest"] != (
+                tlsfront.digest(layout.tls)
+            ):
+                nodetls.reload(layout, node=name)
+
+    def reissue_node_certificates(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node], *, ca_cert: bytes, ca_key: bytes
+    ) -> None:
+        if task.cluster_template.tls_disabled:
+            return
+        layouts = self._tls_layouts(task, nodes)
+        state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
+        records = {r.name: r for r in node.read_records(state_dir)}
+        subnet = ipaddress.IPv4Network(task.state.get(cluster.STATE, {}).get("subnet"))
+        for done, (name, layout) in enumerate(layouts.items(), 1):
+            if not nodetls.server_cert_issued_by(layout, ca_cert):
+                record = records[name]
+                nodetls.write_server_cert(
+                    layout,
+                    ca_key=ca_key,
+                    ca_cert=ca_cert,
+                    hostname=f"bay-{network.short_id(task.cluster.uuid)}-{name}",
+                    address=record.address,
+                    extra_addresses=(
+                        (str(network.gateway(subnet)),) if record.role is base.Role.MASTER else ()
+                    ),
+                )
+            if nodetls.loaded(layout)["digest"] != tlsfront.digest(layout.tls):
+                nodetls.reload(layout, node=name)
+            task.progress(f"{done}/{len(layouts)} node certificates issued by the new CA")
+
+    def _tls_layouts(
+        self, task: base.ClusterTask, nodes: Sequence[base.Node]
+    ) -> dict[str, dockerd.Layout]:
+        """The nodes' layouts, once every node is found to serve TLS from its front."""
+        state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
+        layouts = {}
+        for n in nodes:
+            layout = dockerd.Layout(state=state_dir / n.name, run=run_dir / n.name)
+            if node.legacy_tls(layout):
+                raise exceptions.ClusterOperationFailed(
+                    reason=f"Node {n.name} serves TLS from its dockerd (it was made before "
+                    "nodes had a reloadable TLS front), which cannot change certificates "
+                    "without stopping its containers; replace the node (scale down and up) "
+                    "or the bay first."
+                )
+            if nodetls.running_pid(layout) is None:
+                raise exceptions.ClusterOperationFailed(
+                    reason=f"The TLS front of node {n.name} is down."
+                )
+            layouts[n.name] = layout
+        return layouts
+
     # --- helpers ---------------------------------------------------------------
     def _check_host(self) -> None:
         for tool in (self.conf.local.dockerd, self.conf.local.docker_init, "nsenter", "iptables"):
@@ -180,8 +282,9 @@ class LocalInfra(base.InfraDriver):
             state_dir=state_dir,
             run_dir=run_dir,
             subnet=subnet,
-            ca_cert=creds.ca_cert,
+            ca_cert=creds.signing_ca,
             ca_key=pki.decrypt_key(creds.ca_key, pki.key_secret(self.conf)),
+            trust=creds.trust,
             tls=not model.tls_disabled,
             dns=(model.dns_nameserver,) if model.dns_nameserver else (),
             labels=tuple(f"{k}={v}" for k, v in sorted(model.labels.items())),

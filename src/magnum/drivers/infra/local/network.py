@@ -159,6 +159,9 @@ def ensure_node_network(*, ns: str, veth: str, bridge: str, address: str, prefix
     host.run("ip", "link", "set", veth, "master", bridge, "up")
     batch = f"link set lo up\naddr add {address}/{prefixlen} dev eth0\nlink set eth0 up\n"
     host.run("ip", "-n", ns, "-b", "-", input_=batch)
+    # The address may be a removed node's (the lowest free one is reused): the host still
+    # knows that node's MAC for it, and would talk to it for half a minute.
+    host.run("ip", "neigh", "flush", "to", address, "dev", bridge, check=False)
 
 
 def delete_node_network(*, ns: str, veth: str | None) -> None:

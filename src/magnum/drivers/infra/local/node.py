@@ -15,9 +15,9 @@ from typing import Any
 import docker
 import docker.errors
 
-from magnum.common import exceptions, pki
+from magnum.common import exceptions
 from magnum.drivers import base
-from magnum.drivers.infra.local import catalog, cgroups, dockerd, host, image, network
+from magnum.drivers.infra.local import catalog, cgroups, dockerd, host, image, network, nodetls
 
 API_VERSION = "1.41"  # dockerd 20.10's; newer daemons still accept it
 
@@ -69,8 +69,9 @@ class ClusterContext:
     state_dir: pathlib.Path  # <[local] state_dir>/<bay short id>
     run_dir: pathlib.Path  # <[local] run_dir>/<bay short id>
     subnet: ipaddress.IPv4Network
-    ca_cert: bytes
+    ca_cert: bytes  # the signing CA
     ca_key: bytes  # decrypted, in memory only
+    trust: bytes  # what nodes verify clients against: CA certificates and their CRLs
     tls: bool
     dns: tuple[str, ...]
     labels: tuple[str, ...]
@@ -91,6 +92,10 @@ class ClusterContext:
 
     def hostname(self, name: str) -> str:
         return f"bay-{self.short_id}-{name}"
+
+    def extra_addresses(self, record: Record) -> tuple[str, ...]:
+        """Masters also answer as the bay's API front (frontend.py) on the gateway address."""
+        return (str(network.gateway(self.subnet)),) if record.role is base.Role.MASTER else ()
 
 
 def read_records(state_dir: pathlib.Path) -> list[Record]:
@@ -113,29 +118,31 @@ def _ensure_volume(ctx: ClusterContext, layout: dockerd.Layout) -> None:
 
 
 def _ensure_certs(ctx: ClusterContext, layout: dockerd.Layout, record: Record) -> None:
-    if not ctx.tls or (layout.tls / "key.pem").exists():
+    """The node's server certificate (made once) and its trust (kept up to date)."""
+    if not ctx.tls:
         return
-    layout.tls.mkdir(mode=0o700, exist_ok=True)
-    # Masters also answer as the bay's API front (frontend.py) on the gateway address.
-    extra = (str(network.gateway(ctx.subnet)),) if record.role is base.Role.MASTER else ()
-    key, cert = pki.issue_server_cert(
-        ctx.ca_key,
-        ctx.ca_cert,
-        hostname=ctx.hostname(record.name),
-        address=record.address,
-        extra_addresses=extra,
-    )
-    (layout.tls / "ca.pem").write_bytes(ctx.ca_cert)
-    (layout.tls / "cert.pem").write_bytes(cert)
-    tmp = layout.tls / "key.pem.tmp"
-    tmp.touch(mode=0o600)
-    tmp.write_bytes(key)
-    tmp.replace(layout.tls / "key.pem")
+    if not (layout.tls / "key.pem").exists():
+        nodetls.write_server_cert(
+            layout,
+            ca_key=ctx.ca_key,
+            ca_cert=ctx.ca_cert,
+            hostname=ctx.hostname(record.name),
+            address=record.address,
+            extra_addresses=ctx.extra_addresses(record),
+        )
+    nodetls.write_trust(layout, ctx.trust)
 
 
-def _settings(ctx: ClusterContext, record: Record) -> dockerd.Settings:
+def legacy_tls(layout: dockerd.Layout) -> bool:
+    """Whether the node's running dockerd serves TLS itself (a node made before the TLS
+    front): it keeps doing so until the node is rebuilt, and cannot reload its files."""
+    return dockerd.running_pid(layout) is not None and dockerd.serves_tls_itself(layout)
+
+
+def _settings(ctx: ClusterContext, record: Record, *, legacy: bool) -> dockerd.Settings:
     return dockerd.Settings(
         address=record.address,
+        tls_in_daemon=legacy,
         # A docker0 subnet of its own per node keeps `docker network inspect` unambiguous.
         bip=f"172.31.{record.slot}.1/24",
         cgroup_parent=f"/{cgroups.node_path(ctx.short_id, record.name)}/ctr",
@@ -183,8 +190,10 @@ def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
             prefixlen=ctx.subnet.prefixlen,
         )
     _ensure_volume(ctx, layout)
-    _ensure_certs(ctx, layout, record)
-    dockerd.write_config(layout, _settings(ctx, record))
+    legacy = ctx.tls and legacy_tls(layout)
+    if not legacy:
+        _ensure_certs(ctx, layout, record)
+    dockerd.write_config(layout, _settings(ctx, record, legacy=legacy))
     pid = dockerd.start(
         layout,
         netns=ns,
@@ -195,6 +204,8 @@ def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
         docker_init=ctx.docker_init_bin,
     )
     dockerd.wait_ready(layout, node=record.name, init_pid=pid, timeout=ctx.start_timeout)
+    if ctx.tls and not legacy:
+        nodetls.ensure(layout, netns=ns, address=record.address, cgroup_procs=procs)
     _load_image(ctx, layout)
 
 
@@ -217,6 +228,8 @@ def destroy(
     cgroups.kill_all(rel)
     if init_pid is not None:
         dockerd.reap(init_pid)
+    if (front := host.read_pid(nodetls.pidfile(layout))) is not None:
+        nodetls.reap(front)
     host.unmount_all(layout.state, layout.run)
     _detach_loops(layout.state / "docker.img")
     network.delete_node_network(

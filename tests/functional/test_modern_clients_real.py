@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The modern clients (python-magnumclient 4.11.0's `magnum`, python-openstackclient
+10.5.0's `openstack coe`) against `magnum-aio` with the real drivers: one 1+1 Swarm bay for
+the module, made with `openstack coe cluster create` and deleted with `magnum
+cluster-delete`. Each client's `cluster config` writes the bay's TLS files (a key of its
+own, signed by the bay's CA through the API) and prints the Docker environment; a shell
+sources that output as written and the real `docker` CLI runs `docker info` and `docker ps`
+against the bay.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from magnum import conf as magnum_conf
+from magnum.drivers.infra.local import cluster as local_cluster
+from magnum.drivers.infra.local import network
+from tests.functional.hostcheck import (
+    REALHOST,
+    assert_clean,
+    remove_leftover_clusters,
+    skip_unless_possible,
+    snapshot,
+    without_kept,
+)
+from tests.functional.test_magnumclient import started_aio
+from tests.functional.test_modern_clients import (
+    CLIENTS,
+    Clients,
+    make_template,
+    needs_modern,
+)
+
+pytestmark = [*REALHOST, needs_modern]
+DOCKER = shutil.which("docker")
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clients, Any]]:
+    skip_unless_possible()
+    tmp = tmp_path_factory.mktemp("modern-real")
+    run = pathlib.Path(f"/run/mgn-m{uuid.uuid4().hex[:8]}")
+    state = tmp / "state"
+    conf_file = tmp / "magnum.conf"
+    conf_file.write_text(
+        "[conductor]\n"
+        "enabled_infra_drivers = local\n"
+        "enabled_coe_drivers = swarm\n"
+        "heartbeat_interval = 0.3\n"
+        "sync_interval = 0.5\n"
+        f"[local]\nrun_dir = {run}\n"
+    )
+    # the same settings, for the last-resort cleanup with the driver itself
+    conf = magnum_conf.load(
+        ["--config-file", str(conf_file)],
+        config_files=[],
+        overrides={"DEFAULT": {"state_path": str(state.resolve())}},
+    )
+    try:
+        with started_aio(tmp, state, conf_file) as (url, _proc, _lines):
+            yield Clients(url, tmp), conf
+    finally:
+        remove_leftover_clusters(conf)
+
+
+@pytest.fixture(scope="module")
+def bay(real: tuple[Clients, Any]) -> Iterator[dict[str, Any]]:
+    """One settled 1+1 Swarm bay, made by OSC; deleted by `magnum`, leaving the host clean."""
+    c, conf = real
+    dirs = (local_cluster.state_root(conf), pathlib.Path(conf.local.run_dir))
+    before = without_kept(snapshot(*dirs), dirs[0])
+    template = make_template(c, "openstack", "swarm-modern", "--flavor", "m1.small")
+    ran = c.openstack(
+        "cluster", "create", "--cluster-template", "swarm-modern", "--node-count", "1", "real"
+    ).ok()
+    assert "Request to create cluster" in ran.out, ran.shown()
+    body = c.settled("real", timeout=180)
+    assert body["status"] == "CREATE_COMPLETE", body
+    try:
+        yield body
+    finally:
+        deleted = c.magnum("cluster-delete", "real")
+        assert "Request to delete cluster real has been accepted." in deleted.out, deleted.shown()
+        c.gone(body["uuid"], timeout=180)
+        c.magnum("cluster-template-delete", template).ok()
+        assert_clean(
+            before,
+            lambda: without_kept(snapshot(*dirs), dirs[0]),
+            tags=[network.short_id(body["uuid"])],
+            dirs=dirs,
+        )
+
+
+def _docker(env_file: pathlib.Path, *commands: str) -> subprocess.CompletedProcess[str]:
+    """Source the client's output as written, then run `commands` with the docker CLI (no
+    DOCKER_* of ours, a HOME of its own)."""
+    assert DOCKER is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env |= {"HOME": str(env_file.parent), "SHELL": "/bin/bash"}
+    script = f". {env_file}\n" + "\n".join(f"{DOCKER} {c} || exit $?" for c in commands)
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=env_file.parent,
+    )
+
+
+@pytest.mark.skipif(DOCKER is None, reason="the docker CLI is not installed")
+@pytest.mark.parametrize("client", CLIENTS)
+def test_cluster_config_drives_the_real_swarm(
+    real: tuple[Clients, Any], bay: dict[str, Any], client: str
+) -> None:
+    c, _ = real
+    where = c.tmp / f"config-{client}"
+    where.mkdir()
+    if client == "magnum":
+        ran = c.magnum("cluster-config", "real", "--dir", str(where)).ok()
+    else:  # a Swarm bay needs the certificate files: --output-certs with --use-certificate
+        ran = c.openstack(
+            "cluster", "config", "real", "--dir", str(where), "--output-certs", "--use-certificate"
+        ).ok()
+    assert f"export DOCKER_HOST={bay['api_address']}\n" in ran.out, ran.shown()
+    assert f"export DOCKER_CERT_PATH={where}\n" in ran.out, ran.shown()
+    assert "export DOCKER_TLS_VERIFY=True\n" in ran.out, ran.shown()
+    assert {p.name for p in where.iterdir()} == {"ca.pem", "cert.pem", "key.pem"}
+    env_file = where / "env.sh"
+    env_file.write_text(ran.out)  # as the client printed it (4.11's `magnum` adds a warning)
+
+    done = _docker(env_file, "info", "ps")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "Swarm: active" in done.stdout, done.stdout
+    assert " Nodes: 2\n" in done.stdout, done.stdout
+    assert "CONTAINER ID" in done.stdout, done.stdout
+    # without the signed certificate the bay refuses the same CLI
+    (where / "cert.pem").unlink()
+    refused = _docker(env_file, "ps")
+    assert refused.returncode != 0, refused.stdout
