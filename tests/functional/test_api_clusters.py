@@ -308,7 +308,9 @@ def test_rollback_is_a_parameter_from_1_3(svc: Service) -> None:
     _api.error(
         svc.patch(f"/v1/clusters/{uuid}", patch, headers=at("1.3"), query_string="rollback=maybe"),
         400,
-        contains=("Invalid rollback value",),
+        contains=(
+            "Invalid input for field/attribute rollback. Value: 'maybe'. Unrecognized value",
+        ),
     )
     res = svc.patch(f"/v1/clusters/{uuid}", patch, headers=at("1.3"), query_string="rollback=true")
     assert res.status_code == 202, res.text

@@ -17,10 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import IO, Any
 
 import pytest
+
+from magnum import conf as magnum_conf
+from tests.functional.hostcheck import remove_leftover_clusters, skip_unless_possible
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +119,38 @@ def started_aio(
         lines.rest(timeout=5)
         proc.stdout.close()
         stderr.close()
+
+
+@contextlib.contextmanager
+def real_aio(
+    tmp_path: pathlib.Path, tag: str
+) -> Iterator[tuple[str, subprocess.Popen[str], Lines, Any]]:
+    """A magnum-aio with the real local and swarm drivers (its run directory
+    /run/mgn-<tag><random>): yields its URL, process, stdout and configuration, and removes
+    whatever bays it leaves behind with the driver itself."""
+    skip_unless_possible()
+    run = pathlib.Path(f"/run/mgn-{tag}{uuid.uuid4().hex[:8]}")
+    state = tmp_path / "state"
+    conf_file = tmp_path / "magnum.conf"
+    conf_file.write_text(
+        "[conductor]\n"
+        "enabled_infra_drivers = local\n"
+        "enabled_coe_drivers = swarm\n"
+        "heartbeat_interval = 0.3\n"
+        "sync_interval = 0.5\n"
+        f"[local]\nrun_dir = {run}\n"
+    )
+    # The same settings, for the last-resort cleanup with the driver itself.
+    conf = magnum_conf.load(
+        ["--config-file", str(conf_file)],
+        config_files=[],
+        overrides={"DEFAULT": {"state_path": str(state.resolve())}},
+    )
+    try:
+        with started_aio(tmp_path, state, conf_file) as (url, proc, lines):
+            yield url, proc, lines, conf
+    finally:
+        remove_leftover_clusters(conf)
 
 
 def run_script(script: pathlib.Path, *args: str, timeout: float = 90) -> dict[str, Any]:

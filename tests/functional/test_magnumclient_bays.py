@@ -10,27 +10,23 @@ from __future__ import annotations
 import pathlib
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from magnum import conf as magnum_conf
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import network
 from tests.functional.hostcheck import (
     REALHOST,
     assert_clean,
     key_and_csr,
-    remove_leftover_clusters,
-    skip_unless_possible,
     snapshot,
     tls_client,
     without_kept,
     write_creds,
 )
-from tests.functional.test_magnumclient import CLIENT_PYTHON, Lines, run_script, started_aio
+from tests.functional.test_magnumclient import CLIENT_PYTHON, Lines, real_aio, run_script
 
 pytestmark = [
     *REALHOST,
@@ -49,29 +45,8 @@ class Aio:
 
 @pytest.fixture
 def aio(tmp_path: pathlib.Path) -> Iterator[Aio]:
-    skip_unless_possible()
-    run = pathlib.Path(f"/run/mgn-c{uuid.uuid4().hex[:8]}")
-    state = tmp_path / "state"
-    conf_file = tmp_path / "magnum.conf"
-    conf_file.write_text(
-        "[conductor]\n"
-        "enabled_infra_drivers = local\n"
-        "enabled_coe_drivers = swarm\n"
-        "heartbeat_interval = 0.3\n"
-        "sync_interval = 0.5\n"
-        f"[local]\nrun_dir = {run}\n"
-    )
-    # The same settings, for the last-resort cleanup with the driver itself.
-    conf = magnum_conf.load(
-        ["--config-file", str(conf_file)],
-        config_files=[],
-        overrides={"DEFAULT": {"state_path": str(state.resolve())}},
-    )
-    try:
-        with started_aio(tmp_path, state, conf_file) as (url, proc, lines):
-            yield Aio(url, proc, lines, conf)
-    finally:
-        remove_leftover_clusters(conf)
+    with real_aio(tmp_path, "c") as (url, proc, lines, conf):
+        yield Aio(url, proc, lines, conf)
 
 
 def run_client(*args: str) -> dict[str, Any]:

@@ -14,24 +14,20 @@ import os
 import pathlib
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from magnum import conf as magnum_conf
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import network
 from tests.functional.hostcheck import (
     REALHOST,
     assert_clean,
-    remove_leftover_clusters,
-    skip_unless_possible,
     snapshot,
     without_kept,
 )
-from tests.functional.test_magnumclient import started_aio
+from tests.functional.test_magnumclient import real_aio
 from tests.functional.test_modern_clients import (
     CLIENTS,
     Clients,
@@ -45,30 +41,9 @@ DOCKER = shutil.which("docker")
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clients, Any]]:
-    skip_unless_possible()
     tmp = tmp_path_factory.mktemp("modern-real")
-    run = pathlib.Path(f"/run/mgn-m{uuid.uuid4().hex[:8]}")
-    state = tmp / "state"
-    conf_file = tmp / "magnum.conf"
-    conf_file.write_text(
-        "[conductor]\n"
-        "enabled_infra_drivers = local\n"
-        "enabled_coe_drivers = swarm\n"
-        "heartbeat_interval = 0.3\n"
-        "sync_interval = 0.5\n"
-        f"[local]\nrun_dir = {run}\n"
-    )
-    # the same settings, for the last-resort cleanup with the driver itself
-    conf = magnum_conf.load(
-        ["--config-file", str(conf_file)],
-        config_files=[],
-        overrides={"DEFAULT": {"state_path": str(state.resolve())}},
-    )
-    try:
-        with started_aio(tmp, state, conf_file) as (url, _proc, _lines):
-            yield Clients(url, tmp), conf
-    finally:
-        remove_leftover_clusters(conf)
+    with real_aio(tmp, "m") as (url, _proc, _lines, conf):
+        yield Clients(url, tmp), conf
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import json
 import pathlib
 import threading
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -27,40 +26,26 @@ import sqlalchemy as sa
 
 from magnum.common import pki
 from magnum.conductor.handlers import rotation
-from magnum.db import migration, models
+from magnum.db import models
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import dockerd, nodetls
-from tests.functional.conftest import Service
+from tests.functional import test_real_containers as _containers
 from tests.functional.hostcheck import (
     REALHOST,
     REFUSED,
     key_and_csr,
-    skip_unless_possible,
     tls_client,
     write_creds,
 )
 from tests.functional.test_real_containers import Real, act, addresses, create
 
 pytestmark = REALHOST
+# The containers suite's fixtures: its SQLite-only database and its real-bay service
+db_url = _containers.db_url
+real = _containers.real
 ROTATE_TIMEOUT = 120.0
 V = {"OpenStack-API-Version": "container-infra 1.12"}
 LOOP = "trap 'exit 0' TERM; while :; do sleep 1; done"
-
-
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SQLite only, overriding the three-database parametrisation of tests/conftest.py."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('rotdb') / 'magnum.sqlite'}"
-    migration.upgrade(url)
-    return url
-
-
-@pytest.fixture
-def real(service_factory: Callable[..., Service], tmp_path: pathlib.Path) -> Iterator[Real]:
-    skip_unless_possible()
-    made = Real(service_factory, tmp_path)
-    yield made
-    made.cleanup()
 
 
 @dataclasses.dataclass

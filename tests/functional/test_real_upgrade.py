@@ -16,20 +16,21 @@ import pathlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 
 import docker
-import pytest
 
-from magnum.db import migration
 from magnum.drivers.infra.local import cluster as local_cluster
 from magnum.drivers.infra.local import node as local_node
+from tests.functional import test_real_containers as _containers
 from tests.functional._nodegroups import at
 from tests.functional.conftest import Service
-from tests.functional.hostcheck import REALHOST, skip_unless_possible, tls_client
+from tests.functional.hostcheck import REALHOST, tls_client
 from tests.functional.test_real_containers import MODEL, Real, act, create
 
 pytestmark = REALHOST
+# The containers suite's fixtures: its SQLite-only database and its real-bay service
+db_url = _containers.db_url
+real = _containers.real
 UPGRADE_TIMEOUT = 240.0
 PAGE = "served by magnum"
 # busybox httpd serving one page; `trap` lets a stop end it at once
@@ -43,22 +44,6 @@ FETCH = ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/index.html"]
 # host). A container stopped while its node is replaced would fail every check from then
 # on, for the rest of its batch (draining, leaving the swarm, deleting the node: 3-4 s).
 MAX_GAP = 4.0
-
-
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SQLite only, overriding the three-database parametrisation of tests/conftest.py."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('upgdb') / 'magnum.sqlite'}"
-    migration.upgrade(url)
-    return url
-
-
-@pytest.fixture
-def real(service_factory: Callable[..., Service], tmp_path: pathlib.Path) -> Iterator[Real]:
-    skip_unless_possible()
-    made = Real(service_factory, tmp_path)
-    yield made
-    made.cleanup()
 
 
 def _addresses(svc: Service, cluster_uuid: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,4 +116,4 @@ def test_upgrade_is_not_supported_by_default() -> None:
         **values | {"uuid": "t1", "coe": "kubernetes", "labels": {}, "registry_enabled": False}
     )
     with pytest.raises(exceptions.NotSupported, match="Upgrading kubernetes clusters"):
-        driver.upgrade(typing.cast(base.ClusterTask, None), [], template)
+        driver.check_upgrade(template, template)

@@ -23,8 +23,10 @@ from pydantic.json_schema import models_json_schema
 
 from magnum.api import microversions, routing
 from magnum.api.v1 import common, views
+from magnum.api.v1 import quotas as quotas_api
 from magnum.db import models
 from magnum.objects import fields
+from magnum.objects import quotas as quota_records
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {
@@ -247,6 +249,13 @@ def listing_params(v: views.View) -> tuple[dict[str, Any], ...]:
 PATH_PARAMS = {
     "ident": path_param("ident", STRING, "UUID or name"),
     "action": path_param("action", STRING, "the action"),
+    "nodegroup": path_param("nodegroup", STRING, "the nodegroup's UUID, name or id"),
+    "project_id": path_param(
+        "project_id",
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": quotas_api.PROJECT_PATTERN},
+        "the project",
+    ),
+    "resource": path_param("resource", enum(quota_records.RESOURCES), "what is limited"),
 }
 
 

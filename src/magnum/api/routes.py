@@ -651,9 +651,6 @@ NODEGROUP = record(
     },
     timestamps=True,
 )
-openapi.PATH_PARAMS.setdefault(
-    "nodegroup", path_param("nodegroup", STRING, "the nodegroup's UUID, name or id")
-)
 NODEGROUPS = Resource(nodegroups_api.Collection)
 NODEGROUP_ITEM = Resource(nodegroups_api.Item)
 RESIZE = Resource(actions.Resize)
@@ -806,19 +803,6 @@ QUOTA_OR_DEFAULT = Component(
     "QuotaOrDefault", lambda: obj(_QUOTA_FIELDS, optional=("id", "created_at", "updated_at"))
 )
 STATS = obj({"clusters": _COUNT, "nodes": _COUNT})
-# The path parameters of /v1/quotas/{project_id}/{resource} (openapi.PATH_PARAMS has the
-# shared ones).
-openapi.PATH_PARAMS.setdefault(
-    "project_id",
-    path_param(
-        "project_id",
-        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": quota_api.PROJECT_PATTERN},
-        "the project",
-    ),
-)
-openapi.PATH_PARAMS.setdefault(
-    "resource", path_param("resource", enum(quota_records.RESOURCES), "what is limited")
-)
 _QUOTA_ITEM = "/v1/quotas/{project_id}/{resource}"
 _QUOTA_LINK = {"project_id": "$response.body#/project_id", "resource": "$response.body#/resource"}
 QUOTAS = Resource(quota_api.Collection)

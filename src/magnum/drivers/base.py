@@ -358,15 +358,6 @@ class CoeDriver(abc.ABC):
     def health(self, task: ClusterTask, nodes: Sequence[Node]) -> Health:
         """Whether every node is up and part of the cluster."""
 
-    def upgrade(
-        self, task: ClusterTask, nodes: Sequence[Node], target: ClusterTemplateView
-    ) -> Endpoints:
-        """Move the running cluster made of `nodes` to what `target` asks for (its COE
-        version, image, labels), a node at a time, keeping the cluster serving; idempotent.
-        Optional: the default says the COE cannot."""
-        del task, nodes, target
-        raise exceptions.NotSupported(operation=f"Upgrading {self.coe} clusters")
-
     # --- upgrade (see InfraDriver.check_upgrade): nodes of any role join and leave --------
     def check_upgrade(self, current: ClusterTemplateView, target: ClusterTemplateView) -> None:
         """Cheap checks that a running cluster of `current` can take nodes of `target`

@@ -65,6 +65,14 @@ def get(
     )
 
 
+def by_uuid(session: orm.Session, uuid: str) -> models.ClusterTemplate | None:
+    """The template `uuid`, whatever its project: the one a cluster references, or an
+    upgrade's target (None when there is none)."""
+    return session.scalar(
+        sa.select(models.ClusterTemplate).where(models.ClusterTemplate.uuid == uuid)
+    )
+
+
 def coe_of(session: orm.Session, uuid: str) -> str | None:
     """The COE of the template `uuid` (None if there is no such template)."""
     return session.scalar(

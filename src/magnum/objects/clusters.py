@@ -81,11 +81,7 @@ def load(
     row = session.scalar(stmt)
     if row is None:
         return None
-    template = session.scalar(
-        sa.select(models.ClusterTemplate).where(
-            models.ClusterTemplate.uuid == row.cluster_template_id
-        )
-    )
+    template = cluster_templates.by_uuid(session, row.cluster_template_id)
     if template is None:  # cannot happen while the cluster references it; be safe
         template = models.ClusterTemplate(uuid=row.cluster_template_id, coe="", labels={})
     op = None
@@ -314,38 +310,23 @@ def request_resize(
     rollback: bool = False,
 ) -> models.Operation:
     """Record an update that sets `nodegroup` (of `row`, locked by the caller) to
-    `node_count` nodes. Every path that changes a node count comes here, and the new
-    counts pass the same checks as a create before anything is recorded: `check(template,
-    master_count, node_count, existing)` (the drivers' validate) and the quotas."""
-    _may_start(row, fields.Operation.UPDATE, vocab)  # a 409 comes before any 400
-    delta = node_count - nodegroup.node_count
-    masters = row.master_count + (delta if nodegroup.role == nodegroups.MASTER else 0)
-    workers = row.node_count + (delta if nodegroup.role == nodegroups.WORKER else 0)
-    if check is not None:
-        template = session.scalar(
-            sa.select(models.ClusterTemplate).where(
-                models.ClusterTemplate.uuid == row.cluster_template_id
-            )
-        )
-        if template is not None:
-            check(template, masters, workers, row.master_count + row.node_count)
-    if limits is not None and delta > 0:
-        quotas.reserve(session, row.project_id, limits, clusters=0, nodes=delta, resize=True)
-    record = request(
+    `node_count` nodes (a bay's or cluster's PATCH of node_count). With `rollback`, a
+    failure puts the group's present count back (magnum.conductor.operations)."""
+    args: dict[str, Any] = {"node_count": node_count}
+    if rollback:
+        args["rollback"] = {nodegroup.name: nodegroup.node_count}
+    return _request_count(
         session,
         row,
-        fields.Operation.UPDATE,
         ctx,
+        nodegroup,
+        node_count,
+        args=args,
         default_timeout=default_timeout,
-        args={"node_count": node_count}
-        | ({"rollback": {nodegroup.name: nodegroup.node_count}} if rollback else {}),
+        check=check,
+        limits=limits,
         vocab=vocab,
     )
-    nodegroup.node_count = node_count
-    session.flush()
-    row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
-    session.flush()
-    return record
 
 
 def request_nodegroup_update(
@@ -363,36 +344,65 @@ def request_nodegroup_update(
 ) -> models.Operation:
     """Record an update of one nodegroup of `row` (locked by the caller): its resize, or its
     create or delete (`action`: nodegroups.UPDATE, CREATE, DELETE; a new group is in the
-    session already, with no nodes; a deleted one goes to 0 nodes). The new counts pass the
-    checks of request_resize before anything is recorded; the operation's args name the
-    group (and `args`: nodes_to_remove), and the group shows <ACTION>_IN_PROGRESS until the
-    operation settles (magnum.objects.nodegroups.settled)."""
-    _may_start(row, fields.Operation.UPDATE, vocabulary.CLUSTER)  # a 409 before any 400
+    session already, with no nodes; a deleted one goes to 0 nodes). The operation's args
+    name the group (and `args`: nodes_to_remove), and the group shows <ACTION>_IN_PROGRESS
+    until the operation settles (magnum.objects.nodegroups.settled)."""
+    asked = {"nodegroup": nodegroup.name, "nodegroup_action": action, "node_count": node_count}
+    record = _request_count(
+        session,
+        row,
+        ctx,
+        nodegroup,
+        node_count,
+        args=asked | dict(args or {}),
+        default_timeout=default_timeout,
+        check=check,
+        limits=limits,
+        vocab=vocabulary.CLUSTER,
+    )
+    nodegroup.status = f"{action.upper()}_IN_PROGRESS"
+    nodegroup.status_reason = None
+    session.flush()
+    return record
+
+
+def _request_count(
+    session: orm.Session,
+    row: models.Cluster,
+    ctx: context.RequestContext,
+    nodegroup: models.NodeGroup,
+    node_count: int,
+    *,
+    args: Mapping[str, Any],
+    default_timeout: int,
+    check: Callable[[models.ClusterTemplate, int, int, int], None] | None,
+    limits: quotas.Limits | None,
+    vocab: vocabulary.Vocabulary,
+) -> models.Operation:
+    """Every path that changes a node count comes here: the new counts pass the same checks
+    as a create before anything is recorded (`check(template, master_count, node_count,
+    existing)`, the drivers' validate, then the quotas), then the update is recorded and
+    the cluster's counts become the sums over its groups."""
+    _may_start(row, fields.Operation.UPDATE, vocab)  # a 409 comes before any 400
     delta = node_count - nodegroup.node_count
     masters = row.master_count + (delta if nodegroup.role == nodegroups.MASTER else 0)
     workers = row.node_count + (delta if nodegroup.role != nodegroups.MASTER else 0)
     if check is not None:
-        template = session.scalar(
-            sa.select(models.ClusterTemplate).where(
-                models.ClusterTemplate.uuid == row.cluster_template_id
-            )
-        )
+        template = cluster_templates.by_uuid(session, row.cluster_template_id)
         if template is not None:
             check(template, masters, workers, row.master_count + row.node_count)
     if limits is not None and delta > 0:
         quotas.reserve(session, row.project_id, limits, clusters=0, nodes=delta, resize=True)
-    asked = {"nodegroup": nodegroup.name, "nodegroup_action": action, "node_count": node_count}
     record = request(
         session,
         row,
         fields.Operation.UPDATE,
         ctx,
         default_timeout=default_timeout,
-        args=asked | dict(args or {}),
+        args=args,
+        vocab=vocab,
     )
     nodegroup.node_count = node_count
-    nodegroup.status = f"{action.upper()}_IN_PROGRESS"
-    nodegroup.status_reason = None
     session.flush()
     row.master_count, row.node_count = nodegroups.sums(session, row.uuid)
     session.flush()
@@ -644,13 +654,6 @@ def request_upgrade(
         nodegroup.status_reason = None
         session.flush()
     return record
-
-
-def template_by_uuid(session: orm.Session, uuid: str) -> models.ClusterTemplate | None:
-    """An upgrade's target template, whatever its project (None when it was deleted)."""
-    return session.scalar(
-        sa.select(models.ClusterTemplate).where(models.ClusterTemplate.uuid == uuid)
-    )
 
 
 def set_nodegroup_images(

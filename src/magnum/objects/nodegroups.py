@@ -22,7 +22,7 @@ from sqlalchemy import orm
 
 from magnum.common import exceptions, utils
 from magnum.db import models
-from magnum.objects import query, vocabulary
+from magnum.objects import cluster_templates, query, vocabulary
 
 MASTER = "master"
 WORKER = "worker"
@@ -270,11 +270,7 @@ def add(
     """Insert a new worker group of `cluster` (locked by the caller) from a create body,
     with no nodes yet: clusters.request_nodegroup_update then asks for them. Raises
     NodeGroupAlreadyExists when the cluster has a group of that name."""
-    template = session.scalar(
-        sa.select(models.ClusterTemplate).where(
-            models.ClusterTemplate.uuid == cluster.cluster_template_id
-        )
-    )
+    template = cluster_templates.by_uuid(session, cluster.cluster_template_id)
     if template is None:  # cannot happen while the cluster references it
         raise exceptions.ClusterTemplateNotFound(cluster_template=cluster.cluster_template_id)
     row = new(cluster, template, values)

@@ -345,14 +345,7 @@ class Item(_Base):
         """`?rollback=<bool>` (from 1.3): a failed resize puts the old count back."""
         allowed = ("rollback",) if ROLLBACK.admits(version) else ()
         common.reject_unknown_args(req, allowed)
-        text = req.get_param("rollback")
-        if text is None:
-            return False
-        try:
-            value = schemas.parse_bool(text)
-        except ValueError as exc:
-            raise exceptions.InvalidParameterValue(err=f"Invalid rollback value: {exc}") from None
-        return bool(value)
+        return bool(common.bool_param(req, "rollback"))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         common.reject_unknown_args(req)

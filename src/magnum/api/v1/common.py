@@ -44,6 +44,28 @@ def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> Non
             )
 
 
+def one_param(req: falcon.Request, name: str) -> str | None:
+    """A query parameter given at most once (a repeated one is a 400)."""
+    value = req.params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
+    return value
+
+
+def bool_param(req: falcon.Request, name: str) -> bool | None:
+    """A boolean query parameter, in the words a body's boolean accepts; None if absent."""
+    raw = one_param(req, name)
+    if raw is None:
+        return None
+    try:
+        return schemas.parse_bool(raw)
+    except ValueError as exc:
+        shown = exceptions.shorten(raw)
+        raise exceptions.InvalidParameterValue(
+            err=f"Invalid input for field/attribute {name}. Value: '{shown}'. {exc}"
+        ) from None
+
+
 # Fields whose values are JSON lists or objects: no order makes sense (and PostgreSQL cannot
 # order JSON text).
 _JSON_FIELDS = frozenset({"labels", "node_addresses", "master_addresses", "environment"})

@@ -38,13 +38,6 @@ def _since(raw: str | None) -> datetime.datetime | None:
     return value
 
 
-def _one(req: falcon.Request, name: str) -> str | None:
-    value = req.params.get(name)
-    if value is not None and not isinstance(value, str):
-        raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
-    return value
-
-
 class Events:
     def __init__(self, api: Any, view: views.View) -> None:
         self.api = api
@@ -54,7 +47,7 @@ class Events:
         ctx = common.ctx(req)
         pg = common.page(req, max_limit=self.api.max_limit, sortable=SORTABLE, allowed=ARGS)
         limit, marker = pg.limit, pg.marker  # page() checked both, and refused other args
-        since_raw = _one(req, "since")
+        since_raw = common.one_param(req, "since")
         since = _since(since_raw)
         with self.api.db.session() as session:
             uuid = self._cluster_uuid(session, ctx, ident)

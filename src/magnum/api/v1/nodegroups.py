@@ -134,13 +134,6 @@ def full(row: models.NodeGroup, prefix: str, cluster_labels: Mapping[str, Any]) 
     return body
 
 
-def _one_param(req: falcon.Request, name: str) -> str | None:
-    value = req.params.get(name)
-    if value is not None and not isinstance(value, str):
-        raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
-    return value
-
-
 class _AsBuilt:
     """A cluster template as a nodegroup's nodes are built from it: the group's flavor,
     image and volume size where it has its own (for the drivers' validate)."""
@@ -202,7 +195,7 @@ class Collection(ClusterChild):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
         ctx = common.ctx(req)
         pg = common.page(req, max_limit=self.api.max_limit, sortable=SORTABLE, allowed=ARGS)
-        role = _one_param(req, "role")
+        role = common.one_param(req, "role")
         with self.api.db.session() as session:
             cluster = self._cluster(session, ctx, ident, "nodegroup:get_all")
             narrowed = dataclasses.replace(pg, columns=BRIEF)

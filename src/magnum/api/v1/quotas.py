@@ -39,8 +39,6 @@ ProjectId = Annotated[
     Field(min_length=1, max_length=255, json_schema_extra={"pattern": PROJECT_PATTERN}),
 ]
 Resource = Literal[quotas.RESOURCES]  # type: ignore[valid-type]
-_TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
-_FALSE = frozenset({"0", "f", "false", "off", "n", "no"})
 
 
 class QuotaBody(schemas._Body):
@@ -117,15 +115,8 @@ def _resource(value: str) -> str:
     return value
 
 
-def _arg(req: falcon.Request, name: str) -> str | None:
-    value = req.params.get(name)
-    if value is not None and not isinstance(value, str):
-        raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
-    return value
-
-
 def _int_arg(req: falcon.Request, name: str) -> int | None:
-    raw = _arg(req, name)
+    raw = common.one_param(req, name)
     if raw is None:
         return None
     try:
@@ -135,21 +126,6 @@ def _int_arg(req: falcon.Request, name: str) -> int | None:
             err=f"Invalid input for field/attribute {name}. Value: "
             f"'{exceptions.shorten(raw)}'. unable to convert to int"
         ) from None
-
-
-def _bool_arg(req: falcon.Request, name: str) -> bool:
-    raw = _arg(req, name)
-    if raw is None:
-        return False
-    if raw.strip().lower() in _TRUE:
-        return True
-    if raw.strip().lower() in _FALSE:
-        return False
-    shown = exceptions.shorten(raw)
-    raise exceptions.InvalidParameterValue(
-        err=f"Invalid input for field/attribute {name}. Value: '{shown}'. "
-        f"Unrecognized value '{shown}', acceptable values are: {schemas.BOOL_CHOICES}"
-    )
 
 
 class _Base:
@@ -175,14 +151,14 @@ class Collection(_Base):
             raise exceptions.InvalidParameterValue(err="Limit must be positive")
         limit = min(limit or self.api.max_limit, self.api.max_limit)
         marker = _int_arg(req, "marker")
-        sort_key = _arg(req, "sort_key") or "id"
-        sort_dir = _arg(req, "sort_dir") or "asc"
+        sort_key = common.one_param(req, "sort_key") or "id"
+        sort_dir = common.one_param(req, "sort_dir") or "asc"
         if sort_dir not in ("asc", "desc"):
             raise exceptions.InvalidParameterValue(
                 err=f"Invalid sort direction: {exceptions.shorten(sort_dir)}. Acceptable "
                 "values are 'asc' or 'desc'"
             )
-        all_tenants = _bool_arg(req, "all_tenants") and self._is_admin(ctx)
+        all_tenants = bool(common.bool_param(req, "all_tenants")) and self._is_admin(ctx)
         with self.api.db.session() as session:
             rows = quotas.list_(
                 session,

@@ -68,7 +68,7 @@ class Upgrade:
                 schemas.ClusterUpgradeBody, common.json_body(req, argument=ARGUMENT)
             )
             target = self._template(session, ctx, body.cluster_template, version)
-            current = clusters.template_by_uuid(session, row.cluster_template_id)
+            current = cluster_templates.by_uuid(session, row.cluster_template_id)
             group = self._nodegroup(session, row, body.nodegroup)
             if current is not None and (current.coe or "") != (target.coe or ""):
                 raise exceptions.InvalidParameterValue(

@@ -97,7 +97,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _summary(nodes: Sequence[base.Node]) -> str:
+def summary(nodes: Sequence[base.Node]) -> str:
     masters = sum(1 for n in nodes if n.role is base.Role.MASTER)
     return f"{_plural(masters, 'master')}, {_plural(len(nodes) - masters, 'node')}"
 
@@ -106,13 +106,13 @@ def _done(
     what: str, infra: base.InfraDriver, task: task_mod.Task, nodes: Sequence[base.Node]
 ) -> str:
     """The final status_reason; it names the bay's registry, if the infrastructure runs one."""
-    reason = f"Bay {what} completed: {_summary(nodes)}"
+    reason = f"Bay {what} completed: {summary(nodes)}"
     if (registry_address := infra.registry_address(task)) is not None:
         reason += f"; registry at {registry_address}"
     return reason
 
 
-def _endpoint_values(endpoints: base.Endpoints) -> dict[str, Any]:
+def endpoint_values(endpoints: base.Endpoints) -> dict[str, Any]:
     return {
         "api_address": endpoints.api_address,
         "master_addresses": list(endpoints.master_addresses),
@@ -120,7 +120,7 @@ def _endpoint_values(endpoints: base.Endpoints) -> dict[str, Any]:
     }
 
 
-def _fronted(
+def fronted(
     infra: base.InfraDriver, task: task_mod.Task, nodes: Sequence[base.Node], ends: base.Endpoints
 ) -> base.Endpoints:
     """With several masters, the bay's API address is the infrastructure's stable front
@@ -133,7 +133,7 @@ def _fronted(
     return dataclasses.replace(ends, api_address=f"tcp://{front}")
 
 
-def _infra(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
+def infra_of(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
     name = task.state.get("infra")
     driver = drivers.infra_for(name)
     if name is None:
@@ -143,7 +143,7 @@ def _infra(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
 
 def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
     coe = drivers.coe_for(task.cluster_template.coe)
-    infra = _infra(drivers, task)
+    infra = infra_of(drivers, task)
     counts = {"master_count": task.cluster.master_count, "node_count": task.cluster.node_count}
     infra.validate(task.cluster_template, **counts)
     coe.validate(task.cluster_template, **counts)
@@ -157,8 +157,8 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         specs = node_specs(task)
         task.progress(f"Creating {len(specs)} nodes")
         nodes = infra.create_nodes(task, specs)
-        task.progress(f"Forming the {coe.coe} cluster on {_summary(nodes)}")
-        endpoints = _fronted(infra, task, nodes, coe.bootstrap(task, nodes))
+        task.progress(f"Forming the {coe.coe} cluster on {summary(nodes)}")
+        endpoints = fronted(infra, task, nodes, coe.bootstrap(task, nodes))
     except exceptions.OperationInterrupted:
         raise
     except Exception as exc:
@@ -169,7 +169,7 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         _done("CREATE", infra, task, nodes),
         nodes=nodes,
         nodegroup_names=node_names(task, nodes),
-        **_endpoint_values(endpoints),
+        **endpoint_values(endpoints),
     )
 
 
@@ -258,7 +258,7 @@ def _reconcile(
     joining = {n.name: n.nodegroup for n in plan.keep if n.name in adding}
     joining |= {s.name: s.nodegroup for specs in plan.new.values() for s in specs}
     if not joining:
-        kept = _ordered(task, plan.keep)
+        kept = ordered(task, plan.keep)
         return kept, coe.add_workers(task, kept, [])
     by_group: dict[str, list[str]] = {}
     for name, group in joining.items():
@@ -270,7 +270,7 @@ def _reconcile(
         _spec(task, wanted[n.nodegroup], n.name) if n.nodegroup in wanted else _kept_spec(n)
         for n in plan.keep
     ]
-    built = _ordered(
+    built = ordered(
         task, infra.create_nodes(task, specs + [s for new in plan.new.values() for s in new])
     )
     new = [n for n in built if n.name in joining]
@@ -293,7 +293,7 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
     create (its nodes are built and join) or delete (its count is 0: its nodes are drained
     and removed, then objects.clusters.settle removes its row). Safe to run again."""
     coe = drivers.coe_for(task.cluster_template.coe)
-    infra = _infra(drivers, task)
+    infra = infra_of(drivers, task)
     nodes = infra.list_nodes(task)
     # The API checked these counts; check again before building anything, so a count
     # recorded by anything else (an older release, a hand edit) fails the update instead
@@ -309,7 +309,7 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
         _done("UPDATE", infra, task, nodes),
         nodes=nodes,
         nodegroup_names=node_names(task, nodes),
-        **_endpoint_values(_fronted(infra, task, nodes, endpoints)),
+        **endpoint_values(fronted(infra, task, nodes, endpoints)),
     )
 
 
@@ -318,7 +318,7 @@ def _index(node: base.Node) -> int:
     return int(index) if index.isascii() and index.isdigit() else -1
 
 
-def _ordered(task: task_mod.Task, nodes: Sequence[base.Node]) -> list[base.Node]:
+def ordered(task: task_mod.Task, nodes: Sequence[base.Node]) -> list[base.Node]:
     """Masters first, then group by group (as `groups` lists them), each by index."""
     rank = {g.name: i for i, g in enumerate(groups(task))}
     return sorted(

@@ -129,6 +129,12 @@ class Task(Snapshot):
         )
         super().__init__(row, template, groups)
 
+    @property
+    def db(self) -> engine.Database:
+        """The database, for a handler's own fenced writes (objects functions taking
+        `fence`); drivers never get it."""
+        return self._db
+
     def start(self) -> None:
         self._check_lease()
         clusters.start(self._db, self.fence)

@@ -45,7 +45,7 @@ from magnum.conductor.handlers import cluster as cluster_handlers
 from magnum.conductor.handlers import task as task_mod
 from magnum.db import engine, models
 from magnum.drivers import base, capabilities, registry
-from magnum.objects import clusters, containers, fields
+from magnum.objects import cluster_templates, clusters, containers, fields
 
 LOG = logging.getLogger(__name__)
 STATE = "upgrade"  # driver_state key of the plan
@@ -66,12 +66,6 @@ class Upgrade:
     target: base.ClusterTemplateView  # as the nodes are built: with the cluster's overrides
     nodegroup: str | None  # None: the default nodegroups (the whole cluster)
     batch_size: int
-
-
-def _database(task: task_mod.Task) -> engine.Database:
-    # Task has no public accessor for its database; the writes below are fenced by its lease.
-    db: engine.Database = task._db
-    return db
 
 
 def effective_target(
@@ -95,8 +89,8 @@ def effective_target(
 def _load(task: task_mod.Task) -> Upgrade:
     uuid = str(task.args["cluster_template"])
     group = task.args.get("nodegroup")
-    with _database(task).session() as session:
-        row = clusters.template_by_uuid(session, uuid)
+    with task.db.session() as session:
+        row = cluster_templates.by_uuid(session, uuid)
         loaded = clusters.load(session, task.cluster.uuid)
         current_row = loaded[1] if loaded is not None else None
     if row is None or current_row is None:
@@ -173,7 +167,7 @@ def _names(names: Sequence[str]) -> str:
 def upgrade(drivers: registry.Drivers, task: task_mod.Task) -> None:
     up = _load(task)
     coe = drivers.coe_for(task.cluster_template.coe)
-    infra = cluster_handlers._infra(drivers, task)
+    infra = cluster_handlers.infra_of(drivers, task)
     coe.check_upgrade(task.cluster_template, up.target)
     infra.check_upgrade(task.cluster_template, up.target)
     plan = _plan(task, up, infra.list_nodes(task))
@@ -193,13 +187,13 @@ def upgrade(drivers: registry.Drivers, task: task_mod.Task) -> None:
 
 
 def _finish(coe: base.CoeDriver, infra: base.InfraDriver, task: task_mod.Task, up: Upgrade) -> None:
-    nodes = cluster_handlers._ordered(task, infra.list_nodes(task))
-    endpoints = cluster_handlers._fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
+    nodes = cluster_handlers.ordered(task, infra.list_nodes(task))
+    endpoints = cluster_handlers.fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
     version = up.target.labels.get(VERSION_LABEL)
     groups = [g.name for g in task.cluster.nodegroups]
     upgraded = [up.nodegroup] if up.nodegroup else [g for g in groups if g in DEFAULT_GROUPS]
     clusters.set_nodegroup_images(
-        _database(task),
+        task.db,
         task.fence,
         dict.fromkeys(
             upgraded, (up.target.image_id, version[:VERSION_LENGTH] if version else None)
@@ -213,11 +207,11 @@ def _finish(coe: base.CoeDriver, infra: base.InfraDriver, task: task_mod.Task, u
     task.finish(
         fields.ClusterStatus.UPDATE_COMPLETE,
         f"Bay UPGRADE completed: {what} on cluster template {up.target_name} "
-        f"({cluster_handlers._summary(nodes)})",
+        f"({cluster_handlers.summary(nodes)})",
         nodes=nodes,
         nodegroup_names=cluster_handlers.node_names(task, nodes),
         **values,
-        **cluster_handlers._endpoint_values(endpoints),
+        **cluster_handlers.endpoint_values(endpoints),
     )
 
 
@@ -357,7 +351,7 @@ class Batch:
         on = task or self.task
         if self.caps is None:
             return 0
-        db = _database(self.task)
+        db = self.task.db
         with db.session() as session:
             rows = list(containers.on_host(session, self.task.cluster.uuid, src.name))
         for row in rows:

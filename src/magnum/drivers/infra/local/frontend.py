@@ -21,22 +21,16 @@ import ipaddress
 import pathlib
 import shlex
 import socket
-import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 
-import magnum
 from magnum.common import exceptions
-from magnum.drivers.infra.local import cgroups, host, network, registry
+from magnum.drivers.infra.local import cgroups, host, network, registry, spawn
 
 CGROUP_NAME = "api"  # never a node name: nodes are master-N and node-N
 MODULE = "magnum.drivers.infra.local.forwarder"
 MEMORY_MB = 64
 START_TIMEOUT = 10.0
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-_CHILDREN_LOCK = threading.Lock()
 
 
 def address(subnet: ipaddress.IPv4Network, port: int) -> str:
@@ -134,26 +128,9 @@ def _start(
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # The launcher joins the cgroup, then execs the forwarder (same pid, so the pid file
-    # and /proc/<pid>/cmdline name the forwarder itself).
-    launch = ["sh", "-c", registry._LAUNCH, "sh", *map(str, procs), "--", *argv]
-    src = str(pathlib.Path(magnum.__file__).resolve().parents[1])
-    with _log(state_dir).open("ab") as log:
-        proc = subprocess.Popen(
-            launch,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-            | {"PYTHONPATH": src},
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-        )
-    with _CHILDREN_LOCK:
-        _CHILDREN[proc.pid] = proc
-    _pidfile(run_dir).write_text(str(proc.pid))
-    return proc.pid
+    pid = spawn.start(argv, cgroup_procs=procs, log=_log(state_dir))
+    _pidfile(run_dir).write_text(str(pid))
+    return pid
 
 
 def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
@@ -167,12 +144,7 @@ def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
 def _kill(cluster_uuid: str, run_dir: pathlib.Path) -> None:
     rel = _cgroup(cluster_uuid)
     cgroups.kill_all(rel)
-    pid = host.read_pid(_pidfile(run_dir))
-    with _CHILDREN_LOCK:
-        proc = _CHILDREN.pop(pid, None) if pid is not None else None
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
+    spawn.reap(host.read_pid(_pidfile(run_dir)))
     cgroups.remove(rel)
     with contextlib.suppress(FileNotFoundError):
         _pidfile(run_dir).unlink()

@@ -17,23 +17,18 @@ import os
 import pathlib
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 
-import magnum
 from magnum.common import exceptions, pki
-from magnum.drivers.infra.local import dockerd, host, registry, tlsfront
+from magnum.drivers.infra.local import dockerd, host, spawn, tlsfront
 
 MODULE = "magnum.drivers.infra.local.tlsfront"
 START_TIMEOUT = 15.0
 RELOAD_TIMEOUT = 15.0
 RESIGNAL = 1.0  # seconds between SIGHUPs while a reload has not shown up
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-_CHILDREN_LOCK = threading.Lock()
 
 
 def pidfile(layout: dockerd.Layout) -> pathlib.Path:
@@ -154,35 +149,14 @@ def _start(
     layout.run.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (layout.tls / "loaded.json").unlink()
-    launch = [
-        "nsenter",
-        f"--net=/run/netns/{netns}",
-        "--",
-        "sh",
-        "-c",
-        registry._LAUNCH,
-        "sh",
-        *map(str, cgroup_procs),
-        "--",
-        *argv,
-    ]
-    src = str(pathlib.Path(magnum.__file__).resolve().parents[1])
-    with _log(layout).open("ab") as log:
-        proc = subprocess.Popen(
-            launch,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-            | {"PYTHONPATH": src},
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-        )
-    with _CHILDREN_LOCK:
-        _CHILDREN[proc.pid] = proc
-    pidfile(layout).write_text(str(proc.pid))
-    return proc.pid
+    pid = spawn.start(
+        argv,
+        cgroup_procs=cgroup_procs,
+        log=_log(layout),
+        prefix=("nsenter", f"--net=/run/netns/{netns}", "--"),
+    )
+    pidfile(layout).write_text(str(pid))
+    return pid
 
 
 def loaded(layout: dockerd.Layout) -> dict[str, str | None]:
@@ -258,11 +232,7 @@ def stop(layout: dockerd.Layout) -> None:
 
 
 def reap(pid: int) -> None:
-    with _CHILDREN_LOCK:
-        proc = _CHILDREN.pop(pid, None)
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
+    spawn.reap(pid)
 
 
 def _log_tail(layout: dockerd.Layout, lines: int = 3) -> str:

@@ -36,18 +36,12 @@ import urllib.request
 from oslo_config import cfg
 
 from magnum.common import exceptions
-from magnum.drivers.infra.local import cgroups, host, network
+from magnum.drivers.infra.local import cgroups, host, network, spawn
 
 CGROUP_NAME = "registry"  # never a node name: nodes are master-N and node-N
 MEMORY_MB = 256
 START_TIMEOUT = 15.0
 
-_LAUNCH = """
-set -e
-while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
-shift
-exec "$@"
-"""
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 _CHILDREN_LOCK = threading.Lock()
@@ -185,7 +179,17 @@ def _start(
     config.chmod(0o600)
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
-    argv = ["sh", "-c", _LAUNCH, "sh", *map(str, procs), "--", binary, "serve", str(config)]
+    argv = [
+        "sh",
+        "-c",
+        spawn.JOIN_CGROUPS,
+        "sh",
+        *map(str, procs),
+        "--",
+        binary,
+        "serve",
+        str(config),
+    ]
     with (root / "registry.log").open("ab") as log:
         proc = subprocess.Popen(
             argv,
