@@ -126,8 +126,11 @@ def new_task(model: base.ClusterTemplateView, *, masters: int, workers: int) -> 
     return RecordingTask(cluster_view(model, masters=masters, workers=workers), model)
 
 
-def node_specs(masters: int, workers: int) -> list[base.NodeSpec]:
-    """The specs the conductor asks for: master-<i> then node-<i>, in the default groups."""
+def node_specs(
+    masters: int, workers: int, profile: base.NodeProfile = base.DEFAULT_PROFILE
+) -> list[base.NodeSpec]:
+    """The specs the conductor asks for: master-<i> then node-<i>, in the default groups,
+    prepared as the COE's `profile` says."""
     return [
         base.NodeSpec(
             name=f"master-{i}",
@@ -135,6 +138,7 @@ def node_specs(masters: int, workers: int) -> list[base.NodeSpec]:
             flavor=None,
             image=None,
             nodegroup=base.DEFAULT_NODEGROUP[base.Role.MASTER],
+            profile=profile,
         )
         for i in range(masters)
     ] + [
@@ -144,6 +148,7 @@ def node_specs(masters: int, workers: int) -> list[base.NodeSpec]:
             flavor=None,
             image=None,
             nodegroup=base.DEFAULT_NODEGROUP[base.Role.WORKER],
+            profile=profile,
         )
         for i in range(workers)
     ]

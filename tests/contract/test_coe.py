@@ -116,7 +116,7 @@ def test_validate_is_cheap_and_accepts_a_small_cluster(
 # --- building: a 1+1 cluster ---------------------------------------------------------
 def test_bootstrap_forms_a_healthy_cluster(bed: Bed) -> None:
     task = bed.site.new_task()
-    nodes = bed.site.infra.create_nodes(task, doubles.node_specs(1, 1))
+    nodes = bed.site.infra.create_nodes(task, doubles.node_specs(1, 1, bed.coe.node_profile))
     assert_endpoints(bed.coe.bootstrap(task, nodes), nodes)
     assert_healthy(bed, task, nodes)
 
@@ -125,7 +125,7 @@ def test_bootstrap_again_changes_nothing(bed: Bed) -> None:
     """Run again by the same conductor, or by one that took over with the checkpointed
     state, bootstrap finds the cluster formed."""
     task = bed.site.new_task()
-    nodes = bed.site.infra.create_nodes(task, doubles.node_specs(1, 1))
+    nodes = bed.site.infra.create_nodes(task, doubles.node_specs(1, 1, bed.coe.node_profile))
     ends = bed.coe.bootstrap(task, nodes)
     assert bed.coe.bootstrap(task, nodes) == ends
     taken_over = bed.site.takeover(task)
@@ -138,10 +138,10 @@ def test_add_then_remove_workers(bed: Bed) -> None:
     create_nodes + add_workers, then remove_workers + delete_nodes + add_workers([])."""
     task = bed.site.new_task(workers=0)
     infra = bed.site.infra
-    small = infra.create_nodes(task, doubles.node_specs(1, 0))
+    small = infra.create_nodes(task, doubles.node_specs(1, 0, bed.coe.node_profile))
     assert_endpoints(bed.coe.bootstrap(task, small), small)
 
-    grown = infra.create_nodes(task, doubles.node_specs(1, 1))
+    grown = infra.create_nodes(task, doubles.node_specs(1, 1, bed.coe.node_profile))
     new = [n for n in grown if n not in small]
     assert [n.name for n in new] == ["node-0"]
     ends = bed.coe.add_workers(task, grown, new)

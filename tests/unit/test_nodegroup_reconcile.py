@@ -32,6 +32,7 @@ class StubTask:
         self.args = dict(args)
         self.state: dict[str, Any] = {}
         self.steps: list[str] = []
+        self.profile = base.DEFAULT_PROFILE
         self.cluster = base.ClusterView(
             uuid="c1",
             name="c1",

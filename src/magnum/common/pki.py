@@ -287,6 +287,55 @@ def issue_client_cert(ca_key: bytes, ca_cert: bytes, *, common_name: str) -> tup
     return _key_pem(key), _issue(ca_key, ca_cert, builder, key.public_key())
 
 
+def issue_cert(
+    ca_key: bytes,
+    ca_cert: bytes,
+    *,
+    common_name: str,
+    organizations: Sequence[str] = (),
+    client: bool = False,
+    server_names: Sequence[str] = (),
+    server_addresses: Sequence[str] = (),
+) -> tuple[bytes, bytes]:
+    """A certificate for a COE component: subject CN (and an O per `organizations`, which
+    Kubernetes reads as groups), a client certificate if `client`, and a server one valid
+    for `server_names` and `server_addresses` if either is given (both purposes may be
+    asked). Returns (key PEM, certificate PEM)."""
+    key = _new_key()
+    subject = x509.Name(
+        [
+            *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    purposes = []
+    builder = _builder(subject, _issuer(ca_cert), CERT_DAYS).add_extension(
+        _key_usage(digital_signature=True, key_encipherment=True), critical=True
+    )
+    if server_names or server_addresses:
+        purposes.append(ExtendedKeyUsageOID.SERVER_AUTH)
+        names: list[x509.GeneralName] = [
+            *(x509.DNSName(n) for n in server_names),
+            *(x509.IPAddress(ipaddress.ip_address(a)) for a in server_addresses),
+        ]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    if client:
+        purposes.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+    if not purposes:
+        raise ValueError("a certificate must be a client or a server certificate")
+    builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
+    return _key_pem(key), _issue(ca_key, ca_cert, builder, key.public_key())
+
+
+def new_key_pair() -> tuple[bytes, bytes]:
+    """An EC key pair (private PEM, public PEM), e.g. to sign service-account tokens."""
+    key = _new_key()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return _key_pem(key), public
+
+
 # --- tenant CSRs ------------------------------------------------------------
 def _load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
     raw = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem

@@ -205,6 +205,7 @@ class ClusterOperations:
                 owner=self.owner,
                 lost=self._is_lost,
                 key_secret=self._key_secret,
+                profile=self._drivers.node_profile(template.coe or ""),
             )
 
     def _run_one(self, task: task_mod.Task) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from magnum.conf import local
+from magnum.conf import kubernetes, local
 
 DEFAULT_OPTS = [
     cfg.StrOpt(
@@ -262,7 +262,7 @@ CONDUCTOR_OPTS = [
     ),
     cfg.ListOpt(
         "enabled_coe_drivers",
-        default=["swarm"],
+        default=["swarm", "kubernetes"],
         help="Entry-point names from 'magnum.drivers.coe' to load at start-up. "
         "The name is the COE it provides (swarm, kubernetes).",
     ),
@@ -303,6 +303,7 @@ GROUPS: dict[str, list[Any]] = {
     "certificates": CERTIFICATES_OPTS,
     "quotas": QUOTAS_OPTS,
     local.GROUP: local.OPTS,
+    kubernetes.GROUP: kubernetes.OPTS,
 }
 
 # oslo.messaging registers a few groups only on its global CONF; register them on ours.

@@ -113,15 +113,35 @@ class ClusterView:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodeProfile:
+    """How a COE wants its nodes' hosts prepared (CoeDriver.node_profile).
+
+    `engine_networking`: the node's container engine networks its containers itself (its
+    own bridge and NAT, as Swarm's engines do); False when the COE's own networking (CNI)
+    does, so the engine must leave bridges and iptables alone. `private_dirs`: host
+    paths every node sees as its own empty directory (Kubernetes' kubelet writes fixed
+    paths such as /var/lib/kubelet and /var/log/pods, which nodes on one host must not
+    share); nothing a node mounts there is seen by the host or other nodes.
+    """
+
+    engine_networking: bool = True
+    private_dirs: tuple[str, ...] = ()
+
+
+DEFAULT_PROFILE = NodeProfile()  # what a Swarm node needs: a plain container engine
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSpec:
     """A node the conductor wants. `name` is stable across retries (e.g. master-0, node-3);
-    `nodegroup` names the group it belongs to."""
+    `nodegroup` names the group it belongs to; `profile` is the COE's (node_profile)."""
 
     name: str
     role: Role
     flavor: str | None
     image: str | None
     nodegroup: str
+    profile: NodeProfile = DEFAULT_PROFILE
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,10 +193,66 @@ class ClusterTask(Protocol):
         ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Daemon:
+    """A long-running process of the COE on a node (etcd, kube-apiserver, kubelet...).
+
+    `argv[0]` is a program of the host. `files` (relative path -> content) are written,
+    readable by root only, into the daemon's directory on the node before it starts;
+    every "{dir}" in `argv` and in `files`' contents stands for that directory. `env` is
+    its whole environment (PATH is added).
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    files: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    env: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+class NodeHost(abc.ABC):
+    """What an infrastructure offers a COE that is more than a container engine: its own
+    daemons run on the nodes, as cloud-init and systemd units would run them on a cloud's
+    servers (InfraDriver.hosts; None when the infrastructure cannot).
+
+    Daemons run on the node (its network, hostname, private directories and cgroup, so
+    its flavor bounds them) and die with it. Every method is idempotent; `start` of a
+    daemon that runs already changes nothing, even if its files differ.
+    """
+
+    @abc.abstractmethod
+    def daemon_dir(self, task: ClusterTask, node: Node, name: str) -> str:
+        """The directory on `node` that holds the files of daemon `name` ("{dir}")."""
+
+    @abc.abstractmethod
+    def start(self, task: ClusterTask, node: Node, daemons: Sequence[Daemon]) -> None:
+        """Write each daemon's files and start it unless it runs, in the given order."""
+
+    @abc.abstractmethod
+    def running(self, task: ClusterTask, node: Node, name: str) -> bool:
+        """Whether daemon `name` runs on `node`."""
+
+    @abc.abstractmethod
+    def log_tail(self, task: ClusterTask, node: Node, name: str, *, lines: int = 3) -> str:
+        """The last lines daemon `name` printed (for failure reasons), one line."""
+
+    @abc.abstractmethod
+    def stop(self, task: ClusterTask, node: Node, name: str) -> None:
+        """Kill daemon `name` (and what it started) on `node`. A daemon not running is fine."""
+
+    @abc.abstractmethod
+    def set_routes(self, task: ClusterTask, node: Node, routes: Mapping[str, str]) -> None:
+        """Make `node` route each CIDR of `routes` via the address it maps to (another
+        node of the cluster), or out of its own interface where it maps to ""; routes of
+        CIDRs not named stay as they are. Also lets the node forward traffic between its
+        interfaces (a node routing for its containers)."""
+
+
 class InfraDriver(abc.ABC):
-    """Where nodes come from."""
+    """Where nodes come from. `hosts` is the NodeHost for COEs that run daemons of their
+    own, or None."""
 
     name: ClassVar[str]
+    hosts: NodeHost | None = None
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
@@ -226,12 +302,15 @@ class InfraDriver(abc.ABC):
         del task
         return None
 
-    def api_frontend(self, task: ClusterTask, masters: Sequence[Node]) -> str | None:
+    def api_frontend(
+        self, task: ClusterTask, masters: Sequence[Node], *, port: int | None = None
+    ) -> str | None:
         """host:port of one stable address in front of the API of every node in `masters`
         (it keeps answering while any of them does), started or updated now; None when the
-        infrastructure has none (then master-0 is the bay's API address). Idempotent.
+        infrastructure has none (then master-0 is the bay's API address). `port` is the
+        masters' API port (the COE's api_port; None: their container engines'). Idempotent.
         Optional: the default has none."""
-        del task, masters
+        del task, masters, port
         return None
 
     # --- TLS rotation (CA rotation and credentials rotation) -----------------------------
@@ -325,12 +404,21 @@ class CoeDriver(abc.ABC):
     """
 
     coe: ClassVar[str]
+    node_profile: ClassVar[NodeProfile] = DEFAULT_PROFILE
+    # The masters' API port when it is not their container engines' (InfraDriver.api_frontend).
+    api_port: ClassVar[int | None] = None
     containers: capabilities.ContainerInterface | None = None
     images: capabilities.ImageInterface | None = None
     workloads: capabilities.WorkloadInterface | None = None
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.conf = conf
+        self.infra: Mapping[str, InfraDriver] = {}
+
+    def bind(self, infra: Mapping[str, InfraDriver]) -> None:
+        """Called once by the registry with the enabled infrastructure drivers (by name),
+        for a COE driver that needs more of its nodes than their engines (NodeHost)."""
+        self.infra = infra
 
     def validate(
         self, cluster_template: ClusterTemplateView, *, master_count: int, node_count: int

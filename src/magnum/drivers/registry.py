@@ -42,6 +42,12 @@ class Drivers:
                 reason=f"No enabled driver provides the {coe} COE."
             ) from None
 
+    def node_profile(self, coe: str) -> base.NodeProfile:
+        """How the driver of `coe` wants its nodes prepared (the default when none is enabled:
+        the create then fails on coe_for)."""
+        driver = self.coe.get(coe)
+        return driver.node_profile if driver is not None else base.DEFAULT_PROFILE
+
     # --- capabilities: ask for one, never for a COE ----------------------------------
     def containers_for(self, coe: str) -> capabilities.ContainerInterface:
         """The containers the driver of `coe` offers. Raises CapabilityNotOffered (400,
@@ -112,4 +118,5 @@ def load(conf: cfg.ConfigOpts) -> Drivers:
                 first=coe[driver.coe].__class__.__name__, second=name, what=f"the {driver.coe} COE"
             )
         coe[driver.coe] = driver
+        driver.bind(infra)
     return Drivers(infra=infra, coe=coe)

@@ -68,6 +68,7 @@ def _spec(task: task_mod.Task, group: base.NodeGroupView, name: str) -> base.Nod
         flavor=group.flavor_id,
         image=group.image_id or task.cluster_template.image_id,
         nodegroup=group.name,
+        profile=task.profile,
     )
 
 
@@ -121,16 +122,23 @@ def endpoint_values(endpoints: base.Endpoints) -> dict[str, Any]:
 
 
 def fronted(
-    infra: base.InfraDriver, task: task_mod.Task, nodes: Sequence[base.Node], ends: base.Endpoints
+    infra: base.InfraDriver,
+    task: task_mod.Task,
+    nodes: Sequence[base.Node],
+    ends: base.Endpoints,
+    *,
+    port: int | None = None,
 ) -> base.Endpoints:
     """With several masters, the bay's API address is the infrastructure's stable front
-    for all of them (if it has one) instead of master-0's."""
+    for all of them (if it has one) instead of master-0's, in the same scheme; `port` is
+    the COE's API port (CoeDriver.api_port)."""
     if task.cluster.master_count < 2:
         return ends
     masters = [n for n in nodes if n.role is base.Role.MASTER]
-    if (front := infra.api_frontend(task, masters)) is None:
+    if (front := infra.api_frontend(task, masters, port=port)) is None:
         return ends
-    return dataclasses.replace(ends, api_address=f"tcp://{front}")
+    scheme = ends.api_address.split("://", 1)[0] if "://" in ends.api_address else "tcp"
+    return dataclasses.replace(ends, api_address=f"{scheme}://{front}")
 
 
 def infra_of(drivers: registry.Drivers, task: task_mod.Task) -> base.InfraDriver:
@@ -158,7 +166,7 @@ def create(drivers: registry.Drivers, task: task_mod.Task) -> None:
         task.progress(f"Creating {len(specs)} nodes")
         nodes = infra.create_nodes(task, specs)
         task.progress(f"Forming the {coe.coe} cluster on {summary(nodes)}")
-        endpoints = fronted(infra, task, nodes, coe.bootstrap(task, nodes))
+        endpoints = fronted(infra, task, nodes, coe.bootstrap(task, nodes), port=coe.api_port)
     except exceptions.OperationInterrupted:
         raise
     except Exception as exc:
@@ -267,7 +275,7 @@ def _reconcile(
     task.progress(f"Adding {len(joining)} nodes{_where(by_group)}")  # saves task.state too
     wanted = {g.name: g for g in groups(task)}
     specs = [
-        _spec(task, wanted[n.nodegroup], n.name) if n.nodegroup in wanted else _kept_spec(n)
+        _spec(task, wanted[n.nodegroup], n.name) if n.nodegroup in wanted else _kept_spec(task, n)
         for n in plan.keep
     ]
     built = ordered(
@@ -280,10 +288,15 @@ def _reconcile(
     return built, endpoints
 
 
-def _kept_spec(node: base.Node) -> base.NodeSpec:
+def _kept_spec(task: task_mod.Task, node: base.Node) -> base.NodeSpec:
     """A node kept as it is (a master of no recorded group)."""
     return base.NodeSpec(
-        name=node.name, role=node.role, flavor=None, image=None, nodegroup=node.nodegroup
+        name=node.name,
+        role=node.role,
+        flavor=None,
+        image=None,
+        nodegroup=node.nodegroup,
+        profile=task.profile,
     )
 
 
@@ -309,7 +322,7 @@ def update(drivers: registry.Drivers, task: task_mod.Task) -> None:
         _done("UPDATE", infra, task, nodes),
         nodes=nodes,
         nodegroup_names=node_names(task, nodes),
-        **endpoint_values(fronted(infra, task, nodes, endpoints)),
+        **endpoint_values(fronted(infra, task, nodes, endpoints, port=coe.api_port)),
     )
 
 

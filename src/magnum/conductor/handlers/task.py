@@ -109,9 +109,12 @@ class Task(Snapshot):
         owner: str,
         lost: Callable[[str], bool],
         key_secret: bytes,
+        profile: base.NodeProfile = base.DEFAULT_PROFILE,
     ) -> None:
         self._db = db
         self.key_secret = key_secret
+        # How the cluster's COE wants its nodes prepared: every NodeSpec carries it.
+        self.profile = profile
         self._owner = owner
         self._lost = lost
         self.op = fields.Operation(operation.kind)

@@ -188,7 +188,9 @@ def upgrade(drivers: registry.Drivers, task: task_mod.Task) -> None:
 
 def _finish(coe: base.CoeDriver, infra: base.InfraDriver, task: task_mod.Task, up: Upgrade) -> None:
     nodes = cluster_handlers.ordered(task, infra.list_nodes(task))
-    endpoints = cluster_handlers.fronted(infra, task, nodes, coe.add_workers(task, nodes, []))
+    endpoints = cluster_handlers.fronted(
+        infra, task, nodes, coe.add_workers(task, nodes, []), port=coe.api_port
+    )
     version = up.target.labels.get(VERSION_LABEL)
     groups = [g.name for g in task.cluster.nodegroups]
     upgraded = [up.nodegroup] if up.nodegroup else [g for g in groups if g in DEFAULT_GROUPS]
@@ -330,6 +332,7 @@ class Batch:
                     flavor=flavor,
                     image=self.up.target.image_id,
                     nodegroup=info["nodegroup"],
+                    profile=self.task.profile,
                 )
             )
         return specs
@@ -342,7 +345,7 @@ class Batch:
             return
         staying = [n for n in nodes if n.role is base.Role.MASTER and n.name not in leaving]
         if self.task.cluster.master_count >= 2 and len(staying) >= 1:
-            self.infra.api_frontend(self.task, staying)
+            self.infra.api_frontend(self.task, staying, port=self.coe.api_port)
 
     # --- containers --------------------------------------------------------------
     def _move(self, src: base.Node, dst: base.Node, *, task: base.ClusterTask | None = None) -> int:

@@ -42,18 +42,15 @@ def api_url(address: str, *, tls: bool) -> str:
     return f"tcp://{address}:{TLS_PORT if tls else PLAIN_PORT}"
 
 
-class _Creds:
-    """A cluster's CA, client certificate and decrypted key in memfds."""
+class MemFiles:
+    """Files that exist in this process's memory only (memfds), for libraries that want
+    a path to a certificate or key: a decrypted key never touches a disk."""
 
-    def __init__(self, data: dict[str, str], secret: bytes) -> None:
-        creds = pki.ClusterCredentials.from_state(data)
+    def __init__(self) -> None:
         self._fds: list[int] = []
-        ca = self._file("ca", creds.ca_cert)
-        cert = self._file("cert", creds.client_cert)
-        key = self._file("key", pki.decrypt_key(creds.client_key, secret))
-        self.tls = docker.tls.TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
 
-    def _file(self, name: str, data: bytes) -> str:
+    def add(self, name: str, data: bytes) -> str:
+        """A path to a new in-memory file holding `data`."""
         fd = os.memfd_create(f"magnum-{name}", os.MFD_CLOEXEC)
         self._fds.append(fd)
         os.write(fd, data)
@@ -64,6 +61,18 @@ class _Creds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
+
+
+class _Creds(MemFiles):
+    """A cluster's CA, client certificate and decrypted key in memfds."""
+
+    def __init__(self, data: dict[str, str], secret: bytes) -> None:
+        super().__init__()
+        creds = pki.ClusterCredentials.from_state(data)
+        ca = self.add("ca", creds.ca_cert)
+        cert = self.add("cert", creds.client_cert)
+        key = self.add("key", pki.decrypt_key(creds.client_key, secret))
+        self.tls = docker.tls.TLSConfig(client_cert=(cert, key), ca_cert=ca, verify=True)
 
 
 class _Cluster:

@@ -78,6 +78,11 @@ def create(rel: str, *, memory_mb: int, cpus: int) -> list[pathlib.Path]:
     (ROOT / "memory" / rel / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
     (ROOT / "cpu" / rel / "cpu.cfs_period_us").write_text(str(CPU_PERIOD))
     (ROOT / "cpu" / rel / "cpu.cfs_quota_us").write_text(str(cpus * CPU_PERIOD))
+    return procs_files(rel)
+
+
+def procs_files(rel: str) -> list[pathlib.Path]:
+    """The cgroup.procs files a process writes its pid to, to join the cgroup `rel`."""
     return [d / "cgroup.procs" for d in _dirs(rel)]
 
 

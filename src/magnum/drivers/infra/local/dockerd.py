@@ -20,6 +20,7 @@ import pathlib
 import socket
 import subprocess
 import threading
+from collections.abc import Sequence
 
 from magnum.common import exceptions
 from magnum.drivers.infra.local import host
@@ -96,10 +97,15 @@ class Settings:
     labels: tuple[str, ...] = ()
     proxy_env: tuple[tuple[str, str], ...] = ()
     insecure_registries: tuple[str, ...] = ()
+    # False when the COE networks containers itself (CNI): no bridge, no iptables rules.
+    networking: bool = True
+    # Further unix sockets to serve on, e.g. the default /run/docker.sock of a node whose
+    # /run is its own.
+    extra_sockets: tuple[str, ...] = ()
 
 
 def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
-    hosts = [f"unix://{layout.socket}"]
+    hosts = [f"unix://{layout.socket}", *(f"unix://{p}" for p in settings.extra_sockets)]
     if not settings.tls:
         hosts.append(f"tcp://{settings.address}:{PLAIN_PORT}")
     elif settings.tls_in_daemon:
@@ -109,11 +115,14 @@ def daemon_config(layout: Layout, settings: Settings) -> dict[str, object]:
         "exec-root": str(layout.run / "exec"),
         "pidfile": str(layout.pidfile),
         "hosts": hosts,
-        "bip": settings.bip,
         "cgroup-parent": settings.cgroup_parent,
         "log-level": "warn",
         "labels": list(settings.labels),
     }
+    if settings.networking:
+        config["bip"] = settings.bip
+    else:
+        config |= {"bridge": "none", "iptables": False, "ip-masq": False}
     if settings.dns:
         config["dns"] = list(settings.dns)
     if settings.insecure_registries:
@@ -166,18 +175,16 @@ def start(
     env: dict[str, str],
     dockerd: str,
     docker_init: str,
+    enter: Sequence[str] = (),
 ) -> int:
-    """Start the node's daemon chain unless it runs already; return the init pid."""
+    """Start the node's daemon chain unless it runs already; return the init pid. `enter`
+    is the prefix that runs a program inside the node when it has a holder (holder.py);
+    otherwise the chain gets the node's network and a UTS namespace of its own."""
     if (pid := running_pid(layout)) is not None:
         return pid
     layout.run.mkdir(parents=True, exist_ok=True)
     argv = [
-        "nsenter",
-        f"--net=/run/netns/{netns}",
-        "--",
-        "unshare",
-        "--uts",
-        "--",
+        *(enter or ("nsenter", f"--net=/run/netns/{netns}", "--", "unshare", "--uts", "--")),
         "sh",
         "-c",
         _LAUNCH,

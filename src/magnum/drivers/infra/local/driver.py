@@ -24,11 +24,14 @@ import shutil
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from oslo_config import cfg
+
 from magnum.common import exceptions, pki
 from magnum.drivers import base
 from magnum.drivers.infra.local import (
     catalog,
     cluster,
+    daemons,
     dockerd,
     frontend,
     image,
@@ -47,6 +50,10 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 class LocalInfra(base.InfraDriver):
     name: ClassVar[str] = "local"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.hosts = daemons.LocalHosts(conf)
 
     # --- contract --------------------------------------------------------------
     def validate(
@@ -148,13 +155,16 @@ class LocalInfra(base.InfraDriver):
             return None
         return registry.address(self.conf, ipaddress.IPv4Network(subnet))
 
-    def api_frontend(self, task: base.ClusterTask, masters: Sequence[base.Node]) -> str | None:
-        """A forwarder on the bay's gateway in front of every master's dockerd (see
-        frontend.py); none for a single master."""
+    def api_frontend(
+        self, task: base.ClusterTask, masters: Sequence[base.Node], *, port: int | None = None
+    ) -> str | None:
+        """A forwarder on the bay's gateway in front of every master's API (dockerd's, or
+        `port`; see frontend.py); none for a single master."""
         subnet = task.state.get(cluster.STATE, {}).get("subnet")
         if len(masters) < 2 or not isinstance(subnet, str):
             return None
-        port = dockerd.PLAIN_PORT if task.cluster_template.tls_disabled else dockerd.TLS_PORT
+        if port is None:
+            port = dockerd.PLAIN_PORT if task.cluster_template.tls_disabled else dockerd.TLS_PORT
         state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
         return frontend.ensure(
             cluster_uuid=task.cluster.uuid,
@@ -336,7 +346,9 @@ class LocalInfra(base.InfraDriver):
         records: dict[str, node.Record],
     ) -> None:
         jobs: list[Callable[[], None]] = [
-            functools.partial(node.build, ctx, records[s.name], catalog.flavor(self.conf, s.flavor))
+            functools.partial(
+                node.build, ctx, records[s.name], catalog.flavor(self.conf, s.flavor), s.profile
+            )
             for s in specs
         ]
         self._parallel(

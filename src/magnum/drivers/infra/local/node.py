@@ -17,7 +17,17 @@ import docker.errors
 
 from magnum.common import exceptions
 from magnum.drivers import base
-from magnum.drivers.infra.local import catalog, cgroups, dockerd, host, image, network, nodetls
+from magnum.drivers.infra.local import (
+    catalog,
+    cgroups,
+    dockerd,
+    holder,
+    host,
+    image,
+    network,
+    nodetls,
+    spawn,
+)
 
 API_VERSION = "1.41"  # dockerd 20.10's; newer daemons still accept it
 
@@ -139,8 +149,13 @@ def legacy_tls(layout: dockerd.Layout) -> bool:
     return dockerd.running_pid(layout) is not None and dockerd.serves_tls_itself(layout)
 
 
-def _settings(ctx: ClusterContext, record: Record, *, legacy: bool) -> dockerd.Settings:
+def _settings(
+    ctx: ClusterContext, record: Record, profile: base.NodeProfile, *, legacy: bool
+) -> dockerd.Settings:
     return dockerd.Settings(
+        networking=profile.engine_networking,
+        # Inside a node whose /run is its own, dockerd also answers where every tool looks.
+        extra_sockets=("/run/docker.sock",) if "/run" in profile.private_dirs else (),
         address=record.address,
         tls_in_daemon=legacy,
         # A docker0 subnet of its own per node keeps `docker network inspect` unambiguous.
@@ -172,8 +187,14 @@ def _load_image(ctx: ClusterContext, layout: dockerd.Layout) -> None:
         client.close()
 
 
-def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
-    """Make sure the node exists and its dockerd answers with the base image loaded."""
+def build(
+    ctx: ClusterContext,
+    record: Record,
+    flavor: catalog.Flavor,
+    profile: base.NodeProfile = base.DEFAULT_PROFILE,
+) -> None:
+    """Make sure the node exists and its dockerd answers with the base image loaded; with
+    the profile's private directories, inside a mount namespace of its own (holder.py)."""
     layout = ctx.layout(record.name)
     layout.state.mkdir(mode=0o700, parents=True, exist_ok=True)
     (layout.state / "node.json").write_text(record.to_json())
@@ -193,7 +214,18 @@ def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
     legacy = ctx.tls and legacy_tls(layout)
     if not legacy:
         _ensure_certs(ctx, layout, record)
-    dockerd.write_config(layout, _settings(ctx, record, legacy=legacy))
+    dockerd.write_config(layout, _settings(ctx, record, profile, legacy=legacy))
+    enter: list[str] = []
+    if profile.private_dirs:
+        enter = holder.enter(
+            holder.ensure(
+                layout,
+                netns=ns,
+                hostname=ctx.hostname(record.name),
+                cgroup_procs=procs,
+                private_dirs=profile.private_dirs,
+            )
+        )
     pid = dockerd.start(
         layout,
         netns=ns,
@@ -202,6 +234,7 @@ def build(ctx: ClusterContext, record: Record, flavor: catalog.Flavor) -> None:
         env=ctx.env,
         dockerd=ctx.dockerd_bin,
         docker_init=ctx.docker_init_bin,
+        enter=enter,
     )
     dockerd.wait_ready(layout, node=record.name, init_pid=pid, timeout=ctx.start_timeout)
     if ctx.tls and not legacy:
@@ -230,6 +263,8 @@ def destroy(
         dockerd.reap(init_pid)
     if (front := host.read_pid(nodetls.pidfile(layout))) is not None:
         nodetls.reap(front)
+    for started in (holder.pidfile(layout), *layout.run.glob("daemon-*.pid")):
+        spawn.reap(host.read_pid(started))
     host.unmount_all(layout.state, layout.run)
     _detach_loops(layout.state / "docker.img")
     network.delete_node_network(

@@ -12,7 +12,7 @@ import contextlib
 import pathlib
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import magnum
 
@@ -36,10 +36,12 @@ def start(
     cgroup_procs: Sequence[pathlib.Path],
     log: pathlib.Path,
     prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> int:
     """Run `argv` (a module of this package: `sys.executable -m ...`, with this source tree
     on its path) after `prefix` (e.g. nsenter into a namespace), in the cgroups whose
-    cgroup.procs files are `cgroup_procs`, its output appended to `log`. Returns its pid."""
+    cgroup.procs files are `cgroup_procs`, its output appended to `log`. Returns its pid.
+    `env` replaces the environment (PATH is kept) for a program that is not ours."""
     launch = [
         *prefix,
         "sh",
@@ -57,7 +59,7 @@ def start(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={"PATH": _PATH, "PYTHONPATH": src},
+            env={"PATH": _PATH, "PYTHONPATH": src} if env is None else {"PATH": _PATH, **env},
             start_new_session=True,
             close_fds=True,
             cwd="/",

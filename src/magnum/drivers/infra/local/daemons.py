@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: Apache-2.0
+"""LocalHosts: the COE's own daemons on local nodes (drivers.base.NodeHost).
+
+A daemon runs inside its node (the holder's namespaces, holder.py) and in the node's
+cgroup, so the flavor bounds it and the node's teardown kills it. Its files and log live
+in <node state>/daemons/<name>/, its pid file in the node's run directory. Only nodes
+built with private directories (a profile that asks for them) have a holder; a daemon
+for any other node is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import pathlib
+import signal
+from collections.abc import Mapping, Sequence
+
+from oslo_config import cfg
+
+from magnum.common import exceptions
+from magnum.drivers import base
+from magnum.drivers.infra.local import cgroups, cluster, dockerd, holder, host, network, spawn
+
+# Node-local forwarding: the node routes for its containers (CNI bridge) and between
+# nodes' pod networks; every value is the node's own network namespace's, not the host's.
+_FORWARDING = (
+    "net.ipv4.ip_forward=1",
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    "net.bridge.bridge-nf-call-iptables=1",
+)
+
+
+class LocalHosts(base.NodeHost):
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+
+    # --- where things are ---------------------------------------------------------
+    def _layout(self, task: base.ClusterTask, node: base.Node) -> dockerd.Layout:
+        state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
+        return dockerd.Layout(state=state_dir / node.name, run=run_dir / node.name)
+
+    def _dir(self, task: base.ClusterTask, node: base.Node, name: str) -> pathlib.Path:
+        if not name or "/" in name or name.startswith("."):
+            raise exceptions.DriverError(reason=f"Bad daemon name {name!r}.")
+        return self._layout(task, node).state / "daemons" / name
+
+    def _pidfile(self, task: base.ClusterTask, node: base.Node, name: str) -> pathlib.Path:
+        return self._layout(task, node).run / f"daemon-{name}.pid"
+
+    def _pid(self, task: base.ClusterTask, node: base.Node, name: str) -> int | None:
+        pid = host.read_pid(self._pidfile(task, node, name))
+        return pid if pid is not None and host.pid_alive(pid) else None
+
+    def _holder(self, task: base.ClusterTask, node: base.Node) -> int:
+        pid = holder.running_pid(self._layout(task, node))
+        if pid is None:
+            raise exceptions.NodeUnavailable(
+                detail=f"Node {node.name} is down (or was built without private directories, "
+                "so it runs no daemons)."
+            )
+        return pid
+
+    # --- the contract -------------------------------------------------------------
+    def daemon_dir(self, task: base.ClusterTask, node: base.Node, name: str) -> str:
+        return str(self._dir(task, node, name))
+
+    def start(
+        self, task: base.ClusterTask, node: base.Node, daemons: Sequence[base.Daemon]
+    ) -> None:
+        inside = holder.enter(self._holder(task, node))
+        procs = cgroups.procs_files(
+            cgroups.node_path(network.short_id(task.cluster.uuid), node.name)
+        )
+        for daemon in daemons:
+            if self._pid(task, node, daemon.name) is not None:
+                continue
+            where = self._dir(task, node, daemon.name)
+            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for rel, content in daemon.files.items():
+                path = where / rel
+                if where not in path.resolve().parents:
+                    raise exceptions.DriverError(
+                        reason=f"Daemon file {rel} is outside its directory."
+                    )
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(content.replace(b"{dir}", str(where).encode()))
+            argv = [a.replace("{dir}", str(where)) for a in daemon.argv]
+            pid = spawn.start(
+                argv, cgroup_procs=procs, log=where / "log", prefix=inside, env=dict(daemon.env)
+            )
+            self._pidfile(task, node, daemon.name).write_text(str(pid))
+
+    def running(self, task: base.ClusterTask, node: base.Node, name: str) -> bool:
+        return self._pid(task, node, name) is not None
+
+    def log_tail(
+        self, task: base.ClusterTask, node: base.Node, name: str, *, lines: int = 3
+    ) -> str:
+        try:
+            text = (self._dir(task, node, name) / "log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+    def stop(self, task: base.ClusterTask, node: base.Node, name: str) -> None:
+        pid = self._pid(task, node, name)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            spawn.reap(pid)
+            host.wait_for(
+                f"{name} on {node.name} to exit", lambda: not host.pid_alive(pid), timeout=10
+            )
+        self._pidfile(task, node, name).unlink(missing_ok=True)
+
+    def set_routes(
+        self, task: base.ClusterTask, node: base.Node, routes: Mapping[str, str]
+    ) -> None:
+        ns = network.netns_name(task.cluster.uuid, node.name)
+        if not network.netns_exists(ns):
+            raise exceptions.NodeUnavailable(detail=f"Node {node.name} is down.")
+        lines = []
+        for cidr, via in sorted(routes.items()):
+            net = ipaddress.ip_network(cidr)
+            lines.append(
+                f"route replace {net} via {via}" if via else f"route replace {net} dev eth0"
+            )
+        host.run("ip", "-n", ns, "-b", "-", input_="\n".join(lines) + "\n")
+        host.run("nsenter", f"--net=/run/netns/{ns}", "--", "sysctl", "-q", "-w", *_FORWARDING)
