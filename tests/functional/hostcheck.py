@@ -40,7 +40,32 @@ REALHOST = [pytest.mark.slow, pytest.mark.realhost, pytest.mark.xdist_group("rea
 REFUSED = (docker.errors.DockerException, requests.exceptions.RequestException)
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 SHIM_DIR = pathlib.Path("/run/containerd/s")
-DAEMONS = ("dockerd", "containerd", "containerd-shim", "docker-init", "docker-proxy")
+DAEMONS = (
+    "dockerd",
+    "containerd",
+    "containerd-shim",
+    "docker-init",
+    "docker-proxy",
+    # Kubernetes nodes (comm is cut to 15 characters)
+    "etcd",
+    "kube-apiserver",
+    "kube-controller",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+)
+# Host-wide kernel settings a kubelet would rewrite if it were let (vm.overcommit_memory...),
+# and the forwarding switches of the host's own network namespace.
+SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+    "net/ipv4/ip_forward",
+    "net/bridge/bridge-nf-call-iptables",
+)
 
 
 def skip_unless_possible() -> None:
@@ -58,6 +83,13 @@ def skip_unless_possible() -> None:
 
 def _out(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+def _sysctl(name: str) -> str:
+    try:
+        return (pathlib.Path("/proc/sys") / name).read_text().strip()
+    except OSError:
+        return "(none)"
 
 
 def daemon_processes() -> list[str]:
@@ -94,6 +126,13 @@ def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
         "procs": daemon_processes(),
         "shims": sorted(_out("ls", "-A", str(SHIM_DIR)).split()),
         "loops": _out("losetup", "-a").splitlines(),
+        # No mount a node makes (kubelet's, docker's, its private tmpfs) is the host's.
+        "node_mounts": [
+            m
+            for m in pathlib.Path("/proc/self/mounts").read_text().splitlines()
+            if "kubelet" in m or m.startswith("magnum-") or "/dockershim" in m
+        ],
+        "sysctls": {name: _sysctl(name) for name in SYSCTLS},
         "files": sorted(str(p) for d in dirs if d.exists() for p in d.rglob("*")),
     }
 
@@ -209,12 +248,16 @@ def poll(what: str, probe: Callable[[], Any], *, timeout: float, interval: float
         pause.wait(interval)
 
 
-def key_and_csr(common_name: str) -> tuple[bytes, str]:
-    """A fresh EC key (PEM, unencrypted) and a CSR for it, as a tenant makes them."""
+def key_and_csr(common_name: str, organization: str | None = None) -> tuple[bytes, str]:
+    """A fresh EC key (PEM, unencrypted) and a CSR for it, as a tenant makes them (with an
+    O, which Kubernetes reads as the user's group, if `organization` is given)."""
     key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization is not None:
+        names.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .subject_name(x509.Name(names))
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(

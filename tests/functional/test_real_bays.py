@@ -148,11 +148,14 @@ def _force_cleanup(real: Real) -> None:
 
 
 def _make_real(
-    service_factory: Callable[..., Service], tmp_path: pathlib.Path, **local: Any
+    service_factory: Callable[..., Service],
+    tmp_path: pathlib.Path,
+    coes: tuple[str, ...] = ("swarm",),
+    **local: Any,
 ) -> Real:
     run = pathlib.Path(f"/run/mgn-t{uuid.uuid4().hex[:8]}")  # short: socket paths
     svc = service_factory(
-        conductor={"enabled_infra_drivers": ["local"], "enabled_coe_drivers": ["swarm"]},
+        conductor={"enabled_infra_drivers": ["local"], "enabled_coe_drivers": list(coes)},
         local={"run_dir": str(run)} | local,
     )
     return Real(svc=svc, state=tmp_path / "state", run=run)
@@ -165,8 +168,8 @@ def real_factory(
     skip_unless_possible()
     made: list[Real] = []
 
-    def make(**local: Any) -> Real:
-        real = _make_real(service_factory, tmp_path, **local)
+    def make(coes: tuple[str, ...] = ("swarm",), **local: Any) -> Real:
+        real = _make_real(service_factory, tmp_path, coes, **local)
         made.append(real)
         return real
 

@@ -344,7 +344,10 @@ def kubelet(
     flags: dict[str, object] = {
         "config": "{dir}/kubelet.json",
         "kubeconfig": "{dir}/kubeconfig",
-        "root-dir": "{dir}/root",
+        # The node's own /var/lib/kubelet (a private tmpfs, charged to the node's cgroup):
+        # the kubelet makes unix sockets below its root, and the daemon's directory may be
+        # too deep for a socket path.
+        "root-dir": "/var/lib/kubelet",
         "cert-dir": "{dir}/pki",
         "hostname-override": node.name,
         "node-ip": node.address,

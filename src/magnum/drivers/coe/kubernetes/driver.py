@@ -30,6 +30,7 @@ import functools
 import io
 import ipaddress
 import pathlib
+import re
 import shutil
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
@@ -66,6 +67,8 @@ ADDONS = {
     "auto_scaling_enabled": "the cluster autoscaler",
     "cloud_provider_enabled": "the OpenStack cloud provider",
 }
+MASTER_DAEMONS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
+WORKER_DAEMONS = ("kubelet", "kube-proxy")
 MAX_PARALLEL = 8
 POLL = 0.1
 STATE = client_mod.STATE
@@ -351,6 +354,16 @@ class KubernetesDriver(base.CoeDriver):
 
     def health(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Health:
         masters, workers = _split(nodes)
+        hosts = self._hosts(task)
+        down = [
+            f"{daemon} on {node.name}"
+            for node, daemons in [(m, MASTER_DAEMONS) for m in masters]
+            + [(w, WORKER_DAEMONS) for w in workers]
+            for daemon in daemons
+            if not hosts.running(task, node, daemon)
+        ]
+        if down:
+            return base.Health(healthy=False, reason=f"Not running: {', '.join(down)}")
         try:
             api = self.clients.api(task)
             trouble = self._readyz(api)
@@ -560,7 +573,7 @@ class KubernetesDriver(base.CoeDriver):
         except exceptions.WaitTimedOut as exc:
             raise exceptions.NodeStartFailed(
                 reason=f"{what} was not up within {timeout:.0f} s ({detail()}); {daemon} on "
-                f"{node.name} last said: {hosts.log_tail(task, node, daemon)}"
+                f"{node.name} last said: {_last_words(hosts, task, node, daemon)}"
             ) from exc
 
     @staticmethod
@@ -575,7 +588,7 @@ class KubernetesDriver(base.CoeDriver):
                 if not hosts.running(task, node, daemon):
                     raise exceptions.NodeStartFailed(
                         reason=f"{daemon} on {node.name} exited: "
-                        f"{hosts.log_tail(task, node, daemon)}"
+                        f"{_last_words(hosts, task, node, daemon)}"
                     )
 
     @staticmethod
@@ -694,6 +707,17 @@ class _Mapped:
 def _why(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     return str(reason or exc)[:200]
+
+
+def _last_words(hosts: base.NodeHost, task: base.ClusterTask, node: base.Node, daemon: str) -> str:
+    """What a Kubernetes component said last: its fatal line (klog's F...) if it died of
+    one (the goroutine dump that follows says nothing to a tenant), else its last lines."""
+    text = hosts.log_tail(task, node, daemon, lines=400)
+    lines = text.split(" | ")
+    fatal = [line for line in lines if re.match(r"^F\d{4} ", line)]
+    if fatal:
+        return fatal[-1][:500]
+    return " | ".join(lines[-3:])[:500]
 
 
 def _name(obj: Any) -> str:

@@ -12,7 +12,9 @@ mount and UTS namespace, where
     state and run directories live on (or below them, e.g. its docker volume);
   * each private directory is an empty tmpfs;
   * the node's run directory is bound back at its own path, so the sockets the node's
-    daemons make there stay reachable from the host.
+    daemons make there stay reachable from the host;
+  * /dev/kmsg reads as /dev/null: the host's kernel log names other bays' devices, and
+    the kubelet's OOM watcher, which reads it, has crashed the kubelet on its lines.
 
 Every daemon of the node then enters the holder's namespaces (`nsenter -t <holder> -m -u
 -n`); what they mount stays there, is never seen by the host, and vanishes with the node's
@@ -49,10 +51,11 @@ mkdir -p "$state/.run-bind" "$run"
 mount --bind "$run" "$state/.run-bind"
 for d in "$@"; do
   mkdir -p "$d"
-  mount -t tmpfs -o mode=0755,size=256m "magnum-$name" "$d"
+  mount -t tmpfs -o mode=0755,size=1g "magnum-$name" "$d"
 done
 mkdir -p "$run"
 mount --move "$state/.run-bind" "$run"
+if [ -c /dev/kmsg ]; then mount --bind /dev/null /dev/kmsg; fi
 echo ready > "$run/holder.ready"
 exec sleep infinity
 """

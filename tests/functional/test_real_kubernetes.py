@@ -1,0 +1,304 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Real Kubernetes bays through the API: the in-process API + conductor with the local
+infrastructure and the kubernetes driver run Kubernetes 1.20 (built by
+scripts/build-kubernetes) on network-namespace nodes of this host.
+
+Each test snapshots the host first (namespaces, links, rules, cgroups, node daemons,
+mounts and the host-wide sysctls a kubelet would otherwise rewrite) and checks that the
+bays' deletes leave it exactly so. Tenants reach the cluster as a Kubernetes user would:
+a kubeconfig made from the bay's CA and a certificate the certificates API signed from
+their CSR, used by kubectl unedited.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pathlib
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from magnum.drivers.coe.kubernetes import components
+from tests.functional.hostcheck import REALHOST, key_and_csr, poll
+from tests.functional.test_real_bays import (  # noqa: F401 - fixtures
+    Real,
+    _cluster_template,
+    db_url,
+    real_factory,
+)
+
+pytestmark = REALHOST
+
+CREATE_TIMEOUT = 120.0
+MODEL = {
+    "name": "k8s",
+    "coe": "kubernetes",
+    "image_id": "fedora-atomic",
+    "keypair_id": "default",
+    "external_network_id": "public",
+    "flavor_id": "m1.small",
+    "network_driver": "flannel",
+}
+WEB = """
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:latest
+        imagePullPolicy: IfNotPresent
+        command:
+        - sh
+        - -c
+        - mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www
+        ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+@pytest.fixture
+def real(real_factory: Callable[..., Real]) -> Real:  # noqa: F811 - the fixture
+    real = real_factory(coes=("kubernetes",))
+    if not (pathlib.Path(real.svc.conf.kubernetes.bin_dir) / "kube-apiserver").exists():
+        pytest.skip("Kubernetes is not built here (scripts/build-kubernetes)")
+    return real
+
+
+class Kubectl:
+    """kubectl (the one built beside the cluster's binaries) with a tenant's kubeconfig."""
+
+    def __init__(self, real: Real, cluster: dict[str, Any], where: pathlib.Path) -> None:
+        self.binary = str(pathlib.Path(real.svc.conf.kubernetes.bin_dir) / "kubectl")
+        self.where = where
+        where.mkdir(parents=True, exist_ok=True)
+        self.config = where / "kubeconfig"
+        self.config.write_text(tenant_kubeconfig(real, cluster))
+
+    def __call__(self, *args: str, input_: str | None = None, check: bool = True) -> str:
+        proc = subprocess.run(
+            [self.binary, f"--kubeconfig={self.config}", f"--cache-dir={self.where}/cache", *args],
+            capture_output=True,
+            text=True,
+            input=input_,
+            timeout=60,
+            check=False,
+        )
+        if check:
+            assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        return proc.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json"))
+
+    def ready_nodes(self) -> list[str]:
+        return sorted(
+            n["metadata"]["name"]
+            for n in self.json("get", "nodes")["items"]
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]
+            )
+        )
+
+    def running_pods(self, selector: str) -> dict[str, str]:
+        """{pod name: node} of the Running pods of `selector`."""
+        pods = self.json("get", "pods", "-l", selector)["items"]
+        return {
+            p["metadata"]["name"]: p["spec"]["nodeName"]
+            for p in pods
+            if p["status"].get("phase") == "Running" and "deletionTimestamp" not in p["metadata"]
+        }
+
+
+def tenant_kubeconfig(real: Real, cluster: dict[str, Any]) -> str:
+    """A kubeconfig from the bay's CA and a certificate signed by the certificates API for
+    a CSR naming the tenant as user `tenant` in group system:masters."""
+    res = real.svc.get(f"/v1/certificates/{cluster['uuid']}")
+    assert res.status_code == 200, res.text
+    ca = res.json["pem"]
+    key, csr = key_and_csr("tenant", organization="system:masters")
+    res = real.svc.post("/v1/certificates", {"bay_uuid": cluster["uuid"], "csr": csr})
+    assert res.status_code == 201, res.text
+
+    def b64(text: str | bytes) -> str:
+        return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "bay",
+                    "cluster": {
+                        "server": cluster["api_address"],
+                        "certificate-authority-data": b64(ca),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "tenant",
+                    "user": {
+                        "client-certificate-data": b64(res.json["pem"]),
+                        "client-key-data": b64(key),
+                    },
+                }
+            ],
+            "contexts": [{"name": "bay", "context": {"cluster": "bay", "user": "tenant"}}],
+            "current-context": "bay",
+        }
+    )
+
+
+def _patch_nodes(real: Real, ident: str, count: int) -> dict[str, Any]:
+    res = real.svc.patch(
+        f"/v1/bays/{ident}", [{"op": "replace", "path": "/node_count", "value": count}]
+    )
+    assert res.status_code == 200, res.text
+    body = real.settled(ident, timeout=CREATE_TIMEOUT)
+    assert body["status"] == "UPDATE_COMPLETE", body
+    return body
+
+
+def _pods(
+    kubectl: Kubectl, selector: str, count: int, *, nodes: set[str] | None = None
+) -> dict[str, str]:
+    """{pod: node} once exactly `count` pods of `selector` run (on `nodes`, if given)."""
+
+    def found() -> dict[str, str] | None:
+        pods = kubectl.running_pods(selector)
+        if len(pods) != count or (nodes is not None and not set(pods.values()) <= nodes):
+            return None
+        return pods
+
+    result: dict[str, str] = poll(
+        f"{count} pods {selector} Running", found, timeout=60.0, interval=0.2
+    )
+    return result
+
+
+def _answers_from(kubectl: Kubectl, pod: str, url: str, wanted: set[str]) -> set[str]:
+    """Ask `url` from inside `pod` until every pod of `wanted` has answered."""
+    seen: set[str] = set()
+
+    def all_seen() -> bool:
+        out = kubectl("exec", pod, "--", "timeout", "3", "wget", "-qO-", url, check=False)
+        seen.update(line.strip() for line in out.splitlines() if line.strip())
+        return wanted <= seen
+
+    poll(f"{sorted(wanted)} to answer {url}", all_seen, timeout=30.0, interval=0.2)
+    return seen
+
+
+def test_kubernetes_bay_lifecycle(real: Real, tmp_path: pathlib.Path) -> None:
+    before = real.snapshot()
+    model = _cluster_template(real, **MODEL)
+    started = time.monotonic()
+    bay = real.create("k1", model, nodes=2)
+    cluster = real.settled(bay["uuid"], timeout=CREATE_TIMEOUT)
+    print(f"\nkubernetes 1+2 create: {time.monotonic() - started:.2f}s")
+    assert cluster["status"] == "CREATE_COMPLETE", cluster["status_reason"]
+    assert (
+        cluster["api_address"] == f"https://{cluster['master_addresses'][0]}:{components.API_PORT}"
+    )
+
+    kubectl = Kubectl(real, cluster, tmp_path / "kube")
+    assert kubectl.ready_nodes() == ["node-0", "node-1"]
+    labels = kubectl.json("get", "node", "node-0")["metadata"]["labels"]
+    assert labels[components.ROLE_LABEL] == "worker"
+    assert labels[components.NODEGROUP_LABEL] == "default-worker"
+
+    # An RC spread over both workers, and a ClusterIP Service that answers from both pods,
+    # asked from a pod on one node (so one answer crosses to the other node).
+    kubectl("apply", "-f", "-", input_=WEB)
+    pods = _pods(kubectl, "app=web", 2)
+    assert sorted(pods.values()) == ["node-0", "node-1"], pods
+    ip = kubectl.json("get", "service", "web")["spec"]["clusterIP"]
+    first = sorted(pods)[0]
+    assert _answers_from(kubectl, first, f"http://{ip}/", set(pods)) >= set(pods)
+
+    # Scale to 1+3: the new node registers and is Ready; back to 1+1: node-1 and node-2 are
+    # drained (their pods move to node-0) and gone from the API before they are deleted.
+    _patch_nodes(real, bay["uuid"], 3)
+    assert kubectl.ready_nodes() == ["node-0", "node-1", "node-2"]
+    _patch_nodes(real, bay["uuid"], 1)
+    assert kubectl.ready_nodes() == ["node-0"]
+    moved = _pods(kubectl, "app=web", 2, nodes={"node-0"})
+    assert set(moved.values()) == {"node-0"}, moved
+
+    real.delete(bay["uuid"])
+    real.assert_clean(before)
+
+
+def test_two_kubernetes_bays_side_by_side(real: Real, tmp_path: pathlib.Path) -> None:
+    """Same pod and service ranges in both: each is its nodes' own."""
+    before = real.snapshot()
+    model = _cluster_template(real, **MODEL)
+    bays = [real.create(name, model, nodes=1) for name in ("ka", "kb")]
+    clusters = [real.settled(b["uuid"], timeout=CREATE_TIMEOUT) for b in bays]
+    for cluster in clusters:
+        assert cluster["status"] == "CREATE_COMPLETE", cluster
+    for i, cluster in enumerate(clusters):
+        kubectl = Kubectl(real, cluster, tmp_path / f"kube{i}")
+        assert kubectl.ready_nodes() == ["node-0"]
+        kubectl(
+            "run",
+            "p",
+            "--image=busybox:latest",
+            "--image-pull-policy=IfNotPresent",
+            "--restart=Never",
+            "--",
+            "sleep",
+            "600",
+        )
+        kubectl("wait", "--for=condition=Ready", "pod/p", "--timeout=60s")
+        assert kubectl("exec", "p", "--", "hostname").strip() == "p"
+    for b in bays:
+        real.delete(b["uuid"])
+    real.assert_clean(before)
+
+
+def test_apiserver_that_does_not_start_fails_the_create(
+    real_factory: Callable[..., Real],  # noqa: F811 - the fixture
+    tmp_path: pathlib.Path,
+) -> None:
+    """CREATE_FAILED naming the component and its last log line; nothing is left."""
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    real = real_factory(coes=("kubernetes",))
+    built = pathlib.Path(real.svc.conf.kubernetes.bin_dir)
+    if not (built / "kube-apiserver").exists():
+        pytest.skip("Kubernetes is not built here (scripts/build-kubernetes)")
+    for binary in built.iterdir():
+        (bins / binary.name).symlink_to(binary)
+    (bins / "kube-apiserver").unlink()
+    (bins / "kube-apiserver").write_text(
+        "#!/bin/sh\necho 'E1202 cannot open etcd: the disk is on fire' >&2\nexit 1\n"
+    )
+    (bins / "kube-apiserver").chmod(0o755)
+    real.svc.conf.set_override("bin_dir", str(bins), group="kubernetes")
+    before = real.snapshot()
+    model = _cluster_template(real, **MODEL)
+    bay = real.create("broken", model, nodes=1)
+    cluster = real.settled(bay["uuid"], timeout=CREATE_TIMEOUT)
+    assert cluster["status"] == "CREATE_FAILED", cluster
+    assert "kube-apiserver on master-0 exited" in cluster["status_reason"], cluster
+    assert "the disk is on fire" in cluster["status_reason"], cluster
+    real.delete(bay["uuid"])
+    real.assert_clean(before)
