@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The main job: start magnum-aio, create a Swarm baymodel and a 1+2 bay, show progress.
+"""The main job: start magnum-aio, create a baymodel and a 1+2 bay, show progress.
 
-Run through scripts/run-aio, which sets everything up first. Talks to the service only
-through its public HTTP API, exactly as a tenant would.
+`--coe swarm` (the default) makes a Docker Swarm bay and runs a container on it;
+`--coe kubernetes` makes a Kubernetes bay, writes a kubeconfig from the bay's CA and a
+certificate signed by the certificates API, and runs a pod with kubectl. Run through
+scripts/run-aio, which sets everything up first. Talks to the service only through its
+public HTTP API, exactly as a tenant would.
 """
 
 from __future__ import annotations
@@ -58,14 +61,21 @@ def bar(done: float, width: int = 30) -> str:
 
 
 def progress(reason: str, status: str) -> float:
-    """Creating nodes is the first half of the bar, joining them the second."""
+    """Creating nodes is the first third of the bar, forming the cluster the rest: Swarm
+    nodes joining, or Kubernetes' control plane starting, its API up, its nodes Ready."""
     if not status.endswith("IN_PROGRESS"):
         return 1.0
     words = reason.split()
     if len(words) >= 3 and "/" in words[0] and words[1] == "nodes":
         done, total = (int(x) for x in words[0].split("/"))
-        return (0.5 if words[2] == "joined" else 0.0) + 0.5 * done / total
-    return 0.5 if reason.startswith("Forming") else 0.0
+        start, span = {"created": (0.0, 0.35), "joined": (0.35, 0.65), "Ready": (0.8, 0.2)}.get(
+            words[2], (0.0, 0.0)
+        )
+        return start + span * done / total
+    for prefix, value in (("Forming", 0.35), ("Control plane", 0.4), ("API up", 0.8)):
+        if reason.startswith(prefix):
+            return value
+    return 0.0
 
 
 def wait_cluster(api: str, uuid: str) -> dict[str, Any]:
@@ -95,6 +105,7 @@ def main() -> int:
     parser.add_argument("--state-dir", default=os.path.expanduser("~/.local/share/magnum"))
     parser.add_argument("--config-file")
     parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--coe", choices=("swarm", "kubernetes"), default="swarm")
     parser.add_argument("--exit", action="store_true", help="delete the bay and stop at the end")
     args = parser.parse_args()
     pathlib.Path(args.state_dir).mkdir(parents=True, exist_ok=True)
@@ -111,23 +122,26 @@ def main() -> int:
 
 
 def run(api: str, args: argparse.Namespace) -> int:
+    name = f"{args.coe}-demo"
     model = {
-        "name": "swarm-demo",
-        "coe": "swarm",
+        "name": name,
+        "coe": args.coe,
         "image_id": "fedora-atomic",
         "keypair_id": "default",
         "external_network_id": "public",
         "flavor_id": "m1.small",
         "dns_nameserver": "127.0.0.1",
     }
-    status, _ = call(f"{api}/baymodels/swarm-demo")
+    if args.coe == "kubernetes":
+        model["network_driver"] = "flannel"
+    status, _ = call(f"{api}/baymodels/{name}")
     if status == 404:
         status, _ = call(f"{api}/baymodels", "POST", model)
-        print(f"baymodel swarm-demo: HTTP {status}")
+        print(f"baymodel {name}: HTTP {status}")
     status, cluster = call(
         f"{api}/bays",
         "POST",
-        {"name": "demo", "baymodel_id": "swarm-demo", "node_count": args.nodes},
+        {"name": "demo", "baymodel_id": name, "node_count": args.nodes},
     )
     if status != 201:
         print(f"bay create refused: HTTP {status}: {cluster['errors'][0]['detail']}")
@@ -141,9 +155,17 @@ def run(api: str, args: argparse.Namespace) -> int:
     print(f"  master_addresses {', '.join(cluster['master_addresses'])}")
     print(f"  node_addresses   {', '.join(cluster['node_addresses'])}")
     print_timeline(api, cluster["uuid"])
-    certs = fetch_credentials(api, cluster["uuid"], pathlib.Path(args.state_dir) / "demo-certs")
-    run_container(cluster, certs)
-    print_usage(api, cluster, certs)
+    where = pathlib.Path(args.state_dir) / "demo-certs"
+    if args.coe == "kubernetes":
+        # As `openstack coe cluster config` does: user admin in group system:masters.
+        certs = fetch_credentials(api, cluster["uuid"], where, group="system:masters")
+        kubeconfig = write_kubeconfig(cluster, certs)
+        run_pod(kubeconfig, pathlib.Path(args.state_dir))
+        print_kubectl(api, cluster, kubeconfig)
+    else:
+        certs = fetch_credentials(api, cluster["uuid"], where)
+        run_container(cluster, certs)
+        print_usage(api, cluster, certs)
     if not args.exit:
         print(f"\nThe service runs at {api}; Ctrl-C deletes the demo bay and stops it.")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
@@ -182,8 +204,11 @@ def print_timeline(api: str, uuid: str, *, last: int | None = None) -> None:
         print(f"    {event['created_at'][11:23]}  {event['kind']:<20} {what}")
 
 
-def fetch_credentials(api: str, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
-    """The bay's CA (GET /v1/certificates) and a client certificate signed from our CSR."""
+def fetch_credentials(
+    api: str, cluster_uuid: str, where: pathlib.Path, *, group: str | None = None
+) -> pathlib.Path:
+    """The bay's CA (GET /v1/certificates) and a client certificate signed from our CSR
+    (CN=demo, and O=`group`, which Kubernetes reads as the user's group)."""
     from cryptography import x509  # noqa: PLC0415 - only the demo needs these
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
@@ -193,7 +218,12 @@ def fetch_credentials(api: str, cluster_uuid: str, where: pathlib.Path) -> pathl
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo")]))
+        .subject_name(
+            x509.Name(
+                [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group)] * (group is not None)
+                + [x509.NameAttribute(NameOID.COMMON_NAME, "demo")]
+            )
+        )
         .sign(key, hashes.SHA256())
     )
     _, ca = call(f"{api}/certificates/{cluster_uuid}")
@@ -235,6 +265,85 @@ def run_container(cluster: dict[str, Any], certs: pathlib.Path) -> None:
         "local/busybox:latest", ["sh", "-c", "echo hello from $(hostname)"], remove=True
     )
     print(f"  container says   {out.decode().strip()}")
+
+
+KUBECTL = pathlib.Path("/var/cache/magnum/kubernetes/current/bin/kubectl")
+
+
+def write_kubeconfig(cluster: dict[str, Any], certs: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig naming the bay's API, CA and our signed certificate (what `openstack
+    coe cluster config` writes)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "demo",
+                "cluster": {
+                    "server": cluster["api_address"],
+                    "certificate-authority": str(certs / "ca.pem"),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": "demo",
+                "user": {
+                    "client-certificate": str(certs / "cert.pem"),
+                    "client-key": str(certs / "key.pem"),
+                },
+            }
+        ],
+        "contexts": [{"name": "demo", "context": {"cluster": "demo", "user": "demo"}}],
+        "current-context": "demo",
+    }
+    path = certs / "config"
+    path.write_text(json.dumps(config, indent=1))
+    path.chmod(0o600)
+    return path
+
+
+def run_pod(kubeconfig: pathlib.Path, state: pathlib.Path) -> None:
+    kubectl = [str(KUBECTL), f"--kubeconfig={kubeconfig}", f"--cache-dir={state}/kube-cache"]
+
+    def do(*args: str) -> str:
+        out = subprocess.run([*kubectl, *args], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.exit(f"kubectl {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout.strip()
+
+    nodes = do("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}")
+    print(f"  kubernetes nodes {', '.join(nodes.split())}")
+    do(
+        "run",
+        "hello",
+        "--image=busybox:latest",
+        "--image-pull-policy=IfNotPresent",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo hello from $(hostname) on the pod network",
+    )
+    started = time.monotonic()
+    pause = threading.Event()
+    while (phase := do("get", "pod", "hello", "-o", "jsonpath={.status.phase}")) != "Succeeded":
+        if phase == "Failed" or time.monotonic() - started > 60:
+            sys.exit(f"pod hello: {phase or 'not started'} after {time.monotonic() - started:.0f}s")
+        pause.wait(0.2)
+    print(f"  pod says         {do('logs', 'hello')}")
+    do("delete", "pod", "hello", "--wait=false")
+
+
+def print_kubectl(api: str, cluster: dict[str, Any], kubeconfig: pathlib.Path) -> None:
+    print(f"""
+Use the bay with kubectl (its own CA; user demo in group system:masters):
+  export KUBECONFIG={kubeconfig}
+  {KUBECTL} get nodes
+With the magnum client (python-magnumclient 2.1.0, e.g. .venv-client/bin/python):
+  from magnumclient.v1 import client
+  mc = client.Client(input_auth_token="demo", magnum_url="{api}")
+  mc.bays.get("demo"); mc.certificates.get(bay_uuid="{cluster["uuid"]}")""")
 
 
 def print_usage(api: str, cluster: dict[str, Any], certs: pathlib.Path) -> None:

@@ -20,6 +20,7 @@ dockerd/containerd/docker-init zombie may be left on the host.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import re
 import time
@@ -217,8 +218,10 @@ class RealCluster:
                 client.close()
 
 
-@pytest.fixture
-def real(tmp_path: pathlib.Path) -> Iterator[RealCluster]:
+@contextlib.contextmanager
+def real_cluster(tmp_path: pathlib.Path, coes: tuple[str, ...]) -> Iterator[RealCluster]:
+    """Conductor processes with the real drivers (local and `coes`) on a fresh PostgreSQL
+    database; on exit every conductor is stopped and every bay removed."""
     skip_unless_possible()
     url, drop = migrated_postgres(tmp_path)
     run = pathlib.Path(f"/run/mgn-t{uuid.uuid4().hex[:8]}")  # short: socket paths
@@ -230,7 +233,7 @@ def real(tmp_path: pathlib.Path) -> Iterator[RealCluster]:
             {
                 "conductor": {
                     "enabled_infra_drivers": ["local"],
-                    "enabled_coe_drivers": ["swarm"],
+                    "enabled_coe_drivers": list(coes),
                     "health_interval": 0,
                 },
                 "local": {"run_dir": str(run)},
@@ -246,6 +249,12 @@ def real(tmp_path: pathlib.Path) -> Iterator[RealCluster]:
                 assert not failures, failures
         finally:
             drop()
+
+
+@pytest.fixture
+def real(tmp_path: pathlib.Path) -> Iterator[RealCluster]:
+    with real_cluster(tmp_path, ("swarm",)) as made:
+        yield made
 
 
 def test_killed_conductor_create_scale_delete_resumed_by_another(

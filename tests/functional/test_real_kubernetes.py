@@ -23,13 +23,16 @@ from typing import Any
 import pytest
 
 from magnum.drivers.coe.kubernetes import components
-from tests.functional.hostcheck import REALHOST, key_and_csr, poll
+from magnum.drivers.infra.local import network
+from tests.functional._cluster import wait_until
+from tests.functional.hostcheck import REALHOST, assert_clean, key_and_csr, poll, snapshot
 from tests.functional.test_real_bays import (  # noqa: F401 - fixtures
     Real,
     _cluster_template,
     db_url,
     real_factory,
 )
+from tests.functional.test_real_failover import real_cluster
 
 pytestmark = REALHOST
 
@@ -83,7 +86,7 @@ def real(real_factory: Callable[..., Real]) -> Real:  # noqa: F811 - the fixture
 class Kubectl:
     """kubectl (the one built beside the cluster's binaries) with a tenant's kubeconfig."""
 
-    def __init__(self, real: Real, cluster: dict[str, Any], where: pathlib.Path) -> None:
+    def __init__(self, real: Real | _Api, cluster: dict[str, Any], where: pathlib.Path) -> None:
         self.binary = str(pathlib.Path(real.svc.conf.kubernetes.bin_dir) / "kubectl")
         self.where = where
         where.mkdir(parents=True, exist_ok=True)
@@ -125,7 +128,22 @@ class Kubectl:
         }
 
 
-def tenant_kubeconfig(real: Real, cluster: dict[str, Any]) -> str:
+class _Api:
+    """A conductor Cluster (test_real_failover) seen as Real.svc: get, post and conf."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.svc = self
+        self._c = cluster
+        self.conf = cluster.conf
+
+    def get(self, path: str) -> Any:
+        return self._c.get(path)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._c.request("POST", path, body)
+
+
+def tenant_kubeconfig(real: Real | _Api, cluster: dict[str, Any]) -> str:
     """A kubeconfig from the bay's CA and a certificate signed by the certificates API for
     a CSR naming the tenant as user `tenant` in group system:masters."""
     res = real.svc.get(f"/v1/certificates/{cluster['uuid']}")
@@ -302,3 +320,54 @@ def test_apiserver_that_does_not_start_fails_the_create(
     assert "the disk is on fire" in cluster["status_reason"], cluster
     real.delete(bay["uuid"])
     real.assert_clean(before)
+
+
+def test_killed_conductor_mid_create_is_finished_by_another(tmp_path: pathlib.Path) -> None:
+    """Two conductor processes; the one holding the lease is SIGKILLed while the control
+    plane starts or the nodes register; the survivor finishes the same bay: exactly two
+    nodes registered and Ready, every component running once, nothing left after delete."""
+    with real_cluster(tmp_path, ("kubernetes",)) as real:
+        if not (pathlib.Path(real.c.conf.kubernetes.bin_dir) / "kube-apiserver").exists():
+            pytest.skip("Kubernetes is not built here (scripts/build-kubernetes)")
+        c = real.c
+        before = real.snapshot()
+        c.start_conductor("c1")
+        c.start_conductor("c2")
+        c.wait_up("c1", "c2")
+        res = c.request("POST", "/v1/baymodels", MODEL)
+        assert res.status_code == 201, res.text
+        res = c.request("POST", "/v1/bays", {"name": "kf", "baymodel_id": "k8s", "node_count": 2})
+        assert res.status_code == 201, res.text
+        cluster_uuid = res.json["uuid"]
+        row = real.catch(
+            cluster_uuid, "CREATE_IN_PROGRESS", r"^Control plane starting|^API up|nodes Ready$"
+        )
+        victim = real.kill_owner(row)
+        (survivor,) = set(c.procs)
+        real.taken_over(cluster_uuid, survivor, "CREATE_COMPLETE")
+        cluster = real.settled(cluster_uuid)
+        print(f"\nkilled {victim} at {row['status_reason']!r} (seen {real.seen})")
+        assert cluster["status"] == "CREATE_COMPLETE", cluster["status_reason"]
+        assert f"cluster {cluster_uuid}: create starting on {survivor}:" in c.log(survivor)
+
+        kubectl = Kubectl(_Api(c), cluster, tmp_path / "kube")
+        assert kubectl.ready_nodes() == ["node-0", "node-1"]
+        tag = network.short_id(cluster_uuid)
+        procs = [p for p in snapshot(c.state, real.run)["procs"] if f"/{tag}/" in p]
+        for daemon, count in (
+            ("etcd", 1),
+            ("kube-apiserver", 1),
+            ("kube-controller-manager", 1),
+            ("kube-scheduler", 1),
+            ("kubelet", 2),
+            ("kube-proxy", 2),
+        ):
+            assert len([p for p in procs if p.split()[0].rsplit("/", 1)[-1] == daemon]) == count, (
+                daemon,
+                procs,
+            )
+        res = c.request("DELETE", f"/v1/bays/{cluster_uuid}")
+        assert res.status_code == 204, res.text
+        wait_until("the bay row to be gone", lambda: real.row(cluster_uuid) is None, 60.0)
+        tags = [tag]
+        assert_clean(before, real.snapshot, tags=tags, dirs=(c.state, real.run), timeout=15.0)

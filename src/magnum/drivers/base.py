@@ -407,6 +407,10 @@ class CoeDriver(abc.ABC):
     node_profile: ClassVar[NodeProfile] = DEFAULT_PROFILE
     # The masters' API port when it is not their container engines' (InfraDriver.api_frontend).
     api_port: ClassVar[int | None] = None
+    # Whether the cluster keeps working through a CA or credentials rotation of its nodes'
+    # TLS endpoints (InfraDriver.set_node_trust...): False when the COE's own components
+    # hold certificates of the CA that the rotation does not reissue.
+    tls_rotation: ClassVar[bool] = True
     containers: capabilities.ContainerInterface | None = None
     images: capabilities.ImageInterface | None = None
     workloads: capabilities.WorkloadInterface | None = None

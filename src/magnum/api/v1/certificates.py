@@ -135,7 +135,10 @@ def request_rotation(
     infra = api.drivers.infra.get(infra_name) if infra_name else None
     if infra is None and not infra_name and api.drivers.infra:
         infra = api.drivers.infra_for()
+    coe = api.drivers.coe.get(template.coe)
     if infra is None or not infra.supports_tls_rotation(template):
+        raise RotationNotSupported(what=what)
+    if coe is not None and not coe.tls_rotation:
         raise RotationNotSupported(what=what)
     clusters.request(session, row, op, ctx, default_timeout=api.default_bay_timeout, vocab=vocab)
 

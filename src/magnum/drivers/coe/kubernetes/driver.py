@@ -113,6 +113,8 @@ class KubernetesDriver(base.CoeDriver):
         engine_networking=False, private_dirs=("/run", "/var/log", "/var/lib/kubelet")
     )
     api_port: ClassVar[int | None] = comp.API_PORT
+    # The components' certificates and trust files come from the CA a rotation replaces.
+    tls_rotation: ClassVar[bool] = False
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
