@@ -135,7 +135,7 @@ def real_aio(
     conf_file.write_text(
         "[conductor]\n"
         "enabled_infra_drivers = local\n"
-        "enabled_coe_drivers = swarm\n"
+        "enabled_coe_drivers = swarm, kubernetes\n"
         "heartbeat_interval = 0.3\n"
         "sync_interval = 0.5\n"
         f"[local]\nrun_dir = {run}\n"
