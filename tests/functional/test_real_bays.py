@@ -151,11 +151,13 @@ def _make_real(
     service_factory: Callable[..., Service],
     tmp_path: pathlib.Path,
     coes: tuple[str, ...] = ("swarm",),
+    conductor: dict[str, Any] | None = None,
     **local: Any,
 ) -> Real:
     run = pathlib.Path(f"/run/mgn-t{uuid.uuid4().hex[:8]}")  # short: socket paths
     svc = service_factory(
-        conductor={"enabled_infra_drivers": ["local"], "enabled_coe_drivers": list(coes)},
+        conductor={"enabled_infra_drivers": ["local"], "enabled_coe_drivers": list(coes)}
+        | (conductor or {}),
         local={"run_dir": str(run)} | local,
     )
     return Real(svc=svc, state=tmp_path / "state", run=run)
@@ -168,8 +170,10 @@ def real_factory(
     skip_unless_possible()
     made: list[Real] = []
 
-    def make(coes: tuple[str, ...] = ("swarm",), **local: Any) -> Real:
-        real = _make_real(service_factory, tmp_path, coes, **local)
+    def make(
+        coes: tuple[str, ...] = ("swarm",), conductor: dict[str, Any] | None = None, **local: Any
+    ) -> Real:
+        real = _make_real(service_factory, tmp_path, coes, conductor, **local)
         made.append(real)
         return real
 

@@ -229,7 +229,14 @@ class NodeHost(abc.ABC):
 
     @abc.abstractmethod
     def running(self, task: ClusterTask, node: Node, name: str) -> bool:
-        """Whether daemon `name` runs on `node`."""
+        """Whether daemon `name` runs on `node` now. A daemon that exits is started again
+        (as systemd's Restart=always does), so this is False only until its restart,
+        unless its node is gone or it was stopped."""
+
+    @abc.abstractmethod
+    def exits(self, task: ClusterTask, node: Node, name: str) -> int:
+        """How many times daemon `name` has exited since it was started (a daemon that
+        keeps exiting cannot start: its log says why)."""
 
     @abc.abstractmethod
     def log_tail(self, task: ClusterTask, node: Node, name: str, *, lines: int = 3) -> str:

@@ -70,6 +70,7 @@ ADDONS = {
 MASTER_DAEMONS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 WORKER_DAEMONS = ("kubelet", "kube-proxy")
 MAX_PARALLEL = 8
+MAX_EXITS = 5  # a component that exits this often while the cluster forms cannot start
 POLL = 0.1
 STATE = client_mod.STATE
 
@@ -296,7 +297,7 @@ class KubernetesDriver(base.CoeDriver):
             )
         # The controller-manager and scheduler start at once too: most of their own start-up
         # overlaps the apiserver's. The controller-manager gives up when the apiserver is not
-        # healthy within 10 s; _wait_api starts it again until the apiserver is.
+        # healthy within 10 s; its supervisor starts it again.
         controllers = [
             comp.controller_manager(bins, secrets, net, leader_elect=len(masters) > 1),
             comp.scheduler(bins, secrets, leader_elect=len(masters) > 1),
@@ -307,9 +308,7 @@ class KubernetesDriver(base.CoeDriver):
         self._start_workers(
             task, hosts=hosts, secrets=secrets, net=net, server=server, workers=workers
         )
-        self._wait_api(task, hosts, masters, restart=controllers)
-        for m in masters:
-            hosts.start(task, m, controllers)
+        self._wait_api(task, hosts, masters)
         task.progress("API up; waiting for the nodes to be Ready")
         self._wait_ready(task, hosts, masters, workers, total=len(workers))
         self._wait_service_account(task, hosts, masters)
@@ -451,19 +450,13 @@ class KubernetesDriver(base.CoeDriver):
         task: base.ClusterTask,
         hosts: base.NodeHost,
         masters: Sequence[base.Node],
-        *,
-        restart: Sequence[base.Daemon] = (),
     ) -> None:
-        """Until the apiserver is ready; the `restart` daemons are started again whenever
-        they have exited meanwhile."""
+        """Until the apiserver is ready."""
         api = self.clients.api(task)
         last: list[str] = ["no answer yet"]
 
         def up() -> bool:
-            self._check_running(task, hosts, masters, ("etcd", "kube-apiserver"))
-            for m in masters:
-                if restart and not all(hosts.running(task, m, d.name) for d in restart):
-                    hosts.start(task, m, restart)
+            self._check_running(task, hosts, masters, MASTER_DAEMONS)
             trouble = self._readyz(api)
             if trouble is None:
                 return True
@@ -585,11 +578,14 @@ class KubernetesDriver(base.CoeDriver):
         nodes: Sequence[base.Node],
         daemons: Sequence[str],
     ) -> None:
+        """Fail once a component keeps exiting. A few exits are normal while the cluster
+        forms (the controller-manager gives up on an apiserver that is not ready within
+        10 s; components exit when etcd changes leader), and each is restarted."""
         for node in nodes:
             for daemon in daemons:
-                if not hosts.running(task, node, daemon):
+                if (count := hosts.exits(task, node, daemon)) >= MAX_EXITS:
                     raise exceptions.NodeStartFailed(
-                        reason=f"{daemon} on {node.name} exited: "
+                        reason=f"{daemon} on {node.name} exited {count} times: "
                         f"{_last_words(hosts, task, node, daemon)}"
                     )
 

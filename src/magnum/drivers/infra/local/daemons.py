@@ -2,7 +2,8 @@
 """LocalHosts: the COE's own daemons on local nodes (drivers.base.NodeHost).
 
 A daemon runs inside its node (the holder's namespaces, holder.py) and in the node's
-cgroup, so the flavor bounds it and the node's teardown kills it. Its files and log live
+cgroup, so the flavor bounds it and the node's teardown kills it, under a supervisor that
+starts it again when it exits. Its files and log live
 in <node state>/daemons/<name>/, its pid file in the node's run directory. Only nodes
 built with private directories (a profile that asks for them) have a holder; a daemon
 for any other node is refused.
@@ -22,6 +23,26 @@ from oslo_config import cfg
 from magnum.common import exceptions
 from magnum.drivers import base
 from magnum.drivers.infra.local import cgroups, cluster, dockerd, holder, host, network, spawn
+
+# The supervisor every daemon runs under, as systemd's Restart=always would: the daemon
+# starts again a second after it exits (Kubernetes' components exit on purpose when they
+# lose their leader lease or their apiserver). $1 is where it notes the daemon's pid and
+# how many times it has exited (and its last status); the daemon is the rest. Everything
+# runs in one process group (the supervisor's session), which `stop` kills whole.
+_SUPERVISE = """
+state="$1"; shift
+exits=0
+while :; do
+  "$@" &
+  echo $! > "$state.child"
+  wait $!
+  code=$?
+  exits=$((exits + 1))
+  echo "$exits $code" > "$state.exits"
+  sleep 1
+done
+"""
+RESTART_DELAY = 1.0
 
 # Node-local forwarding: the node routes for its containers (CNI bridge) and between
 # nodes' pod networks; every value is the node's own network namespace's, not the host's.
@@ -90,13 +111,31 @@ class LocalHosts(base.NodeHost):
                 with os.fdopen(fd, "wb") as f:
                     f.write(content.replace(b"{dir}", str(where).encode()))
             argv = [a.replace("{dir}", str(where)) for a in daemon.argv]
+            state = self._pidfile(task, node, daemon.name).with_suffix("")
+            for suffix in (".child", ".exits"):
+                state.with_suffix(suffix).unlink(missing_ok=True)
             pid = spawn.start(
-                argv, cgroup_procs=procs, log=where / "log", prefix=inside, env=dict(daemon.env)
+                ["sh", "-c", _SUPERVISE, "sh", str(state), *argv],
+                cgroup_procs=procs,
+                log=where / "log",
+                prefix=inside,
+                env=dict(daemon.env),
             )
             self._pidfile(task, node, daemon.name).write_text(str(pid))
 
     def running(self, task: base.ClusterTask, node: base.Node, name: str) -> bool:
-        return self._pid(task, node, name) is not None
+        """The daemon runs now (not between an exit and its restart)."""
+        if self._pid(task, node, name) is None:
+            return False
+        child = host.read_pid(self._pidfile(task, node, name).with_suffix(".child"))
+        return child is not None and host.pid_alive(child)
+
+    def exits(self, task: base.ClusterTask, node: base.Node, name: str) -> int:
+        try:
+            text = self._pidfile(task, node, name).with_suffix(".exits").read_text()
+            return int(text.split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def log_tail(
         self, task: base.ClusterTask, node: base.Node, name: str, *, lines: int = 3
@@ -108,15 +147,21 @@ class LocalHosts(base.NodeHost):
         return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
 
     def stop(self, task: base.ClusterTask, node: base.Node, name: str) -> None:
+        pidfile = self._pidfile(task, node, name)
         pid = self._pid(task, node, name)
+        child = host.read_pid(pidfile.with_suffix(".child"))
         if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # the supervisor and its daemon
+                os.killpg(pid, signal.SIGKILL)
             spawn.reap(pid)
-            host.wait_for(
-                f"{name} on {node.name} to exit", lambda: not host.pid_alive(pid), timeout=10
-            )
-        self._pidfile(task, node, name).unlink(missing_ok=True)
+        left = {p for p in (pid, child) if p is not None}
+        host.wait_for(
+            f"{name} on {node.name} to exit",
+            lambda: not any(host.pid_alive(p) for p in left),
+            timeout=10,
+        )
+        for path in (pidfile, pidfile.with_suffix(".child"), pidfile.with_suffix(".exits")):
+            path.unlink(missing_ok=True)
 
     def set_routes(
         self, task: base.ClusterTask, node: base.Node, routes: Mapping[str, str]
