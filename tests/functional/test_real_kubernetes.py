@@ -24,6 +24,7 @@ import pytest
 
 from magnum.drivers.coe.kubernetes import components
 from magnum.drivers.infra.local import network
+from tests.functional import _nodegroups as ng
 from tests.functional._cluster import wait_until
 from tests.functional.hostcheck import REALHOST, assert_clean, key_and_csr, poll, snapshot
 from tests.functional.test_real_bays import (  # noqa: F401 - fixtures
@@ -259,6 +260,25 @@ def test_kubernetes_bay_lifecycle(real: Real, tmp_path: pathlib.Path) -> None:
     assert kubectl.ready_nodes() == ["node-0"]
     moved = _pods(kubectl, "app=web", 2, nodes={"node-0"})
     assert set(moved.values()) == {"node-0"}, moved
+
+    # A nodegroup's node_labels and node_taints (1.14) are registered with its nodes.
+    ng.add(
+        real.svc,
+        bay["uuid"],
+        name="fast",
+        node_count=1,
+        node_labels={"disk": "ssd"},
+        node_taints=[{"key": "dedicated", "value": "fast", "effect": "NoSchedule"}],
+    )
+    nodes = {
+        n["metadata"]["name"]: n for n in kubectl.json("get", "nodes", "-l", "disk=ssd")["items"]
+    }
+    assert len(nodes) == 1, nodes
+    (node,) = nodes.values()
+    assert node["metadata"]["labels"][components.NODEGROUP_LABEL] == "fast"
+    assert node["spec"]["taints"] == [
+        {"key": "dedicated", "value": "fast", "effect": "NoSchedule"}
+    ], node["spec"]
 
     real.delete(bay["uuid"])
     real.assert_clean(before)

@@ -24,6 +24,8 @@ def nodegroup_view(row: models.NodeGroup) -> base.NodeGroupView:
         image_id=row.image_id,
         node_count=row.node_count,
         labels=dict(row.labels or {}),
+        node_labels={str(k): str(v) for k, v in (row.node_labels or {}).items()},
+        node_taints=tuple(dict(t) for t in row.node_taints or ()),
     )
 
 
