@@ -139,14 +139,16 @@ def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
 
 def without_kept(snap: dict[str, Any], state_root: pathlib.Path) -> dict[str, Any]:
     """The snapshot minus what the service keeps per host on purpose: the base-image cache,
-    lock files (and the conductors' incarnation directory), the key secret, the database."""
+    lock files (and the conductors' incarnation directory), the key secret, the database,
+    the API's (empty) upload directory beside the bays."""
     kept = str(state_root)
+    uploads = str(state_root.parent / "uploads")
     out = dict(snap)
     out["files"] = [
         p
         for p in snap["files"]
         if not (
-            p == kept
+            p in (kept, uploads)
             or p.startswith(f"{kept}/images")
             or p.endswith((".lock", "pki.secret", ".sqlite", ".sqlite-journal", "/conductors"))
         )

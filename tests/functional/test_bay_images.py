@@ -132,8 +132,6 @@ class Real:
 
     def snapshot(self) -> dict[str, Any]:
         snap = without_kept(snapshot(self.state, self.run), local_cluster.state_root(self.svc.conf))
-        # The API keeps its (empty) upload directory, like the driver its image cache.
-        snap["files"] = [p for p in snap["files"] if p != str(self.state / "uploads")]
         # What a bay registry could leave behind, beyond what hostcheck looks at: its INPUT
         # rule (named after the bay) and its process (its config is under our state dir).
         snap["input"] = [

@@ -45,6 +45,7 @@ from oslo_config import cfg
 from magnum.common import exceptions, pki
 from magnum.drivers import base, waiting
 from magnum.drivers.coe import engines as engines_mod
+from magnum.drivers.coe import images
 from magnum.drivers.coe.kubernetes import client as client_mod
 from magnum.drivers.coe.kubernetes import components as comp
 
@@ -123,6 +124,8 @@ class KubernetesDriver(base.CoeDriver):
         self.clients = client_mod.Clients(secret)
         self.engines = engines_mod.Engines(secret)
         self._secret = secret
+        # Tenants load their images into every node's engine: nothing is pulled here.
+        self.images = images.EngineImages(self.engines)
 
     def close(self) -> None:
         self.clients.close()

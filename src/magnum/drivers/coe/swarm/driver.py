@@ -13,7 +13,7 @@ the infrastructure's stable front for all managers when there is one
 The driver reaches nodes through the shared engine clients (magnum.drivers.coe.engines:
 TCP+TLS with the conductor's client certificate kept by the infrastructure driver in the
 bay's driver state), and maps their errors with magnum.drivers.coe.docker_errors. It
-offers containers (swarm/containers.py) and image loads (swarm/images.py); no workloads.
+offers containers (swarm/containers.py) and image loads (coe/images.py); no workloads.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from oslo_config import cfg
 from magnum.common import exceptions, pki
 from magnum.drivers import base
 from magnum.drivers.coe import engines as engines_mod
-from magnum.drivers.coe.swarm import containers, images, membership
+from magnum.drivers.coe import images
+from magnum.drivers.coe.swarm import containers, membership
 
 JOIN_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0
@@ -47,7 +48,7 @@ class SwarmDriver(base.CoeDriver):
         super().__init__(conf)
         self.engines = engines_mod.Engines(lambda: pki.key_secret(conf))
         self.containers = containers.SwarmContainers(self.engines)
-        self.images = images.SwarmImages(self.engines)
+        self.images = images.EngineImages(self.engines)
 
     def close(self) -> None:
         self.engines.close()

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Loading a tenant's image archive (`docker save` output) into every node of a bay.
+"""Loading a tenant's image archive (`docker save` output) into every node of a bay, for
+every COE whose nodes run a Docker engine (Swarm's and Kubernetes' dockershim alike).
 
 Each node's daemon gets the file streamed to its /images/load over the bay's TLS
 connection (magnum.drivers.coe.engines), all nodes in parallel. A daemon that refuses the
@@ -66,7 +67,7 @@ def _load_one(client: docker.DockerClient, path: pathlib.Path) -> list[str]:
     return loaded
 
 
-class SwarmImages(capabilities.ImageInterface):
+class EngineImages(capabilities.ImageInterface):
     """Image archives loaded into every node's engine."""
 
     def __init__(self, engines: engines_mod.Engines) -> None:
