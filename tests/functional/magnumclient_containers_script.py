@@ -13,14 +13,15 @@ bay; prints one JSON object of outcomes ({"error": ...} where a call failed).
 from __future__ import annotations
 
 import json
+import pathlib
 import sys
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from magnumclient.common.apiclient import exceptions as client_exc
 from magnumclient.v1 import client as v1_client
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from tests.functional import magnumclient_common as common
 
 BAY_TIMEOUT = 120.0
 FIELDS = ("uuid", "name", "image", "bay_uuid", "command", "memory", "status", "host")
@@ -28,34 +29,14 @@ COMMAND = "sh -c \"trap 'exit 0' TERM; echo hello; while :; do sleep 1; done\""
 
 
 def fields(obj: Any, names: tuple[str, ...] = FIELDS) -> dict[str, Any]:
-    return {name: getattr(obj, name, None) for name in names}
+    return common.fields(obj, names)
 
 
-def attempt(fn: Callable[[], Any]) -> Any:
-    try:
-        result = fn()
-    except client_exc.ClientException as exc:
-        return {
-            "error": type(exc).__name__,
-            "http_status": getattr(exc, "http_status", None),
-            "details": getattr(exc, "details", None),
-        }
-    return {"unexpected": getattr(result, "_info", repr(result))}
+attempt = common.attempt
 
 
 def wait_bay(cs: Any, ident: str, until: Callable[[Any], bool]) -> str:
-    deadline = time.monotonic() + BAY_TIMEOUT
-    pause = threading.Event()
-    while True:
-        try:
-            bay = cs.bays.get(ident)
-        except client_exc.NotFound:
-            bay = None
-        if until(bay):
-            return "gone" if bay is None else str(bay.status)
-        if time.monotonic() > deadline:
-            return f"timeout ({None if bay is None else bay.status})"
-        pause.wait(0.2)
+    return common.wait_bay(cs, ident, until, timeout=BAY_TIMEOUT, interval=0.2)
 
 
 def main(url: str) -> dict[str, Any]:

@@ -52,8 +52,9 @@ def test_v1_document(svc: Service, url: str) -> None:
     ]
     assert {"href": f"{HOST}/v1/", "rel": "self"} in body["links"]
     assert any(link["rel"] == "describedby" for link in body["links"])
-    # every collection of the route table at 1.1: Mitaka's (containers too; its pods, rcs,
-    # services and x509keypairs are not served) and Newton's clusters and clustertemplates
+    # every collection of the route table at 1.1: Mitaka's (containers, pods, rcs and
+    # services too; its x509keypairs are not served) and Newton's clusters and
+    # clustertemplates
     collections = (
         "baymodels",
         "bays",
@@ -62,6 +63,9 @@ def test_v1_document(svc: Service, url: str) -> None:
         "clustertemplates",
         "containers",
         "mservices",
+        "pods",
+        "rcs",
+        "services",
     )
     assert list(body) == ["id", "media_types", "links", *collections]
     for name in collections:

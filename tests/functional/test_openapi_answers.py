@@ -167,15 +167,18 @@ def test_every_answer_is_what_the_document_says(api: Checked) -> None:
         for method in item
         if method != "parameters"
     }
-    # nodegroups and resize, quotas, stats, CA and credential rotation: their own suites
-    # check every answer against the document (test_nodegroups, test_quotas, test_stats,
-    # test_rotation)
+    # nodegroups and resize, quotas, stats, CA and credential rotation, a Kubernetes bay's
+    # pods, services and rcs: their own suites check every answer against the document
+    # (test_nodegroups, test_quotas, test_stats, test_rotation, test_api_workloads)
     elsewhere: tuple[str, ...] = (
         "/v1/clusters/{ident}/nodegroups",
         "/v1/clusters/{ident}/actions/resize",
         "/v1/quotas",
         "/v1/stats",
         "/v1/credentials",
+        "/v1/pods",
+        "/v1/services",
+        "/v1/rcs",
     )
     checked_elsewhere = {
         (m, t)

@@ -42,7 +42,7 @@ SELF = ("GET", "/v1/openapi.json")
 AIO_CONF = (
     "[conductor]\n"
     "enabled_infra_drivers = fake\n"
-    "enabled_coe_drivers = fakecoe\n"
+    "enabled_coe_drivers = fakecoe, fakek8s\n"  # swarm bays, and Kubernetes with workloads
     "heartbeat_interval = 0.5\n"
     "sync_interval = 1\n"
 )

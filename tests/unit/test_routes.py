@@ -63,9 +63,15 @@ def test_v1_lists_every_collection_of_the_table() -> None:
         "clustertemplates",
         "containers",
         "mservices",
+        "pods",
+        "rcs",
+        "services",
     )
-    # Magnum 1.11 removed bays and baymodels; the rest stays
-    assert {"baymodels", "bays"} & set(routes.collections((1, 11))) == set()
+    # Magnum 1.11 removed bays and baymodels (and with them the bays' pods, rcs and
+    # services, which Newton already dropped); the rest stays
+    assert {"baymodels", "bays", "pods", "rcs", "services"} & set(
+        routes.collections((1, 11))
+    ) == set()
     assert {"certificates", "clusters", "clustertemplates", "mservices"} <= set(
         routes.collections((1, 11))
     )

@@ -11,6 +11,7 @@ import falcon
 from oslo_config import cfg
 
 from magnum.api import errors, middleware, policy, routes, routing, validation
+from magnum.api.v1 import manifests
 from magnum.common import hostpaths, pki
 from magnum.common import images as image_archives
 from magnum.conductor import rpcapi
@@ -41,6 +42,7 @@ class Api:
     max_concurrent_execs: int
     quota_clusters: int  # [quotas] defaults
     quota_nodes: int
+    manifest_fetcher: manifests.Fetcher  # [api] max_manifest_size, manifest_url_*
 
     def limits(self) -> quotas.Limits:
         """Quota defaults and the infrastructure's capacity now (cheap: no remote calls)."""
@@ -73,6 +75,7 @@ def build(
         max_concurrent_execs=conf.api.max_concurrent_execs,
         quota_clusters=conf.quotas.max_clusters_per_project,
         quota_nodes=conf.quotas.max_nodes_per_project,
+        manifest_fetcher=manifests.Fetcher.from_conf(conf.api),
     )
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
         middleware=middleware.pipeline(conf, own_bodies=routes.own_bodies())

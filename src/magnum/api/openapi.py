@@ -249,6 +249,7 @@ def listing_params(v: views.View) -> tuple[dict[str, Any], ...]:
 PATH_PARAMS = {
     "ident": path_param("ident", STRING, "UUID or name"),
     "action": path_param("action", STRING, "the action"),
+    "bay_ident": path_param("bay_ident", STRING, "the bay's UUID or name"),
     "nodegroup": path_param("nodegroup", STRING, "the nodegroup's UUID, name or id"),
     "project_id": path_param(
         "project_id",

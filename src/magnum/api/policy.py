@@ -61,6 +61,7 @@ _READS = ("detail", "get", "get_all")
 _WRITES = ("create", "delete", "update")
 CONTAINER_ACTIONS = ("start", "stop", "reboot", "pause", "unpause", "logs", "execute")
 CONTAINER_READS = ("logs",)
+WORKLOADS = ("pod", "rc", "service")  # /v1/pods, /v1/rcs, /v1/services
 # Both vocabularies: /v1/bays and /v1/baymodels, /v1/clusters and /v1/clustertemplates.
 _CLUSTERS = ("bay", "cluster")
 _TEMPLATES = ("baymodel", "clustertemplate")
@@ -91,6 +92,9 @@ RULES = [
         for a in CONTAINER_ACTIONS
         if a not in CONTAINER_READS
     ),
+    # A bay's Kubernetes objects (target: the bay): readers list and show, members write.
+    *(policy.RuleDefault(f"{p}:{a}", ADMIN_OR_READER) for p in WORKLOADS for a in _READS),
+    *(policy.RuleDefault(f"{p}:{a}", ADMIN_OR_MEMBER) for p in WORKLOADS for a in _WRITES),
     policy.RuleDefault("certificate:create", ADMIN_OR_MEMBER_USER),  # target: the bay
     policy.RuleDefault("certificate:get", ADMIN_OR_READER_USER),
     policy.RuleDefault("certificate:rotate_ca", ADMIN_OR_MEMBER),  # target: the cluster

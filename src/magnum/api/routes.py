@@ -44,6 +44,7 @@ from magnum.api.v1 import (
     stats,
     upgrade,
     views,
+    workloads,
 )
 from magnum.api.v1 import nodegroups as nodegroups_api
 from magnum.api.v1 import quotas as quota_api
@@ -305,6 +306,22 @@ def _events(
     )
 
 
+def _bay_workloads() -> tuple[Link, ...]:
+    """From a new bay to its pods, services and rcs: the lists, and the delete and update
+    of an object named like the bay (the bay as `bay_ident`)."""
+    bay = {"bay_ident": "$response.body#/uuid"}
+    named = bay | {"ident": "$response.body#/name"}
+    links = []
+    for collection, noun in (("pods", "Pod"), ("services", "Service"), ("rcs", "Rc")):
+        item = f"/v1/{collection}/{{ident}}/{{bay_ident}}"
+        links += [
+            Link(name=f"List{noun}s", path=f"/v1/{collection}", method="GET", parameters=bay),
+            Link(name=f"Delete{noun}", path=item, method="DELETE", parameters=named),
+            Link(name=f"Patch{noun}", path=item, method="PATCH", parameters=named),
+        ]
+    return tuple(links)
+
+
 # --- the resources ---------------------------------------------------------------------------
 def _v1(api: Any) -> root.V1:
     return root.V1(collections)
@@ -409,6 +426,7 @@ TABLE: tuple[Route, ...] = (
             _uses("SignCertificate", "/v1/certificates", "POST", body="bay_uuid"),
             _uses("GetCertificate", "/v1/certificates/{ident}", "GET"),
             _uses("GetClusterEvents", "/v1/clusters/{ident}/events", "GET"),
+            *_bay_workloads(),
         ),
     ),
     _item(
@@ -910,7 +928,146 @@ QUOTA_ROUTES: tuple[Route, ...] = (
     ),
 )
 
-TABLE += (*NODEGROUP_ROUTES, *UPGRADE_ROUTES, *ROTATION_ROUTES, *QUOTA_ROUTES)
+# --- Kubernetes objects: /v1/pods, /v1/services, /v1/rcs (Mitaka) ---------------------------
+_LABEL_MAP = {"type": "object", "additionalProperties": STRING}
+_PORT = obj(
+    {
+        "name": STRING,
+        "protocol": openapi.nullable(STRING),
+        "port": openapi.nullable(INTEGER),
+        "target_port": {"type": ["integer", "string", "null"]},
+        "node_port": openapi.nullable(INTEGER),
+    }
+)
+# field -> its schema, for every field a workload view shows (views.WorkloadView.full)
+_WORKLOAD_FIELDS: dict[str, Any] = {
+    "uuid": UUID,
+    "name": STRING,
+    "desc": openapi.nullable(STRING),
+    "bay_uuid": UUID,
+    "images": {"type": "array", "items": STRING},
+    "labels": _LABEL_MAP,
+    "status": openapi.nullable(STRING),
+    "host": openapi.nullable(STRING),
+    "manifest": openapi.nullable(STRING),
+    "manifest_url": openapi.nullable(STRING),
+    "selector": _LABEL_MAP,
+    "ip": openapi.nullable(STRING),
+    "ports": {"type": "array", "items": _PORT},
+    "replicas": {"type": "integer", "minimum": 0},
+}
+_WORKLOAD_NAMES = {"pods": "Pod", "services": "Service", "rcs": "ReplicationController"}
+# 429 and 5xx: the cluster's own API, passed on (exceptions.WorkloadAPIError.PASSED)
+_WORKLOAD_ERRORS = (400, 403, 404, 409, 429, 500, 502, 503, 504)
+_BAY_QUERY = query("bay_ident", STRING, "the bay (UUID or name)") | {"required": True}
+
+
+def _workload_item(view: views.WorkloadView, name: str, *, fields: tuple[str, ...]) -> Component:
+    return Component(
+        name, lambda: obj({**{f: _WORKLOAD_FIELDS[f] for f in fields}, "links": LINKS})
+    )
+
+
+def _workload_routes(view: views.WorkloadView) -> tuple[Route, ...]:
+    noun = _WORKLOAD_NAMES[view.collection]
+    collection = Resource(lambda api: workloads.Collection(api, view))
+    item = Resource(lambda api: workloads.Item(api, view))
+    full = _workload_item(view, noun, fields=view.full)
+    brief = _workload_item(view, f"{noun}Brief", fields=view.brief)
+    path = f"/v1/{view.collection}"
+    listing = (
+        *openapi.page_params(workloads.sortable(view)),
+        _BAY_QUERY,
+    )
+    said = (
+        "Read live from the bay's Kubernetes API (namespace default) through a conductor; "
+        "its refusals come back with their status and message."
+    )
+
+    def one(method: str, status: int, summary: str, **kw: Any) -> Operation:
+        return Operation(
+            method=method,
+            status=status,
+            summary=summary,
+            description=said,
+            errors=_WORKLOAD_ERRORS,
+            **kw,
+        )
+
+    def item_route(route_path: str, params: tuple[Any, ...]) -> Route:
+        return Route(
+            path=route_path,
+            resource=item,
+            tag=view.collection,
+            gate=MITAKA,
+            operations=(
+                one("GET", 200, f"Show a {view.argument}", response=full, params=params),
+                one(
+                    "PATCH",
+                    200,
+                    f"Replace a {view.argument} with the manifest a JSON Patch sets",
+                    request=openapi.patch_body(("/manifest", "/manifest_url")),
+                    response=full,
+                    params=params,
+                ),
+                one("DELETE", 204, f"Delete a {view.argument}", params=params),
+            ),
+        )
+
+    return (
+        Route(
+            path=path,
+            resource=collection,
+            tag=view.collection,
+            gate=MITAKA,
+            collection=view.collection,
+            operations=(
+                one(
+                    "GET",
+                    200,
+                    f"List {view.collection} (brief items)",
+                    params=listing,
+                    response=page(view.collection, brief),
+                ),
+                one(
+                    "POST",
+                    201,
+                    f"Create one of the {view.collection} from a manifest (or manifest_url)",
+                    request=workloads.BODIES[view.collection],
+                    response=full,
+                ),
+            ),
+        ),
+        Route(
+            path=f"{path}/detail",
+            resource=collection,
+            suffix="detail",
+            tag=view.collection,
+            gate=MITAKA,
+            operations=(
+                one(
+                    "GET",
+                    200,
+                    f"List {view.collection} (full items)",
+                    params=listing,
+                    response=page(view.collection, full),
+                ),
+            ),
+        ),
+        item_route(f"{path}/{{ident}}", (_BAY_QUERY,)),
+        item_route(f"{path}/{{ident}}/{{bay_ident}}", ()),
+    )
+
+
+WORKLOAD_ROUTES = tuple(r for v in views.WORKLOADS for r in _workload_routes(v))
+
+TABLE += (
+    *NODEGROUP_ROUTES,
+    *UPGRADE_ROUTES,
+    *ROTATION_ROUTES,
+    *QUOTA_ROUTES,
+    *WORKLOAD_ROUTES,
+)
 
 
 def collections(version: microversions.Version) -> tuple[str, ...]:

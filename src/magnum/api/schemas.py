@@ -318,6 +318,61 @@ class ContainerBody(_Body):
     status: Literal[tuple(s.value for s in fields.ContainerStatus)] | None = None  # type: ignore[valid-type]
 
 
+# --- Kubernetes objects (/v1/pods, /v1/services, /v1/rcs) --------------------------------
+# A manifest's size is bounded by [api] max_manifest_size (magnum.api.v1.manifests), a
+# manifest_url's by what a URL is.
+Manifest = Annotated[str, NoNul]
+ManifestUrl = Annotated[str, Field(min_length=1, max_length=2048), NoNul]
+
+
+class WorkloadBody(_Body):
+    """What every workload create takes: the bay (a uuid, as Magnum Mitaka required) and
+    the manifest, inline or as a URL the API fetches. The name and labels come from the
+    manifest; a `uuid` is accepted and ignored (Kubernetes names the object's uid)."""
+
+    READ_ONLY = _Body.READ_ONLY | {"name", "labels"}
+
+    uuid: Uuid | None = None
+    bay_uuid: Uuid
+    manifest: Manifest | None = None
+    manifest_url: ManifestUrl | None = None
+
+
+class PodBody(WorkloadBody):
+    ARGUMENT = "pod"
+
+    desc: Annotated[str, Field(max_length=255), NoNul] | None = None
+    # Accepted as Magnum Mitaka accepted them; what the pod shows is the cluster's.
+    images: Annotated[list[Str255], Field(max_length=100)] | None = None
+    status: Str255 | None = None
+    host: Str255 | None = None
+
+
+class ServiceBody(WorkloadBody):
+    ARGUMENT = "service"
+    READ_ONLY = WorkloadBody.READ_ONLY | {"selector", "ports"}
+
+    ip: Str255 | None = None  # accepted; Kubernetes assigns the cluster IP
+
+
+class ReplicationControllerBody(WorkloadBody):
+    ARGUMENT = "rc"
+    READ_ONLY = WorkloadBody.READ_ONLY | {"replicas"}
+
+    images: Annotated[list[Str255], Field(max_length=100)] | None = None
+
+
+class WorkloadPatched(_Body):
+    """A workload's PATCH document once patched: a new manifest (or its URL) for the same
+    bay. Magnum Mitaka replaced the object with it."""
+
+    ARGUMENT = "patch"
+
+    bay_uuid: Uuid
+    manifest: Manifest | None = None
+    manifest_url: ManifestUrl | None = None
+
+
 class PatchOp(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     ARGUMENT: ClassVar[str] = "patch"

@@ -8,13 +8,18 @@
   | + NotSupported                CapabilityNotOffered (the COE driver lacks containers, ...)
   + NotAuthorized (403)           PolicyNotAuthorized, ClusterTemplatePublishDenied
   + NotFound (404)                ClusterNotFound, ClusterTemplateNotFound, MagnumServiceNotFound,
-  |                               ContainerNotFound
+  |                               ContainerNotFound, PodNotFound, ServiceNotFound,
+  |                               ReplicationControllerNotFound, WorkloadNotFound (the
+  |                               cluster's own API has no such object: its message)
   + NotAcceptable (406)
   + Conflict (409)                AmbiguousName, ClusterAlreadyExists, ClusterTemplateAlreadyExists,
   |                               OperationInProgress, InvalidState, ContainerAlreadyExists,
   |                               NodeUnavailable
   | + NodeUnavailable             NodeGone (the node no longer exists)
+  | + WorkloadConflict            the cluster's own API refused a write as a conflict
   | + InvalidState                EngineNotFound (a node's engine has no such object)
+  + WorkloadAPIError (its status) the cluster's own API refused a workload call with a
+  |                               status no other error names (its status and message)
   + TooBusy (503)                 execute/logs slots all taken (the API adds Retry-After)
   + ContainerTimedOut (504)       a command in a container passed its time limit
   + DriverError (500)             DriverNotFound, DriverConflict, InvalidTransition
@@ -240,6 +245,34 @@ class ContainerNotFound(NotFound):
     template = "Container {container} could not be found."
 
 
+class PodNotFound(NotFound):
+    template = "Pod {pod} could not be found."
+
+
+class ServiceNotFound(NotFound):
+    template = "Service {service} could not be found."
+
+
+class ReplicationControllerNotFound(NotFound):
+    template = "ReplicationController {rc} could not be found."
+
+
+# Kind of workload (magnum.drivers.capabilities.WorkloadKind) -> its error for a uuid no
+# object of the cluster has (Magnum looked uuids up among the objects it listed).
+WORKLOAD_NOT_FOUND: dict[str, type[NotFound]] = {
+    "pod": PodNotFound,
+    "service": ServiceNotFound,
+    "replicationcontroller": ReplicationControllerNotFound,
+}
+
+
+class WorkloadNotFound(NotFound):
+    """The cluster's own API (Kubernetes) has no such object; `detail` is its message
+    (`pods "web" not found`), which Magnum passed on as it was."""
+
+    template = "{detail}"
+
+
 # --- 406 -------------------------------------------------------------------
 class NotAcceptable(MagnumError):
     status = 406
@@ -295,8 +328,37 @@ class InvalidState(Conflict):
     template = "{detail}"
 
 
+class WorkloadConflict(Conflict):
+    """The cluster's own API refused a write as a conflict (an object of that name exists,
+    or changed meanwhile); `detail` is its message."""
+
+    template = "{detail}"
+
+
 class EngineNotFound(InvalidState):
     """A node's engine answered that it has no such object (container, image, swarm node)."""
+
+
+# --- the cluster's own API: its status -----------------------------------------
+class WorkloadAPIError(MagnumError):
+    """The cluster's own API (Kubernetes) refused a workload call with a status that no
+    other error names: the API answers with that status and the cluster's message, as
+    Magnum's KubernetesAPIFailed did, when it is one of PASSED (too many requests, the
+    cluster's API failing or away); any other (a request Magnum should not have made) is
+    answered as 500."""
+
+    PASSED: ClassVar[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
+    template = "{detail}"
+
+    def __init__(self, *_message: object, detail: str, http_status: int = 500) -> None:
+        super().__init__(detail=detail)
+        code = int(http_status)
+        self._status = code if code in self.PASSED else 500
+        self.kwargs = {**self.fields, "http_status": self._status}  # rebuilt across RPC
+
+    @property
+    def status(self) -> int:  # type: ignore[override]  # an instance's own, not its class's
+        return self._status
 
 
 # --- 503, 504: bounded calls ------------------------------------------------

@@ -15,6 +15,7 @@ from magnum.common import context, exceptions, images, rpc
 from magnum.conductor import operations
 from magnum.conductor.handlers import container as container_handlers
 from magnum.conductor.handlers import images as image_handlers
+from magnum.conductor.handlers import workloads as workload_handlers
 from magnum.conductor.rpcapi import RPC_VERSION
 from magnum.drivers import capabilities
 
@@ -117,6 +118,67 @@ class ContainerEndpoint:
     def container_delete(self, ctxt: dict[str, Any], uuid: str) -> Any:
         with context.calling(ctxt):
             return rpc.answer("Deleting the container", lambda: self._handler.delete(uuid))
+
+
+class WorkloadEndpoint:
+    """The workload RPC calls (pods, services, replication controllers); a workload
+    crosses as capabilities.Workload.as_dict()."""
+
+    target = messaging.Target(version=RPC_VERSION)
+
+    def __init__(self, handler: workload_handlers.Workloads) -> None:
+        self._handler = handler
+
+    def workload_create(
+        self, ctxt: dict[str, Any], cluster_uuid: str, kind: str, manifest: dict[str, Any]
+    ) -> Any:
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Creating the {kind}",
+                lambda: self._handler.create(cluster_uuid, _kind(kind), manifest),
+            )
+
+    def workload_list(self, ctxt: dict[str, Any], cluster_uuid: str, kind: str) -> Any:
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Listing {kind}s", lambda: self._handler.list(cluster_uuid, _kind(kind))
+            )
+
+    def workload_show(self, ctxt: dict[str, Any], cluster_uuid: str, kind: str, ident: str) -> Any:
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Reading the {kind}", lambda: self._handler.show(cluster_uuid, _kind(kind), ident)
+            )
+
+    def workload_update(
+        self,
+        ctxt: dict[str, Any],
+        cluster_uuid: str,
+        kind: str,
+        ident: str,
+        manifest: dict[str, Any],
+    ) -> Any:
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Replacing the {kind}",
+                lambda: self._handler.update(cluster_uuid, _kind(kind), ident, manifest),
+            )
+
+    def workload_delete(
+        self, ctxt: dict[str, Any], cluster_uuid: str, kind: str, ident: str
+    ) -> Any:
+        with context.calling(ctxt):
+            return rpc.answer(
+                f"Deleting the {kind}",
+                lambda: self._handler.delete(cluster_uuid, _kind(kind), ident),
+            )
+
+
+def _kind(kind: str) -> capabilities.WorkloadKind:
+    try:
+        return capabilities.WorkloadKind(kind)
+    except ValueError:
+        raise exceptions.InvalidParameterValue(err=f"No workload kind {kind!r}.") from None
 
 
 def _limits(timeout: float | None, max_output: int | None) -> capabilities.Limits | None:

@@ -8,7 +8,8 @@ the answer. Loading an image into a bay and the container operations are *calls*
 the tenant waits for the answer, unless the broker does not answer, which ends
 the wait with 503 (see magnum.common.rpc.Broker).
 
-Versions: 1.0 bay_operation, ping; 1.1 bay_load_image; 1.2 container_* (calls).
+Versions: 1.0 bay_operation, ping; 1.1 bay_load_image; 1.2 container_* (calls);
+1.3 workload_* (calls: pods, services, replication controllers).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from oslo_config import cfg
 
 from magnum.common import context, exceptions, rpc
 
-RPC_VERSION = "1.2"
+RPC_VERSION = "1.3"
 EXEC_MARGIN = 30.0  # seconds beyond an execute/logs bound: the kill, the engine's slowness
 
 
@@ -153,6 +154,76 @@ class ConductorAPI:
 
     def container_delete(self, ctx: context.RequestContext, *, uuid: str) -> None:
         self._container_call(ctx, "container_delete", uuid=uuid)
+
+    # --- workloads (calls: every read and write goes to the bay's own API) ---------------
+    # A workload crosses as magnum.drivers.capabilities.Workload.as_dict(): {"kind", "name",
+    # "namespace", "manifest" (the object as the cluster's API renders it)}.
+    def _workload_call(self, ctx: context.RequestContext, method: str, **kwargs: Any) -> Any:
+        client = self._client.prepare(version="1.3", **rpc.call_options(self._timeout))
+        ctxt = ctx.to_dict()
+        try:
+            return self._call(
+                method, lambda: client.call(ctxt, method, **kwargs), timeout=self._timeout
+            )
+        except messaging.MessagingTimeout:
+            raise exceptions.ClusterOperationFailed(
+                reason=f"No conductor answered {method} in time."
+            ) from None
+
+    def workload_create(
+        self, ctx: context.RequestContext, *, cluster_uuid: str, kind: str, manifest: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create the `kind` object `manifest` describes in the bay; the object made."""
+        return dict(
+            self._workload_call(
+                ctx, "workload_create", cluster_uuid=cluster_uuid, kind=kind, manifest=manifest
+            )
+        )
+
+    def workload_list(
+        self, ctx: context.RequestContext, *, cluster_uuid: str, kind: str
+    ) -> list[dict[str, Any]]:
+        """Every `kind` object of the bay, as its API lists them."""
+        listed = self._workload_call(ctx, "workload_list", cluster_uuid=cluster_uuid, kind=kind)
+        return [dict(w) for w in listed]
+
+    def workload_show(
+        self, ctx: context.RequestContext, *, cluster_uuid: str, kind: str, ident: str
+    ) -> dict[str, Any]:
+        """The `kind` object of the bay whose uid or name is `ident`."""
+        return dict(
+            self._workload_call(
+                ctx, "workload_show", cluster_uuid=cluster_uuid, kind=kind, ident=ident
+            )
+        )
+
+    def workload_update(
+        self,
+        ctx: context.RequestContext,
+        *,
+        cluster_uuid: str,
+        kind: str,
+        ident: str,
+        manifest: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Replace the object `ident` with what `manifest` describes; the object now."""
+        return dict(
+            self._workload_call(
+                ctx,
+                "workload_update",
+                cluster_uuid=cluster_uuid,
+                kind=kind,
+                ident=ident,
+                manifest=manifest,
+            )
+        )
+
+    def workload_delete(
+        self, ctx: context.RequestContext, *, cluster_uuid: str, kind: str, ident: str
+    ) -> None:
+        self._workload_call(
+            ctx, "workload_delete", cluster_uuid=cluster_uuid, kind=kind, ident=ident
+        )
 
     def ping(self, ctx: context.RequestContext, *, timeout: float = 5.0) -> bool:
         client, ctxt = self._client.prepare(**rpc.call_options(timeout)), ctx.to_dict()

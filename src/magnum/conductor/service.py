@@ -16,7 +16,7 @@ from oslo_config import cfg
 
 from magnum.common import hostpaths, images, pki, rpc
 from magnum.conductor import container_sync, endpoints, health, incarnation, operations
-from magnum.conductor.handlers import container
+from magnum.conductor.handlers import container, workloads
 from magnum.db import engine
 from magnum.drivers import capabilities, registry
 from magnum.objects import clusters, events, services
@@ -82,6 +82,7 @@ class Conductor:
             ),
             max_calls=conf.conductor.max_concurrent_execs,
         )
+        self.workloads = workloads.Workloads(db, drivers)
         self.container_sync = container_sync.ContainerSync(
             db,
             drivers,
@@ -96,6 +97,7 @@ class Conductor:
             [
                 endpoints.ConductorEndpoint(self.ops, uploads=images.upload_dir(conf)),
                 endpoints.ContainerEndpoint(self.containers),
+                endpoints.WorkloadEndpoint(self.workloads),
             ],
         )
         interval = conf.conductor.heartbeat_interval

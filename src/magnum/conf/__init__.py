@@ -141,6 +141,28 @@ API_OPTS = [
         "twice a second). Bay operations never wait for the broker: they are recorded first, "
         "then announced in the background, or found by the conductors' scan.",
     ),
+    cfg.IntOpt(
+        "max_manifest_size",
+        default=524288,
+        min=1024,
+        help="Largest manifest of a pod, service or replication controller, in bytes, given "
+        "inline (manifest) or fetched (manifest_url); larger ones get 400, as in Magnum.",
+    ),
+    cfg.ListOpt(
+        "manifest_url_allowed_hosts",
+        default=[],
+        help="Hosts (host or host:port) the API may fetch a manifest_url from, on the "
+        "tenant's behalf, over http or https. Empty (the default): the API fetches nothing "
+        "and a manifest_url is refused with 400; tenants send the manifest itself. Redirects "
+        "are followed only to hosts of this list.",
+    ),
+    cfg.FloatOpt(
+        "manifest_url_timeout",
+        default=10.0,
+        min=0.1,
+        help="Seconds the API gives the fetch of a manifest_url, connecting, redirects and "
+        "the whole answer included; then it gives up with 400.",
+    ),
     cfg.StrOpt(
         "auth_strategy",
         default="noauth",

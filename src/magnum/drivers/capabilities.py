@@ -11,7 +11,7 @@ a capability its driver lacks; nothing above the drivers asks which COE a cluste
   ImageInterface      loading a tenant's image archive into every node's engine
   WorkloadInterface   objects of the cluster's own API: pods, services, replication
                       controllers (Magnum Mitaka's /v1/pods, /v1/services, /v1/rcs); the
-                      capability the Kubernetes driver will offer, none does yet
+                      Kubernetes driver's
 
 Every method is called on a settled cluster with a read-only task (progress and checkpoint
 do nothing) and no lease, except `ImageInterface.load_image`, whose caller holds it. They
@@ -179,6 +179,9 @@ class ImageInterface(abc.ABC):
 
 
 # --- workloads -------------------------------------------------------------------------
+NAMESPACE = "default"  # Magnum Mitaka's: every workload lives in it
+
+
 class WorkloadKind(enum.StrEnum):
     """The kinds of Magnum Mitaka's Kubernetes resources."""
 
@@ -190,37 +193,86 @@ class WorkloadKind(enum.StrEnum):
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
     """One object of the cluster's API as it is now: its kind, name (unique per kind and
-    namespace), namespace, and the object as the cluster's API renders it."""
+    namespace), namespace, and the object as the cluster's API renders it (Kubernetes'
+    JSON: `metadata.uid`, `spec`, `status`, camelCase keys)."""
 
     kind: WorkloadKind
     name: str
     namespace: str
     manifest: Mapping[str, Any]
 
+    @property
+    def uid(self) -> str | None:
+        """The cluster's id of the object (`metadata.uid`): Magnum's `uuid` of it."""
+        metadata = self.manifest.get("metadata")
+        uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
+        return str(uid) if uid is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The workload as it crosses RPC (JSON values only)."""
+        return {
+            "kind": str(self.kind),
+            "name": self.name,
+            "namespace": self.namespace,
+            "manifest": dict(self.manifest),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Workload:
+        return cls(
+            kind=WorkloadKind(data["kind"]),
+            name=str(data["name"]),
+            namespace=str(data["namespace"]),
+            manifest=data["manifest"],
+        )
+
 
 class WorkloadInterface(abc.ABC):
     """Objects of the cluster's own API, created from a manifest: Kubernetes pods, services
-    and replication controllers. The Kubernetes COE driver will offer it (nothing does
-    yet); it is here so that the API asks for the capability, never for the COE.
+    and replication controllers, all in NAMESPACE. The Kubernetes COE driver offers it
+    (magnum.drivers.coe.kubernetes.workloads); the API asks for the capability, never for
+    the COE.
 
-    Every method raises NodeUnavailable (409) when the cluster's API does not answer,
-    InvalidParameterValue (400) for a manifest the cluster's API refuses, and
-    InvalidState (409) to create an object that exists or show one that does not.
+    A manifest reaches the driver parsed (a mapping) and checked by the API for what Magnum
+    itself reads: `metadata.name`, and the containers, ports or selector of its kind. The
+    driver fills in `apiVersion` and `kind` where the manifest leaves them out; anything
+    else is the cluster's API's to judge.
+
+    Every method raises, with the cluster's API's own message where it gave one:
+      NodeUnavailable (409)        the cluster's API does not answer (connection refused,
+                                   timed out, TLS failure, no API yet);
+      WorkloadNotFound (404)       show, replace: the cluster has no object of that name;
+      WorkloadConflict (409)       create: an object of that name exists; replace: the
+                                   object changed meanwhile;
+      InvalidParameterValue (400)  the cluster's API refuses the manifest (Kubernetes' 400
+                                   and 422), or it names another object than the call;
+      ImageNotAvailable (400)      create, replace: a container image that no node of the
+                                   cluster has (and none can pull);
+      WorkloadAPIError (its status, else 500)  any other refusal (429, 5xx, ...).
     """
 
     @abc.abstractmethod
     def create(
         self, task: base.ClusterTask, kind: WorkloadKind, manifest: Mapping[str, Any]
     ) -> Workload:
-        """Create the object `manifest` describes (a parsed JSON or YAML document of `kind`)."""
+        """Create the object `manifest` describes (a parsed JSON or YAML document of
+        `kind`); return it as the cluster made it (with its uid)."""
 
     @abc.abstractmethod
     def list(self, task: base.ClusterTask, kind: WorkloadKind) -> Sequence[Workload]:
-        """Every object of `kind` in the cluster."""
+        """Every object of `kind` in the namespace (one call)."""
 
     @abc.abstractmethod
     def show(self, task: base.ClusterTask, kind: WorkloadKind, name: str) -> Workload:
-        """One object of `kind`."""
+        """One object of `kind`, read by name."""
+
+    @abc.abstractmethod
+    def replace(
+        self, task: base.ClusterTask, kind: WorkloadKind, name: str, manifest: Mapping[str, Any]
+    ) -> Workload:
+        """Replace the object `name` with what `manifest` describes (Kubernetes' PUT: the
+        whole object, as Magnum Mitaka's update did); return it as it is now. A manifest
+        naming another object is InvalidParameterValue."""
 
     @abc.abstractmethod
     def delete(self, task: base.ClusterTask, kind: WorkloadKind, name: str) -> None:

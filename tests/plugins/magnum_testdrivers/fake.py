@@ -32,7 +32,9 @@ FakeCoe offers containers (FakeContainers, its `containers`), kept in memory wit
 state rules (pause needs a running container, ...), and no image loading. Its nodes have
 the images in FAKE_IMAGES; a test makes a node stop answering by adding (bay uuid, node
 name) to `FakeContainers.down`, and a container exit with `exit_all`. FakeBareCoe, for
-coe "kubernetes", offers no capability at all.
+coe "kubernetes", offers no capability at all. FakeKubernetes, for coe "kubernetes" too
+(enable one of the two), offers workloads (FakeWorkloads, in fake_k8s.py): pods,
+services and replication controllers in memory, with Kubernetes' rules and words.
 
 Exec understands `echo ...`, `env`, `sleep <s>` (really waits, until the exec's time limit
 kills it: ContainerTimedOut; `running` counts the sleeps under way, `killed` the ones
@@ -55,6 +57,8 @@ from oslo_config import cfg
 from magnum.common import exceptions
 from magnum.drivers import base, capabilities
 from magnum.objects import fields
+
+from . import fake_k8s
 
 GATE_TIMEOUT = 60.0
 FAKE_TLS = "fake_tls"  # driver state: {"trust": {node: PEM}, "issuer": {node: CA PEM}}
@@ -488,6 +492,17 @@ class FakeBareCoe(FakeCoe):
         self, current: base.ClusterTemplateView, target: base.ClusterTemplateView
     ) -> None:
         base.CoeDriver.check_upgrade(self, current, target)  # upgrades are not offered
+
+
+class FakeKubernetes(FakeCoe):
+    """The "kubernetes" COE with workloads (FakeWorkloads) and nothing else."""
+
+    coe = "kubernetes"
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        super().__init__(conf)
+        self.containers = None
+        self.workloads: fake_k8s.FakeWorkloads | None = fake_k8s.FakeWorkloads(FAKE_IMAGES)
 
 
 def _wait_for(path: pathlib.Path, task: base.ClusterTask) -> None:

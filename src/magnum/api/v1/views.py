@@ -16,6 +16,7 @@ from typing import Any
 
 from magnum.api import microversions
 from magnum.common import utils
+from magnum.drivers import capabilities
 from magnum.objects import vocabulary
 
 
@@ -259,3 +260,144 @@ CLUSTER_TEMPLATE = View(
     brief_fields=_fields(*_TEMPLATE_FULL, *_TEMPLATE_TODAY),
     full_fields=_fields(*_TEMPLATE_FULL, *_TEMPLATE_TODAY),
 )
+
+
+# --- Kubernetes objects as Magnum Mitaka showed them (pods, services, rcs) ---------------------
+# These are no rows: every item is an object the cluster's API rendered (Kubernetes' JSON),
+# and a view says which of its parts each field shows.
+def _at(obj: Mapping[str, Any], *path: str) -> Any:
+    """obj[path[0]][path[1]]..., or None where a part is missing or no mapping."""
+    value: Any = obj
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _images(containers: Any) -> list[str]:
+    if not isinstance(containers, list):
+        return []
+    return [str(c["image"]) for c in containers if isinstance(c, Mapping) and c.get("image")]
+
+
+def _ports(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    ports = _at(obj, "spec", "ports")
+    return [
+        {
+            "name": p.get("name") or "k8s-service",  # Magnum's name for an unnamed port
+            "protocol": p.get("protocol"),
+            "port": p.get("port"),
+            "target_port": p.get("targetPort"),
+            "node_port": p.get("nodePort"),
+        }
+        for p in (ports if isinstance(ports, list) else [])
+        if isinstance(p, Mapping)
+    ]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+_OBJECT_FIELDS: Mapping[str, Callable[[Mapping[str, Any]], Any]] = {
+    "uuid": lambda o: _at(o, "metadata", "uid"),
+    "name": lambda o: _at(o, "metadata", "name"),
+    "labels": lambda o: _mapping(_at(o, "metadata", "labels")),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadView:
+    """A kind of Kubernetes object as Magnum Mitaka showed it: its collection, policy
+    prefix, body argument, its noun in errors, the fields of a brief and a full item and
+    how each is read from the object. `bay_uuid` is the bay's; `manifest`, `manifest_url`
+    (and a pod's `desc`) are shown as the create's body gave them, and null otherwise:
+    Magnum keeps nothing of a workload but what the cluster has."""
+
+    kind: capabilities.WorkloadKind
+    collection: str  # pods, services, rcs
+    policy: str  # pod, service, rc
+    argument: str  # the body's name in "Missing argument" errors
+    noun: str  # Pod, Service, ReplicationController
+    brief: tuple[str, ...]
+    full: tuple[str, ...]
+    read: Mapping[str, Callable[[Mapping[str, Any]], Any]]  # field -> from the object
+    internal: frozenset[str]  # PATCH paths besides common.BASE_INTERNAL
+    echoed: tuple[str, ...] = ("manifest", "manifest_url")  # from the create's body
+
+    def render(
+        self,
+        obj: Mapping[str, Any],
+        bay_uuid: str,
+        prefix: str,
+        *,
+        brief: bool = False,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field in self.brief if brief else self.full:
+            if field == "bay_uuid":
+                out[field] = bay_uuid
+            elif field in self.echoed:
+                out[field] = (body or {}).get(field)
+            else:
+                out[field] = self.read[field](obj)
+        out["links"] = [
+            {"href": f"{prefix}/v1/{self.collection}/{out['uuid']}", "rel": "self"},
+            {"href": f"{prefix}/{self.collection}/{out['uuid']}", "rel": "bookmark"},
+        ]
+        return out
+
+
+_POD_BRIEF = ("uuid", "name", "desc", "bay_uuid", "images", "labels", "status", "host")
+POD = WorkloadView(
+    kind=capabilities.WorkloadKind.POD,
+    collection="pods",
+    policy="pod",
+    argument="pod",
+    noun="Pod",
+    brief=_POD_BRIEF,
+    full=(*_POD_BRIEF, "manifest", "manifest_url"),
+    read={
+        **_OBJECT_FIELDS,
+        "images": lambda o: _images(_at(o, "spec", "containers")),
+        "status": lambda o: _at(o, "status", "phase"),
+        "host": lambda o: _at(o, "spec", "nodeName"),
+    },
+    internal=frozenset({"/name", "/labels", "/images", "/status", "/host"}),
+    echoed=("desc", "manifest", "manifest_url"),
+)
+_SERVICE_BRIEF = ("uuid", "name", "bay_uuid", "labels", "selector", "ip", "ports")
+SERVICE = WorkloadView(
+    kind=capabilities.WorkloadKind.SERVICE,
+    collection="services",
+    policy="service",
+    argument="service",
+    noun="Service",
+    brief=_SERVICE_BRIEF,
+    full=(*_SERVICE_BRIEF, "manifest", "manifest_url"),
+    read={
+        **_OBJECT_FIELDS,
+        "selector": lambda o: _mapping(_at(o, "spec", "selector")),
+        "ip": lambda o: _at(o, "spec", "clusterIP"),
+        "ports": _ports,
+    },
+    internal=frozenset({"/name", "/labels", "/selector", "/ports", "/ip"}),
+)
+_RC_BRIEF = ("uuid", "name", "images", "bay_uuid", "labels", "replicas")
+RC = WorkloadView(
+    kind=capabilities.WorkloadKind.REPLICATION_CONTROLLER,
+    collection="rcs",
+    policy="rc",
+    argument="rc",
+    noun="ReplicationController",
+    brief=_RC_BRIEF,
+    full=(*_RC_BRIEF, "manifest", "manifest_url"),
+    read={
+        **_OBJECT_FIELDS,
+        "images": lambda o: _images(_at(o, "spec", "template", "spec", "containers")),
+        # Kubernetes leaves status.replicas out while it is 0
+        "replicas": lambda o: int(_at(o, "status", "replicas") or 0),
+    },
+    internal=frozenset({"/name", "/labels", "/images", "/replicas"}),
+)
+WORKLOADS = (POD, SERVICE, RC)

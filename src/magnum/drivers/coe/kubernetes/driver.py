@@ -13,8 +13,9 @@ runs). Bootstrap, in the order that keeps the critical path short:
      (they retry the apiserver until it answers);
   3. once the apiserver's /readyz says ok: the controller-manager and scheduler (the
      controller-manager gives up if the apiserver is not up within 10 s of its start);
-  4. done when every worker is Ready and the default service account exists (pods are
-     admissible from then on).
+  4. done when every worker is Ready and schedulable (the driver drops the not-ready
+     taint a Ready node still carries, rather than wait seconds for the controller-manager
+     to) and the default service account exists (pods are admissible from then on).
 
 With several masters the kubelets and the bay's api_address use the infrastructure's
 front for the masters' :6443 (InfraDriver.api_frontend), so losing a master loses no
@@ -48,6 +49,7 @@ from magnum.drivers.coe import engines as engines_mod
 from magnum.drivers.coe import images
 from magnum.drivers.coe.kubernetes import client as client_mod
 from magnum.drivers.coe.kubernetes import components as comp
+from magnum.drivers.coe.kubernetes import workloads as workloads_mod
 
 VERSION = "v1.20.2"
 BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
@@ -126,6 +128,8 @@ class KubernetesDriver(base.CoeDriver):
         self._secret = secret
         # Tenants load their images into every node's engine: nothing is pulled here.
         self.images = images.EngineImages(self.engines)
+        # Pods, services and replication controllers of the bay's own API (Mitaka's /v1/pods...).
+        self.workloads = workloads_mod.KubernetesWorkloads(self.clients.api)
 
     def close(self) -> None:
         self.clients.close()
@@ -498,11 +502,18 @@ class KubernetesDriver(base.CoeDriver):
                 listed = core.list_node(_request_timeout=client_mod.TIMEOUT)
             except (k8s_errors.ApiException, urllib3.exceptions.HTTPError, OSError):
                 return False
-            count = len([n for n in listed.items if _name(n) in wanted and _ready(n)])
+            ready_nodes = [n for n in listed.items if _name(n) in wanted and _ready(n)]
+            count = len(ready_nodes)
             if count != seen[0]:
                 seen[0] = count
                 task.progress(f"{count}/{total} nodes Ready")
-            return count == len(wanted)
+            # A Ready node keeps the not-ready taint until the controller-manager's node
+            # lifecycle controller runs (seconds later): pods would wait for it. The taint
+            # says what is no longer true, so it goes now; done once none carries it.
+            tainted = [n for n in ready_nodes if _not_ready_taint(n)]
+            for node in tainted:
+                _untaint(core, node)
+            return count == len(wanted) and not tainted
 
         waiting_on = workers[0]
         self._wait(
@@ -724,6 +735,29 @@ def _last_words(hosts: base.NodeHost, task: base.ClusterTask, node: base.Node, d
 def _name(obj: Any) -> str:
     """An API object's name (every object the API lists has one)."""
     return str(obj.metadata.name) if obj.metadata is not None else ""
+
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
+
+def _not_ready_taint(node: Any) -> bool:
+    return any(t.key == NOT_READY_TAINT for t in (node.spec.taints or ()))
+
+
+def _untaint(core: kubernetes.client.CoreV1Api, node: Any) -> None:
+    """Drop the not-ready taint of a Ready node, unless the node changed since it was read
+    (its resourceVersion: then the API answers 409 and the next look tries again)."""
+    kept = [
+        {k: v for k, v in (("key", t.key), ("value", t.value), ("effect", t.effect)) if v}
+        for t in node.spec.taints or ()
+        if t.key != NOT_READY_TAINT
+    ]
+    body = {
+        "metadata": {"resourceVersion": node.metadata.resource_version},
+        "spec": {"taints": kept or None},
+    }
+    with contextlib.suppress(k8s_errors.ApiException, urllib3.exceptions.HTTPError, OSError):
+        core.patch_node(_name(node), body, _request_timeout=client_mod.TIMEOUT)
 
 
 def _ready(node: Any) -> bool:
