@@ -27,6 +27,7 @@ import pathlib
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 from tests.functional import magnumclient_common as common
 
 BAY_TIMEOUT = 60.0
+DELETE_TIMEOUT = 60.0  # a deleted object gone from the lists
 MAGNUM = pathlib.Path(sys.executable).parent / "magnum"
 POD_FIELDS = ("uuid", "name", "bay_uuid", "images", "labels", "status", "host")
 RC_FIELDS = ("uuid", "name", "bay_uuid", "images", "labels", "replicas")
@@ -62,6 +64,17 @@ def make_bay(cs: Any, name: str, coe: str) -> Any:
     bay = cs.bays.create(name=name, baymodel_id=model.uuid, node_count=1)
     wait_bay(cs, name, lambda b: b is not None and "PROGRESS" not in b.status)
     return model, bay
+
+
+def settled(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
+    """What `read()` gives once `done` holds of it, or its last answer after DELETE_TIMEOUT."""
+    deadline = time.monotonic() + DELETE_TIMEOUT
+    pause = threading.Event()
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        pause.wait(0.2)
 
 
 # --- the Python API -------------------------------------------------------------------------
@@ -111,11 +124,15 @@ def python_api(cs: Any, bay: Any, swarm: Any, manifests: pathlib.Path) -> dict[s
     cs.pods.delete("web", bay.uuid)
     cs.rcs.delete(rc.uuid, bay.name)
     cs.services.delete("web-svc", bay.uuid)
-    out["after_delete"] = [
-        [p.uuid for p in cs.pods.list(bay.uuid)],
-        [r.uuid for r in cs.rcs.list(bay.uuid)],
-        [s.uuid for s in cs.services.list(bay.uuid)],
-    ]
+    # a real pod takes a moment to terminate (an RC's pods too): until every list is empty
+    out["after_delete"] = settled(
+        lambda: [
+            [p.uuid for p in cs.pods.list(bay.uuid)],
+            [r.uuid for r in cs.rcs.list(bay.uuid)],
+            [s.uuid for s in cs.services.list(bay.uuid)],
+        ],
+        lambda lists: not any(lists),
+    )
     out["pod_deleted"] = attempt(lambda: cs.pods.get(pod.uuid, bay.uuid))
     return out
 
@@ -227,7 +244,12 @@ def command_line(url: str, bay: Any, manifests: pathlib.Path) -> dict[str, Any]:
                 url, auth_url, f"{noun}-update", name, "--bay", b, "replace", f"manifest={second}"
             )
             out[f"{kind}_delete"] = magnum(url, auth_url, f"{noun}-delete", name, "--bay", b)
-            out[f"{kind}_list_after"] = magnum(url, auth_url, f"{noun}-list", "--bay", b)
+            out[f"{kind}_list_after"] = settled(
+                lambda: magnum(url, auth_url, f"{noun}-list", "--bay", b),  # noqa: B023
+                lambda listed: (
+                    sum(line.startswith("|") for line in listed["out"].splitlines()) <= 1
+                ),
+            )
     finally:
         next(gen, None)
     return out
@@ -239,9 +261,11 @@ def main(url: str, manifests: pathlib.Path) -> dict[str, Any]:
     k8s_model, bay = make_bay(cs, "k1", "kubernetes")
     swarm_model, swarm = make_bay(cs, "s1", "swarm")
     try:
-        out["bay"] = cs.bays.get(bay.uuid).status
-        out["python"] = python_api(cs, bay, swarm, manifests)
-        out["cli"] = command_line(url, bay, manifests)
+        made = cs.bays.get(bay.uuid)
+        out["bay"], out["bay_reason"] = made.status, made.status_reason
+        if made.status == "CREATE_COMPLETE":
+            out["python"] = python_api(cs, bay, swarm, manifests)
+            out["cli"] = command_line(url, bay, manifests)
     finally:
         for b, model in ((bay, k8s_model), (swarm, swarm_model)):
             cs.bays.delete(b.uuid)

@@ -339,6 +339,15 @@ spec:
 """
 
 
+def _replicas(real: Real, bay: str, count: int) -> None:
+    def counted() -> bool:
+        got = real.svc.get(f"/v1/rcs/hello-rc?bay_ident={bay}")
+        assert got.status_code == 200, got.text
+        return bool(got.json["replicas"] == count)
+
+    poll(f"the RC at {count} replicas, as the API shows it", counted, timeout=60.0, interval=0.2)
+
+
 def test_pods_rcs_and_services_through_the_api(real: Real, tmp_path: pathlib.Path) -> None:
     """Mitaka's /v1/pods, /v1/rcs and /v1/services drive the bay's own Kubernetes: what
     the API makes, kubectl sees; what Kubernetes refuses comes back in its words."""
@@ -393,7 +402,7 @@ def test_pods_rcs_and_services_through_the_api(real: Real, tmp_path: pathlib.Pat
     # an RC of two and a Service in front of its pods (and the pod's: same label)
     rc = real.svc.post("/v1/rcs", {"bay_uuid": uuid, "manifest": RC})
     assert rc.status_code == 201, rc.text
-    assert rc.json["replicas"] == 2
+    _replicas(real, uuid, 2)  # status.replicas: what the controller made so far
     svc = real.svc.post("/v1/services", {"bay_uuid": uuid, "manifest": SERVICE})
     assert svc.status_code == 201, svc.text
     assert svc.json["ip"] == kubectl.json("get", "service", "hello")["spec"]["clusterIP"]
@@ -406,7 +415,8 @@ def test_pods_rcs_and_services_through_the_api(real: Real, tmp_path: pathlib.Pat
         [{"op": "replace", "path": "/manifest", "value": RC.replace("replicas: 2", "replicas: 3")}],
     )
     assert patched.status_code == 200, patched.text
-    assert patched.json["replicas"] == 3
+    assert patched.json["uuid"] == rc.json["uuid"]  # the same RC, replaced
+    _replicas(real, uuid, 3)
     _pods(kubectl, "app=hello", 4)
     answered = _answers_from(kubectl, "hello", f"http://{svc.json['ip']}/", {"hi"})
     assert answered == {"hi"}

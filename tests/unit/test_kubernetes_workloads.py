@@ -357,3 +357,47 @@ def test_no_api_yet_is_what_connect_raises(task: doubles.RecordingTask) -> None:
     driver = workloads.KubernetesWorkloads(connect)
     with pytest.raises(exceptions.NodeUnavailable, match="no Kubernetes API yet"):
         driver.list(task, Kind.POD)
+
+
+def test_a_replace_keeps_what_the_cluster_set() -> None:
+    """A new manifest over the object as the cluster has it: the manifest's fields set,
+    the cluster's own kept; string maps and unnamed lists the manifest's whole."""
+    current = {
+        "metadata": {"name": "web", "uid": "u1", "resourceVersion": "7", "labels": {"a": "1"}},
+        "spec": {
+            "nodeName": "node-0",
+            "priority": 0,
+            "containers": [{"name": "web", "image": "busybox", "volumeMounts": [{"name": "t"}]}],
+            "volumes": [{"name": "t", "secret": {"secretName": "t"}}],
+            "ports": [{"port": 80, "protocol": "TCP"}],
+        },
+        "status": {"phase": "Running"},
+    }
+    new = {
+        "metadata": {"name": "web", "labels": {"b": "2"}},
+        "spec": {
+            "containers": [{"name": "web", "image": "busybox:latest"}],
+            "ports": [{"port": 8000}],
+        },
+    }
+    merged = workloads._over(current, new, keep=True)
+    assert merged["metadata"] == {
+        "name": "web",
+        "uid": "u1",
+        "resourceVersion": "7",
+        "labels": {"b": "2"},
+    }
+    spec = merged["spec"]
+    assert (spec["nodeName"], spec["priority"]) == ("node-0", 0)
+    assert spec["containers"] == [
+        {"name": "web", "image": "busybox:latest", "volumeMounts": [{"name": "t"}]}
+    ]
+    assert spec["volumes"] == current["spec"]["volumes"]
+    assert spec["ports"] == [{"port": 8000}]
+    # not a pod: what the manifest no longer names goes
+    two = {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}
+    one = {"spec": {"containers": [{"name": "b", "image": "x"}]}}
+    assert workloads._over(two, one, keep=False) == {
+        "spec": {"containers": [{"name": "b", "image": "x"}]}
+    }
+    assert workloads._over({"labels": {"a": "1"}}, {"labels": {}}, keep=False) == {"labels": {}}

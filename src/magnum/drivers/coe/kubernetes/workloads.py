@@ -88,7 +88,9 @@ class KubernetesWorkloads(capabilities.WorkloadInterface):
                 f"not {name}: a replace cannot rename it."
             )
         self._check_images(task, kind, body)
-        return _workload(kind, self._call(task, "PUT", _path(kind, name), body=body))
+        current = self._call(task, "GET", _path(kind, name))
+        merged = _over(current, body, keep=kind is Kind.POD)
+        return _workload(kind, self._call(task, "PUT", _path(kind, name), body=merged))
 
     def delete(self, task: base.ClusterTask, kind: Kind, name: str) -> None:
         # Services are deleted without a body, the others with DeleteOptions (Magnum's). An
@@ -222,6 +224,40 @@ def _filled(kind: Kind, manifest: Mapping[str, Any]) -> dict[str, Any]:
     body.setdefault("apiVersion", "v1")
     body.setdefault("kind", RESOURCES[kind][1])
     return body
+
+
+# Maps a manifest gives whole: a key it leaves out of them is meant to go.
+_WHOLE = frozenset(
+    {"labels", "annotations", "selector", "matchLabels", "nodeSelector", "limits", "requests"}
+)
+
+
+def _over(current: Any, new: Any, *, keep: bool) -> Any:
+    """The new manifest laid over the object as the cluster has it, for a PUT: what the
+    manifest names is set, what it leaves out and the cluster or its controllers set
+    (a pod's nodeName and priority, a service's clusterIP, the metadata's uid and
+    resourceVersion) stays, so that Kubernetes judges only the change asked for (a pod
+    whose spec lost its nodeName would be refused). The maps of _WHOLE (labels,
+    selectors, annotations, resource limits) and unnamed lists are the manifest's whole; lists of
+    named items (containers, volumes, ports with names) are matched by name, and items the
+    manifest does not name are dropped, or kept when `keep` (a pod: admission added its
+    service-account volume and mounts, and a pod's spec cannot lose anything anyway)."""
+    if isinstance(new, Mapping) and isinstance(current, Mapping):
+        merged = dict(current)
+        merged.update(
+            {k: v if k in _WHOLE else _over(current.get(k), v, keep=keep) for k, v in new.items()}
+        )
+        return merged
+    if isinstance(new, list) and isinstance(current, list) and _named(new) and _named(current):
+        old = {item["name"]: item for item in current}
+        named = {item["name"] for item in new}
+        extra = [item for item in current if item["name"] not in named] if keep else []
+        return [_over(old.get(item["name"]), item, keep=keep) for item in new] + extra
+    return new
+
+
+def _named(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(i, Mapping) and "name" in i for i in items)
 
 
 def _name_of(obj: Mapping[str, Any]) -> str:
