@@ -324,9 +324,9 @@ RC = (
     "metadata: {name: hello-rc}\n"
     "spec:\n"
     "  replicas: 2\n"
-    "  selector: {app: hello}\n"
+    "  selector: {app: hello, made-by: rc}\n"  # not the pod's labels: it would be adopted
     "  template:\n"
-    "    metadata: {labels: {app: hello}}\n"
+    "    metadata: {labels: {app: hello, made-by: rc}}\n"
     "    spec:\n" + "".join(f"    {line}\n" for line in HELLO.splitlines())
 )
 SERVICE = """
