@@ -261,6 +261,7 @@ def main(url: str, manifests: pathlib.Path) -> dict[str, Any]:
     k8s_model, bay = make_bay(cs, "k1", "kubernetes")
     swarm_model, swarm = make_bay(cs, "s1", "swarm")
     try:
+        out["uuids"] = [bay.uuid, swarm.uuid]
         made = cs.bays.get(bay.uuid)
         out["bay"], out["bay_reason"] = made.status, made.status_reason
         if made.status == "CREATE_COMPLETE":

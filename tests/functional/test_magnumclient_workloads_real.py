@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from magnum.drivers.infra.local import cluster as local_cluster
+from magnum.drivers.infra.local import network
 from tests.functional.hostcheck import REALHOST, assert_clean, snapshot, without_kept
 from tests.functional.test_magnumclient import CLIENT_PYTHON, real_aio, run_script
 from tests.functional.test_magnumclient_workloads import SCRIPT, _rows, _table
@@ -81,7 +82,12 @@ def test_magnumclient_drives_a_real_kubernetes_bay(tmp_path: pathlib.Path) -> No
         out: dict[str, Any] = run_script(SCRIPT, url, str(manifests), timeout=300)
         assert out["bay"] == "CREATE_COMPLETE", out
         assert out["deleted_k1"] == "gone" and out["deleted_s1"] == "gone", out
-        assert_clean(before, lambda: without_kept(snapshot(*dirs), dirs[0]), dirs=dirs)
+        assert_clean(
+            before,
+            lambda: without_kept(snapshot(*dirs), dirs[0]),
+            tags=[network.short_id(u) for u in out["uuids"]],
+            dirs=dirs,
+        )
 
     api = out["python"]
     pod = api["pod_create"]
