@@ -66,6 +66,12 @@ def make_bay(cs: Any, name: str, coe: str) -> Any:
     return model, bay
 
 
+def listed_names(table: str) -> list[str]:
+    """The name column of a list the command line printed (| uuid | name | ...)."""
+    rows = [line.strip().strip("|").split("|") for line in table.splitlines() if line[:1] == "|"]
+    return [row[1].strip() for row in rows[1:] if len(row) > 1]
+
+
 def settled(read: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
     """What `read()` gives once `done` holds of it, or its last answer after DELETE_TIMEOUT."""
     deadline = time.monotonic() + DELETE_TIMEOUT
@@ -125,13 +131,14 @@ def python_api(cs: Any, bay: Any, swarm: Any, manifests: pathlib.Path) -> dict[s
     cs.rcs.delete(rc.uuid, bay.name)
     cs.services.delete("web-svc", bay.uuid)
     # a real pod takes a moment to terminate (an RC's pods too): until every list is empty
+    # (names: a real cluster has its own service, "kubernetes")
     out["after_delete"] = settled(
         lambda: [
-            [p.uuid for p in cs.pods.list(bay.uuid)],
-            [r.uuid for r in cs.rcs.list(bay.uuid)],
-            [s.uuid for s in cs.services.list(bay.uuid)],
+            [p.name for p in cs.pods.list(bay.uuid)],
+            [r.name for r in cs.rcs.list(bay.uuid)],
+            [s.name for s in cs.services.list(bay.uuid)],
         ],
-        lambda lists: not any(lists),
+        lambda lists: not lists[0] and not lists[1] and "web-svc" not in lists[2],
     )
     out["pod_deleted"] = attempt(lambda: cs.pods.get(pod.uuid, bay.uuid))
     return out
@@ -246,9 +253,7 @@ def command_line(url: str, bay: Any, manifests: pathlib.Path) -> dict[str, Any]:
             out[f"{kind}_delete"] = magnum(url, auth_url, f"{noun}-delete", name, "--bay", b)
             out[f"{kind}_list_after"] = settled(
                 lambda: magnum(url, auth_url, f"{noun}-list", "--bay", b),  # noqa: B023
-                lambda listed: (
-                    sum(line.startswith("|") for line in listed["out"].splitlines()) <= 1
-                ),
+                lambda listed: name not in listed_names(listed["out"]),  # noqa: B023
             )
     finally:
         next(gen, None)

@@ -362,13 +362,14 @@ def test_no_api_yet_is_what_connect_raises(task: doubles.RecordingTask) -> None:
 def test_a_replace_keeps_what_the_cluster_set() -> None:
     """A new manifest over the object as the cluster has it: the manifest's fields set,
     the cluster's own kept; string maps and unnamed lists the manifest's whole."""
-    current = {
+    volumes = [{"name": "t", "secret": {"secretName": "t"}}]
+    current: dict[str, Any] = {
         "metadata": {"name": "web", "uid": "u1", "resourceVersion": "7", "labels": {"a": "1"}},
         "spec": {
             "nodeName": "node-0",
             "priority": 0,
             "containers": [{"name": "web", "image": "busybox", "volumeMounts": [{"name": "t"}]}],
-            "volumes": [{"name": "t", "secret": {"secretName": "t"}}],
+            "volumes": volumes,
             "ports": [{"port": 80, "protocol": "TCP"}],
         },
         "status": {"phase": "Running"},
@@ -392,7 +393,7 @@ def test_a_replace_keeps_what_the_cluster_set() -> None:
     assert spec["containers"] == [
         {"name": "web", "image": "busybox:latest", "volumeMounts": [{"name": "t"}]}
     ]
-    assert spec["volumes"] == current["spec"]["volumes"]
+    assert spec["volumes"] == volumes
     assert spec["ports"] == [{"port": 8000}]
     # not a pod: what the manifest no longer names goes
     two = {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}
