@@ -61,8 +61,9 @@ spec:
 """
 MANIFESTS = {
     "pod.yaml": POD,
-    # the same image by another reference: a pod's image is what Kubernetes lets change
-    "pod2.yaml": POD.replace("image: busybox", "image: busybox:latest"),
+    # new labels: what a pod may change without a restart (a pod deleted while its kubelet
+    # restarts a container for a new image may outstay its grace period: Kubernetes 1.20)
+    "pod2.yaml": POD.replace("labels: {app: web}", "labels: {app: web, tier: front}"),
     "rc.yaml": RC,
     "rc2.yaml": RC.replace("replicas: 2", "replicas: 3"),
     "service.yaml": SERVICE,
@@ -98,7 +99,7 @@ def test_magnumclient_drives_a_real_kubernetes_bay(tmp_path: pathlib.Path) -> No
     assert api["pod_list_by_name"] == [pod["uuid"]] == [p["uuid"] for p in api["pod_list"]]
     assert api["pod_show"]["uuid"] == pod["uuid"] == api["pod_show_uuid"]["uuid"]
     assert api["pod_update"]["uuid"] == pod["uuid"]
-    assert api["pod_update"]["images"] == ["busybox:latest"]
+    assert api["pod_update"]["labels"] == {"app": "web", "tier": "front"}
     rc = api["rc_create"]
     assert (rc["name"], rc["images"]) == ("web-rc", ["busybox"])
     # `replicas` is Kubernetes' count of the pods made so far (status.replicas); the
@@ -141,6 +142,6 @@ def test_magnumclient_drives_a_real_kubernetes_bay(tmp_path: pathlib.Path) -> No
         assert rows == [[made["uuid"], name]], cli[f"{kind}_list"]
         left = [r[1] for r in _rows(cli[f"{kind}_list_after"]["out"])[1:]]
         assert left == (["kubernetes"] if kind == "service" else []), cli[f"{kind}_list_after"]
-    assert _table(cli["pod_update"]["out"])["images"] == "['busybox:latest']"
+    assert _table(cli["pod_update"]["out"])["labels"] == "{'app': 'web', 'tier': 'front'}"
     assert _table(cli["rc_update"]["out"])["replicas"] == "3"
     assert "'port': 8000" in _table(cli["service_update"]["out"])["ports"]
