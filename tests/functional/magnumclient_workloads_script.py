@@ -24,6 +24,7 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 from tests.functional import magnumclient_common as common
 
 BAY_TIMEOUT = 60.0
+RUNNING = re.compile(r"\|\s*status\s*\|\s*Running\s*\|")
 DELETE_TIMEOUT = 60.0  # a deleted object gone from the lists
 MAGNUM = pathlib.Path(sys.executable).parent / "magnum"
 POD_FIELDS = ("uuid", "name", "bay_uuid", "images", "labels", "status", "host")
@@ -245,6 +247,12 @@ def command_line(url: str, bay: Any, manifests: pathlib.Path) -> dict[str, Any]:
             out[f"{kind}_create"] = magnum(
                 url, auth_url, create, "--bay", b, "--manifest", str(first)
             )
+            if kind == "pod":  # as a tenant would: until it runs (Kubernetes 1.20's kubelet
+                # may keep a pod deleted while its container starts past its grace period)
+                out["pod_running"] = settled(
+                    lambda: magnum(url, auth_url, "pod-show", "web", "--bay", b),
+                    lambda shown: RUNNING.search(shown["out"]) is not None,
+                )
             out[f"{kind}_list"] = magnum(url, auth_url, f"{noun}-list", "--bay", b)
             out[f"{kind}_show"] = magnum(url, auth_url, f"{noun}-show", name, "--bay", b)
             out[f"{kind}_update"] = magnum(
