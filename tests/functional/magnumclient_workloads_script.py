@@ -91,6 +91,10 @@ def python_api(cs: Any, bay: Any, swarm: Any, manifests: pathlib.Path) -> dict[s
     text = (manifests / "pod.yaml").read_text()
     pod = cs.pods.create(bay_uuid=bay.uuid, manifest=text)
     out["pod_create"] = fields(pod, (*POD_FIELDS, "manifest", "manifest_url"))
+    # until it runs, as a tenant would wait (see command_line)
+    out["pod_running"] = settled(
+        lambda: cs.pods.get("web", bay.uuid).status, lambda status: status == "Running"
+    )
     out["pod_list"] = [fields(p, POD_FIELDS) for p in cs.pods.list(bay.uuid)]
     out["pod_list_by_name"] = [p.uuid for p in cs.pods.list(bay.name)]
     out["pod_list_limit"] = [p.name for p in cs.pods.list(bay.uuid, limit=1)]

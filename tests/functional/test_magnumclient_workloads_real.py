@@ -95,6 +95,7 @@ def test_magnumclient_drives_a_real_kubernetes_bay(tmp_path: pathlib.Path) -> No
     assert UUID.match(pod["uuid"]), pod
     assert (pod["name"], pod["images"], pod["labels"]) == ("web", ["busybox"], {"app": "web"})
     assert pod["status"] in ("Pending", "Running"), pod  # as Kubernetes has it, just made
+    assert api["pod_running"] == "Running"
     assert (pod["manifest"], pod["manifest_url"]) == (POD, None)
     assert api["pod_list_by_name"] == [pod["uuid"]] == [p["uuid"] for p in api["pod_list"]]
     assert api["pod_show"]["uuid"] == pod["uuid"] == api["pod_show_uuid"]["uuid"]
