@@ -15,12 +15,19 @@ figures are for this one, the only one it still serves):
   get          GET /v1/<collection>/<uuid>
   post+delete  POST /v1/<collection> then DELETE it (one "op" = one pair)
 
-Run:  .venv/bin/python bench/api_bench.py [--only aio|multi] [--duration 5] [--warmup 1]
+Auth (--auth): noauth (the default), keystone (a real Keystone beside them,
+magnum.cli.devkeystone, from .venv-keystone: [api] auth_strategy = keystone and every
+request carries a project member's token, validated by keystonemiddleware, its validation
+cached as deployed: token_cache_time 300 s), or both, one after the other.
+
+Run:  .venv/bin/python bench/api_bench.py [--only aio|multi] [--auth noauth|keystone|both]
+      [--duration 5] [--warmup 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -38,8 +45,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
+
+from magnum.cli import devkeystone
 
 VENV_BIN = pathlib.Path(sys.executable).parent
 PG_ADMIN = os.environ.get("MAGNUM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -215,11 +225,33 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def keystone_sections(keystone: devkeystone.Keystone | None) -> tuple[str, str]:
+    """(lines for [api], a [keystone_authtoken] section) of a deployment under Keystone."""
+    if keystone is None:
+        return "", ""
+    options = keystone.authtoken_options()
+    section = "[keystone_authtoken]\n" + "".join(f"{k} = {v}\n" for k, v in options.items())
+    return "auth_strategy = keystone\n", section
+
+
 @contextmanager
-def aio(tmp: pathlib.Path) -> Iterator[tuple[str, int, list[int]]]:
+def aio(
+    tmp: pathlib.Path, keystone: devkeystone.Keystone | None = None
+) -> Iterator[tuple[str, int, list[int]]]:
     log = (tmp / "aio.log").open("wb")
+    api_lines, section = keystone_sections(keystone)
+    conf = tmp / "aio.conf"
+    conf.write_text(f"[api]\n{api_lines}{section}")
     proc = subprocess.Popen(
-        [str(VENV_BIN / "magnum-aio"), "--bind", "127.0.0.1:0", "--state-dir", str(tmp / "aio")],
+        [
+            str(VENV_BIN / "magnum-aio"),
+            "--bind",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp / "aio"),
+            "--config-file",
+            str(conf),
+        ],
         stdout=subprocess.PIPE,
         stderr=log,
     )
@@ -252,8 +284,11 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def multi(tmp: pathlib.Path, workers: int) -> Iterator[tuple[str, int, list[int]]]:
+def multi(
+    tmp: pathlib.Path, workers: int, keystone: devkeystone.Keystone | None = None
+) -> Iterator[tuple[str, int, list[int]]]:
     port = free_port()
+    api_lines, section = keystone_sections(keystone)
     with postgres_database() as url:
         conf = tmp / "magnum.conf"
         conf.write_text(
@@ -267,8 +302,10 @@ def multi(tmp: pathlib.Path, workers: int) -> Iterator[tuple[str, int, list[int]
             "host = 127.0.0.1\n"
             f"port = {port}\n"
             f"workers = {workers}\n"
+            f"{api_lines}"
             "[conductor]\n"
             f"topic = magnum-bench-{uuid.uuid4().hex[:8]}\n"
+            f"{section}"
         )
         subprocess.run(
             [str(VENV_BIN / "magnum-db-manage"), "--config-file", str(conf), "upgrade"],
@@ -323,50 +360,80 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2, help="[api] workers for magnum-api")
+    parser.add_argument("--auth", choices=("noauth", "keystone", "both"), default="noauth")
     args = parser.parse_args()
 
-    deployments = {
-        "aio": aio,
-        f"api(w={args.workers})+conductor": lambda tmp: multi(tmp, args.workers),
-    }
+    multi_name = f"api(w={args.workers})+conductor"
+    kinds = {"aio": aio, multi_name: lambda tmp, ks: multi(tmp, args.workers, ks)}
     if args.only == "aio":
-        deployments.pop(f"api(w={args.workers})+conductor")
+        kinds.pop(multi_name)
     elif args.only == "multi":
-        deployments.pop("aio")
+        kinds.pop("aio")
+    auths = ("noauth", "keystone") if args.auth == "both" else (args.auth,)
 
     rows = []
     tmp_root = pathlib.Path(tempfile.mkdtemp(prefix="magnum-bench-"))
-    try:
-        for dep_name, start in deployments.items():
-            tmp = tmp_root / re.sub(r"\W", "_", dep_name)
-            tmp.mkdir()
-            with start(tmp) as (host, port, pids):
-                for name, op in scenarios(host, port).items():
-                    cpu0 = cpu_seconds(pids)
-                    res = run_load(
-                        host,
-                        port,
-                        op,
-                        concurrency=args.concurrency,
-                        warmup=args.warmup,
-                        duration=args.duration,
-                    )
-                    cpu = (cpu_seconds(pids) - cpu0) / (args.warmup + args.duration)
-                    rows.append((dep_name, name, res, cpu))
-                    print(
-                        f"  {dep_name:<24} {name:<29} {res['ops']:8.1f} ops/s",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-    finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        keystone = None
+        if "keystone" in auths:
+            keystone = stack.enter_context(devkeystone.Keystone(tmp_root / "keystone"))
+        deployments = [
+            (name if auth == "noauth" else f"{name} keystone", start, auth)
+            for auth in auths
+            for name, start in kinds.items()
+        ]
+        try:
+            _measure(args, deployments, keystone, tmp_root, rows)
+        finally:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+    _report(args, rows)
+    return 0
 
+
+def _measure(
+    args: argparse.Namespace,
+    deployments: list[tuple[str, Callable[..., Any], str]],
+    keystone: devkeystone.Keystone | None,
+    tmp_root: pathlib.Path,
+    rows: list[tuple[str, str, dict[str, float], float]],
+) -> None:
+    for dep_name, start, auth in deployments:
+        tmp = tmp_root / re.sub(r"\W", "_", dep_name)
+        tmp.mkdir()
+        ks = keystone if auth == "keystone" else None
+        if ks is not None:  # a member of project alpha; noauth ignores the token
+            HEADERS["X-Auth-Token"] = devkeystone.password_token(
+                ks.url, devkeystone.persona("alpha", "member"), project="alpha"
+            )
+        else:
+            HEADERS["X-Auth-Token"] = "bench"
+        with start(tmp, ks) as (host, port, pids):
+            for name, op in scenarios(host, port).items():
+                cpu0 = cpu_seconds(pids)
+                res = run_load(
+                    host,
+                    port,
+                    op,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                )
+                cpu = (cpu_seconds(pids) - cpu0) / (args.warmup + args.duration)
+                rows.append((dep_name, name, res, cpu))
+                print(
+                    f"  {dep_name:<28} {name:<29} {res['ops']:8.1f} ops/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+def _report(args: argparse.Namespace, rows: list[tuple[str, str, dict[str, float], float]]) -> None:
     print(
         f"\nconcurrency {args.concurrency}, {args.duration:g} s measured after "
         f"{args.warmup:g} s warm-up, {os.cpu_count()} CPUs shared by client and server\n"
     )
     head = (
-        f"{'deployment':<24} {'scenario':<29} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'deployment':<28} {'scenario':<29} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'errors':>6} {'srv CPU':>7} {'upstream':>8} {'ratio':>6}"
     )
     print(head)
@@ -374,14 +441,13 @@ def main() -> int:
     for dep_name, name, res, cpu in rows:
         ref = REFERENCE[name.split(" ", 1)[1]]
         print(
-            f"{dep_name:<24} {name:<29} {res['ops']:8.1f} {res['p50']:8.2f} {res['p99']:8.2f} "
+            f"{dep_name:<28} {name:<29} {res['ops']:8.1f} {res['p50']:8.2f} {res['p99']:8.2f} "
             f"{res['errors']:>6} {cpu:7.2f} {ref:8.1f} {res['ops'] / ref:5.1f}x"
         )
     print(
         "\nupstream = magnum 23.0.0 on /v1/clustertemplates (list 56 req/s, GET one 310 "
         "req/s, POST+DELETE 48 pairs/s); ratio = ours / upstream; srv CPU = server cores busy"
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import falcon
@@ -53,9 +54,12 @@ class Api:
         )
 
 
-def build(
-    conf: cfg.ConfigOpts, db: engine.Database, transport: Any
-) -> falcon.App[falcon.Request, falcon.Response]:
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def build(conf: cfg.ConfigOpts, db: engine.Database, transport: Any) -> WsgiApp:
+    """The API as a WSGI application; under auth_strategy = keystone behind
+    keystonemiddleware's auth_token (magnum.api.keystone), the one place it is added."""
     hostpaths.register_conf(conf)  # no error message names them (see the module)
     api = Api(
         db=db,
@@ -78,10 +82,18 @@ def build(
         manifest_fetcher=manifests.Fetcher.from_conf(conf.api),
     )
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
-        middleware=middleware.pipeline(conf, own_bodies=routes.own_bodies())
+        middleware=middleware.pipeline(
+            conf,
+            own_bodies=routes.own_bodies(),
+            is_admin=lambda ctx: api.policy.check("context_is_admin", ctx),
+        )
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     errors.install(app)
     routing.install(app, api, routes.TABLE)  # every route, from the one table
+    if conf.api.auth_strategy == "keystone":
+        from magnum.api import keystone  # noqa: PLC0415 - keystonemiddleware takes 0.4 s to import
+
+        return keystone.wrap(app, conf)
     return app

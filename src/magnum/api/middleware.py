@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import falcon
@@ -16,6 +18,7 @@ from magnum.api import microversions, versions
 from magnum.common import context, exceptions
 
 # The media types of a JSON body, matched exactly (parameters such as charset aside).
+LOG = logging.getLogger(__name__)
 _JSON_TYPES = frozenset({"application/json", "application/vnd.openstack.magnum.v1+json"})
 _VERSIONS = ("v1",)
 # (method, path pattern) of an operation that reads its own body, with its own size limit
@@ -159,10 +162,81 @@ class NoAuth:
         )
 
 
-def pipeline(conf: Any, *, own_bodies: Sequence[OwnBody]) -> list[Any]:
+# What a caller may read without a token under Keystone: the version documents and the
+# OpenAPI document (as Magnum's public_api_routes: "/" and "/v1").
+PUBLIC_PATHS = frozenset({"/", "/v1", "/v1/openapi.json"})
+# Set by magnum.api.keystone (auth_token) in the WSGI environ; see there.
+KEYSTONE_FAILURE = "magnum.auth_failure"
+KEYSTONE_UNAVAILABLE = "unavailable"
+KEYSTONE_VALIDATED = "keystone.token_auth"  # auth_token sets it on every request it let through
+IDENTITY_RETRY_AFTER = 5
+
+
+class KeystoneContext:
+    """The request context from what keystonemiddleware's auth_token validated (it removed
+    any identity header the caller sent, then set the token's): project, user and their
+    domains, the domain of a domain-scoped token, the system scope of a system-scoped one,
+    the roles (Keystone's implied roles included: a member is also a reader). `is_admin`
+    is the policy's context_is_admin. A request auth_token refused is answered here:
+    401 (no token, or garbage, expired, revoked) or 503 (Keystone away), except on a
+    public path, which an anonymous context (no project, no role) reads."""
+
+    def __init__(self, is_admin: Callable[[context.RequestContext], bool]) -> None:
+        self.is_admin = is_admin
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        failure = req.env.get(KEYSTONE_FAILURE)
+        confirmed = (
+            failure is None
+            and KEYSTONE_VALIDATED in req.env
+            and req.get_header("X-Identity-Status") == "Confirmed"
+        )
+        request_id = str(req.context["request_id"])
+        if not confirmed:
+            if req.path in PUBLIC_PATHS:
+                req.context["magnum"] = context.RequestContext(project_id="", request_id=request_id)
+                return
+            if failure == KEYSTONE_UNAVAILABLE:
+                raise exceptions.IdentityUnavailable(retry_after=IDENTITY_RETRY_AFTER)
+            raise exceptions.NotAuthenticated()
+        header = req.get_header
+        roles = tuple(r.strip() for r in (header("X-Roles") or "").split(",") if r.strip())
+        ctx = context.RequestContext(
+            project_id=header("X-Project-Id") or "",
+            user_id=header("X-User-Id"),
+            project_name=header("X-Project-Name"),
+            user_name=header("X-User-Name"),
+            domain_id=header("X-Domain-Id"),
+            user_domain_id=header("X-User-Domain-Id"),
+            project_domain_id=header("X-Project-Domain-Id"),
+            system_scope=header("X-System-Scope"),
+            roles=roles,
+            auth_token=header("X-Auth-Token"),
+            request_id=request_id,
+        )
+        if self.is_admin(ctx):
+            ctx = dataclasses.replace(ctx, is_admin=True)
+        req.context["magnum"] = ctx
+
+
+def pipeline(
+    conf: Any,
+    *,
+    own_bodies: Sequence[OwnBody],
+    is_admin: Callable[[context.RequestContext], bool],
+) -> list[Any]:
+    """The falcon middleware, in order. Under Keystone the application is also wrapped in
+    auth_token (magnum.api.app.build, by magnum.api.keystone)."""
     auth: Any
     if conf.api.auth_strategy == "noauth":
+        LOG.warning(
+            "auth_strategy = noauth: every caller is trusted by its headers (X-Project-Id, "
+            "X-Roles); for development only. Set [api] auth_strategy = keystone for real "
+            "tenants."
+        )
         auth = NoAuth(conf.api.default_project_id)
+    elif conf.api.auth_strategy == "keystone":
+        auth = KeystoneContext(is_admin)
     else:
         raise exceptions.NotSupported(operation=f"auth_strategy {conf.api.auth_strategy}")
     # Microversions before Bodies: 413/415 answers carry the version headers like any /v1 answer.

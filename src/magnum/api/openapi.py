@@ -240,9 +240,16 @@ def page_params(sortable: Iterable[str]) -> tuple[dict[str, Any], ...]:
     )
 
 
+ALL_PROJECTS = query(
+    common.ALL_PROJECTS,
+    BOOLEAN_TEXT,
+    "true: every project's, when the policy's *_all_projects rule lets the caller (403 otherwise)",
+)
+
+
 def listing_params(v: views.View) -> tuple[dict[str, Any], ...]:
     """The query of a common.Listing over `v`."""
-    return page_params(common.sort_keys(v.full))
+    return (*page_params(common.sort_keys(v.full)), ALL_PROJECTS)
 
 
 # Path parameters by name, for every route whose template names them.

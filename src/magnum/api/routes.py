@@ -242,6 +242,7 @@ def _item(
     updated: tuple[int, Any] | None = None,
     also: tuple[tuple[int, Any, str], ...] = (),
     patch_params: tuple[Any, ...] = (),
+    get_params: tuple[Any, ...] = (),
 ) -> Route:
     """GET, PATCH (JSON Patch of the `patchable` paths; 200 with the item, or `updated`
     (status, schema), or `also`) and DELETE on one item."""
@@ -256,6 +257,7 @@ def _item(
                 method="GET",
                 status=200,
                 summary=f"Show a {noun}",
+                params=get_params,
                 response=full,
                 errors=(400, 403, 404, 409),
             ),
@@ -407,6 +409,7 @@ TABLE: tuple[Route, ...] = (
         noun="baymodel",
         tag="baymodels",
         full=view(views.BAYMODEL),
+        get_params=(openapi.ALL_PROJECTS,),
         patchable=tuple(f"/{f}" for f in sorted(cluster_templates.MUTABLE)),
         gate=MITAKA,
     ),
@@ -435,6 +438,7 @@ TABLE: tuple[Route, ...] = (
         noun="bay",
         tag="bays",
         full=view(views.BAY),
+        get_params=(openapi.ALL_PROJECTS,),
         patchable=("/node_count",),  # the one field a bay update may change
         gate=MITAKA,
         also=((202, ACCEPTED, ASYNC_BAYS),),
@@ -457,6 +461,7 @@ TABLE: tuple[Route, ...] = (
         noun="cluster template",
         tag="clustertemplates",
         full=view(views.CLUSTER_TEMPLATE),
+        get_params=(openapi.ALL_PROJECTS,),
         patchable=tuple(f"/{f}" for f in sorted(cluster_templates.TODAY_MUTABLE)),
     ),
     *_listed(
@@ -481,6 +486,7 @@ TABLE: tuple[Route, ...] = (
         noun="cluster",
         tag="clusters",
         full=view(views.CLUSTER),
+        get_params=(openapi.ALL_PROJECTS,),
         patchable=("/node_count", "/health_status", "/health_status_reason"),
         updated=(202, ACCEPTED),
         patch_params=(ROLLBACK_PARAM,),
@@ -706,6 +712,7 @@ NODEGROUP_ROUTES: tuple[Route, ...] = (
                 params=(
                     *openapi.page_params(sorted(nodegroups_api.SORTABLE)),
                     query("role", STRING, "only the nodegroups of this role"),
+                    openapi.ALL_PROJECTS,
                 ),
                 response=page("nodegroups", NODEGROUP_BRIEF),
                 errors=(400, 403, 404),
@@ -733,6 +740,7 @@ NODEGROUP_ROUTES: tuple[Route, ...] = (
                 method="GET",
                 status=200,
                 summary="Show a nodegroup",
+                params=(openapi.ALL_PROJECTS,),
                 response=NODEGROUP,
                 errors=(400, 403, 404, 409),
             ),

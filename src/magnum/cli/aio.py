@@ -9,8 +9,10 @@ printed once the server accepts connections.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import pathlib
+import shlex
 import sys
 import threading
 from typing import Any
@@ -19,7 +21,7 @@ import platformdirs
 
 from magnum import conf as magnum_conf
 from magnum.api import app as api_app
-from magnum.cli import common, httpserver
+from magnum.cli import common, devkeystone, httpserver
 from magnum.common import rpc
 from magnum.conductor import service
 from magnum.db import migration
@@ -41,11 +43,21 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         default=platformdirs.user_data_dir("magnum"),
         help="Directory for the database and bay state.",
     )
+    parser.add_argument(
+        "--keystone",
+        action="store_true",
+        help="Start a throw-away real Keystone beside the API (from .venv-keystone: "
+        "scripts/setup makes it), with projects alpha and beta and a reader, member and "
+        "admin user in each; authenticate with it (auth_strategy = keystone) and print the "
+        "OS_* lines of every user. Without it, noauth: every caller is trusted.",
+    )
     parser.add_argument("--debug", action="store_true")
     return parser.parse_known_args(argv)
 
 
-def settings(args: argparse.Namespace, rest: list[str]) -> Any:
+def settings(
+    args: argparse.Namespace, rest: list[str], keystone: devkeystone.Keystone | None = None
+) -> Any:
     state = pathlib.Path(args.state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
     host, _, port = args.bind.rpartition(":")
@@ -54,7 +66,12 @@ def settings(args: argparse.Namespace, rest: list[str]) -> Any:
         "database": {"connection": f"sqlite:///{state / 'magnum.sqlite'}"},
         "api": {"host": host or "127.0.0.1", "port": int(port)},
     }
+    if keystone is not None:
+        defaults["api"]["auth_strategy"] = "keystone"
+        defaults[magnum_conf.KEYSTONE_GROUP] = keystone.authtoken_options()
     conf = magnum_conf.load(rest, config_files=[])
+    if keystone is not None:
+        magnum_conf.register_keystone(conf)
     for group, values in defaults.items():  # explicit config files still win over these
         for name, value in values.items():
             conf.set_default(name, value, group=None if group == "DEFAULT" else group)
@@ -97,15 +114,38 @@ class AllInOne:
         self.db.dispose()
 
 
+def os_lines(keystone: devkeystone.Keystone) -> str:
+    """The shell lines that make each persona user the current one."""
+    lines = []
+    for project in devkeystone.PROJECTS:
+        for role in devkeystone.PERSONAS:
+            env = keystone.os_env(project, role)
+            exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+            lines.append(f"  # {role} of project {project}\n  export {exports}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     common.setup_logging(args.debug)
-    aio = AllInOne(settings(args, rest))
-    aio.start()
-    print(f"magnum-aio: API at {aio.url} (state in {aio.conf.state_path})", flush=True)
-    signum = common.wait_for_signal()
-    LOG.info("stopping on signal %d", signum)
-    aio.stop()
+    with contextlib.ExitStack() as stack:
+        keystone = None
+        if args.keystone:
+            state = pathlib.Path(args.state_dir).resolve() / "keystone"
+            keystone = stack.enter_context(devkeystone.Keystone(state))
+        aio = AllInOne(settings(args, rest, keystone))
+        aio.start()
+        stack.callback(aio.stop)
+        print(f"magnum-aio: API at {aio.url} (state in {aio.conf.state_path})", flush=True)
+        if keystone is not None:
+            keystone.register_magnum(aio.url)
+            print(
+                f"magnum-aio: Keystone at {keystone.url} (catalog: container-infra at "
+                f"{aio.url}); to be one of its users, paste:\n{os_lines(keystone)}",
+                flush=True,
+            )
+        signum = common.wait_for_signal()
+        LOG.info("stopping on signal %d", signum)
     print("magnum-aio: stopped", flush=True)
     return 0
 

@@ -20,6 +20,8 @@ def render() -> str:
             "oslo.messaging",
             "--namespace",
             "oslo.policy",
+            "--namespace",
+            "keystonemiddleware.auth_token",
             "--wrap-width",
             "79",
         ]

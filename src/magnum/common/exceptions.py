@@ -6,6 +6,7 @@
   |                               ClusterTemplateReferenced, NotSupported, ClusterTypeNotEnabled,
   |                               ImageNotAvailable
   | + NotSupported                CapabilityNotOffered (the COE driver lacks containers, ...)
+  + NotAuthenticated (401)        Keystone: no valid token (the API adds WWW-Authenticate)
   + NotAuthorized (403)           PolicyNotAuthorized, ClusterTemplatePublishDenied
   + NotFound (404)                ClusterNotFound, ClusterTemplateNotFound, MagnumServiceNotFound,
   |                               ContainerNotFound, PodNotFound, ServiceNotFound,
@@ -21,6 +22,7 @@
   + WorkloadAPIError (its status) the cluster's own API refused a workload call with a
   |                               status no other error names (its status and message)
   + TooBusy (503)                 execute/logs slots all taken (the API adds Retry-After)
+  | + IdentityUnavailable         Keystone cannot validate tokens now
   + ContainerTimedOut (504)       a command in a container passed its time limit
   + DriverError (500)             DriverNotFound, DriverConflict, InvalidTransition
   | + ClusterOperationFailed      DeadlineExceeded, NodeStartFailed
@@ -176,6 +178,18 @@ class ImageHasTooManyMembers(BodyTooLarge):
 class UnsupportedMediaType(MagnumError):
     status = 415
     template = "Unknown mimetype: {mimetype}"
+
+
+# --- 401 -------------------------------------------------------------------
+class NotAuthenticated(MagnumError):
+    """auth_strategy = keystone: the request carries no token, or one Keystone does not
+    accept (garbage, expired, revoked). The answer also names Keystone in WWW-Authenticate."""
+
+    status = 401
+    template = (
+        "Authentication required. The request carries no valid token (X-Auth-Token): get one "
+        "from Keystone."
+    )
 
 
 # --- 403 -------------------------------------------------------------------
@@ -373,6 +387,13 @@ class TooBusy(MagnumError):
     @property
     def retry_after(self) -> int:
         return int(str(self.fields["retry_after"]))
+
+
+class IdentityUnavailable(TooBusy):
+    """auth_strategy = keystone and Keystone cannot be reached (or fails) to validate a
+    token: 503 with Retry-After; no request is served unauthenticated."""
+
+    template = "The identity service (Keystone) is unavailable. Try again in {retry_after} seconds."
 
 
 class ContainerTimedOut(MagnumError):

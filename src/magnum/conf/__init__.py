@@ -166,7 +166,18 @@ API_OPTS = [
     cfg.StrOpt(
         "auth_strategy",
         default="noauth",
-        choices=[("noauth", "any token; project from X-Project-Id"), ("keystone", "Keystone")],
+        choices=[
+            (
+                "noauth",
+                "any token; project, user and roles from X-Project-Id, X-User-Id and "
+                "X-Roles: for development only (the all-in-one's default; it warns on start-up)",
+            ),
+            (
+                "keystone",
+                "keystonemiddleware's auth_token validates the X-Auth-Token with "
+                "Keystone ([keystone_authtoken])",
+            ),
+        ],
         help="How API requests are authenticated.",
     ),
     cfg.StrOpt(
@@ -317,6 +328,19 @@ QUOTAS_OPTS = [
     ),
 ]
 
+# oslo.policy 6 checks a rule's scope_types whenever they are set and has no switch for it;
+# Magnum's [oslo_policy] enforce_scope is that switch (magnum.api.policy honours it).
+POLICY_OPTS = [
+    cfg.BoolOpt(
+        "enforce_scope",
+        default=True,
+        help="Check the scope of the caller's token against each policy rule's scope types: "
+        "a system-scoped token may then only do what an admin across projects does "
+        "(lists and gets with all_projects=true, services, quotas), and a domain-scoped one "
+        "nothing. False: the rules' check strings alone decide.",
+    ),
+]
+
 GROUPS: dict[str, list[Any]] = {
     "DEFAULT": DEFAULT_OPTS,
     "api": API_OPTS,
@@ -326,6 +350,7 @@ GROUPS: dict[str, list[Any]] = {
     "quotas": QUOTAS_OPTS,
     local.GROUP: local.OPTS,
     kubernetes.GROUP: kubernetes.OPTS,
+    "oslo_policy": POLICY_OPTS,
 }
 
 # oslo.messaging registers a few groups only on its global CONF; register them on ours.
@@ -351,6 +376,22 @@ def _register_policy(conf: cfg.ConfigOpts) -> None:
     from oslo_policy import opts as policy_opts  # noqa: PLC0415 - keeps import time low
 
     policy_opts.set_defaults(conf)
+
+
+KEYSTONE_GROUP = "keystone_authtoken"
+
+
+def register_keystone(conf: cfg.ConfigOpts) -> None:
+    """[keystone_authtoken]: keystonemiddleware's auth_token options, and those of the
+    `password` auth plugin it logs in to Keystone with (username, password, project_name,
+    ...), so that a config file or an override may set them. Only with auth_strategy =
+    keystone: importing keystonemiddleware costs about half a second."""
+    from keystoneauth1 import loading  # noqa: PLC0415 - see above
+    from keystonemiddleware import opts as ksm_opts  # noqa: PLC0415
+
+    for group, opts in ksm_opts.list_auth_token_opts():
+        conf.register_opts(opts, group=group)
+    conf.register_opts(loading.get_auth_plugin_conf_options("password"), group=KEYSTONE_GROUP)
 
 
 def new(*, messaging: bool = True) -> cfg.ConfigOpts:
@@ -382,7 +423,11 @@ def load(
         default_config_files=list(config_files) if config_files is not None else None,
         default_config_dirs=[] if config_files is not None else None,
     )
-    for group, values in (overrides or {}).items():
+    overrides = overrides or {}
+    strategy = overrides.get("api", {}).get("auth_strategy", conf.api.auth_strategy)
+    if strategy == "keystone" or KEYSTONE_GROUP in overrides:
+        register_keystone(conf)
+    for group, values in overrides.items():
         for name, value in values.items():
             conf.set_override(name, value, group=None if group == "DEFAULT" else group)
     return conf

@@ -19,7 +19,10 @@ def _visible(
     ctx: context.RequestContext, *, admin: bool = False
 ) -> sa.Select[models.ClusterTemplate]:
     """The caller's own templates and the public ones; a hidden public template only to
-    admins (Magnum hides retired public templates from tenants)."""
+    admins (Magnum hides retired public templates from tenants). Every template, to a
+    caller the API granted all_projects."""
+    if ctx.all_projects:
+        return sa.select(models.ClusterTemplate)
     public: sa.ColumnElement[bool] = models.ClusterTemplate.public.is_(True)
     if not (admin or ctx.is_admin):
         public = sa.and_(public, models.ClusterTemplate.hidden.is_not(True))

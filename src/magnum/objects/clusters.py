@@ -40,6 +40,10 @@ C = models.Cluster
 
 
 def _scoped(ctx: context.RequestContext) -> sa.Select[models.Cluster]:
+    """The caller's project's clusters (every project's for a caller the API granted
+    all_projects)."""
+    if ctx.all_projects:
+        return sa.select(C)
     return sa.select(C).where(C.project_id == ctx.project_id)
 
 

@@ -143,15 +143,15 @@ class Collection(_Base, common.Listing):
 
 class Item(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
-        common.reject_unknown_args(req)
-        ctx = common.ctx(req)
+        common.reject_unknown_args(req, (common.ALL_PROJECTS,))
         view = self.view
+        ctx = common.all_projects(self.api, req, f"{view.policy}:get_one_all_projects")
         with self.api.db.session() as session:
             row = cluster_templates.get(
                 session, ctx, ident, vocab=view.vocab, admin=self._admin(ctx)
             )
         if not row.public:
-            self.api.policy.authorize(f"{view.policy}:get", ctx, common.target(row))
+            common.authorize_row(self.api, f"{view.policy}:get", ctx, row)
         common.send(resp, view.render(row, req.prefix))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:

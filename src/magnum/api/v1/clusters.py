@@ -270,11 +270,12 @@ def _check_overrides(template: models.ClusterTemplate, values: Mapping[str, Any]
 
 class Item(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
-        common.reject_unknown_args(req)
-        ctx = common.ctx(req)
+        common.reject_unknown_args(req, (common.ALL_PROJECTS,))
+        policy = self.view.policy
+        ctx = common.all_projects(self.api, req, f"{policy}:get_one_all_projects")
         with self.api.db.session() as session:
             row = clusters.get(session, ctx, ident, vocab=self.view.vocab)
-            self.api.policy.authorize(f"{self.view.policy}:get", ctx, common.target(row))
+            common.authorize_row(self.api, f"{policy}:get", ctx, row)
             extra = self._extras(session, [row], faults=True)(row)
         version = microversions.negotiated(req)
         common.send(resp, self.view.render(row, req.prefix, version=version) | extra)

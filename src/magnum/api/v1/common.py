@@ -35,6 +35,27 @@ def target(row: Any) -> dict[str, Any]:
     return {"project_id": row.project_id, "user_id": row.user_id}
 
 
+ALL_PROJECTS = "all_projects"
+
+
+def all_projects(api: Any, req: falcon.Request, rule: str) -> context.RequestContext:
+    """The caller; with `?all_projects=true`, reading every project's rows, once the
+    policy's `rule` (a `*_all_projects` one) lets it (403 otherwise)."""
+    caller = ctx(req)
+    if not bool_param(req, ALL_PROJECTS):
+        return caller
+    api.policy.authorize(rule, caller)
+    return dataclasses.replace(caller, all_projects=True)
+
+
+def authorize_row(api: Any, action: str, caller: context.RequestContext, row: Any) -> None:
+    """Authorize `action` on a project-owned row. A row of another project is only found
+    through all_projects, whose `*_all_projects` rule has decided already."""
+    if caller.all_projects and row.project_id != caller.project_id:
+        return
+    api.policy.authorize(action, caller, target(row))
+
+
 def reject_unknown_args(req: falcon.Request, allowed: Iterable[str] = ()) -> None:
     allowed = frozenset(allowed)
     for name in req.params:
@@ -134,12 +155,15 @@ def collection(
     pg: query.Page,
     *,
     detail: bool,
+    every_project: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {name: [render(item) for item in items]}
     if items and len(items) == pg.limit:
         path = f"{req.prefix}/v1/{name}{'/detail' if detail else ''}"
+        args: dict[str, Any] = {ALL_PROJECTS: "true"} if every_project else {}
         qs = urllib.parse.urlencode(
-            {
+            args
+            | {
                 "sort_key": pg.sort_key,
                 "sort_dir": pg.sort_dir,
                 "limit": pg.limit,
@@ -281,10 +305,21 @@ class Listing(abc.ABC):
         self._list(req, resp, detail=True)
 
     def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
+        """With `?all_projects=true` every project's rows, which the `*_all_projects` rule
+        (e.g. cluster:get_all_all_projects) decides instead of the plain one."""
         view = self.view
+        rule = f"{view.policy}:{'detail' if detail else 'get_all'}"
         caller = ctx(req)
-        self.api.policy.authorize(f"{view.policy}:{'detail' if detail else 'get_all'}", caller)
-        asked = page(req, max_limit=self.api.max_limit, sortable=sort_keys(view.full))
+        if bool_param(req, ALL_PROJECTS):
+            caller = all_projects(self.api, req, f"{rule}_all_projects")
+        else:
+            self.api.policy.authorize(rule, caller)
+        asked = page(
+            req,
+            max_limit=self.api.max_limit,
+            sortable=sort_keys(view.full),
+            allowed=PAGE_ARGS | {ALL_PROJECTS},
+        )
         pg = dataclasses.replace(asked, sort_key=view.attr(asked.sort_key))
         version = microversions.negotiated(req)
         if not detail:  # fetch only what a brief item shows
@@ -299,5 +334,6 @@ class Listing(abc.ABC):
             lambda r: view.render(r, req.prefix, brief=not detail, version=version) | extra(r),
             asked,
             detail=detail,
+            every_project=caller.all_projects,
         )
         send(resp, body)

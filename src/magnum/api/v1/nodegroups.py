@@ -104,7 +104,7 @@ SORTABLE = frozenset(
         "updated_at",
     }
 )
-ARGS = common.PAGE_ARGS | {"role"}
+ARGS = common.PAGE_ARGS | {"role", common.ALL_PROJECTS}
 GATE = microversions.gate(since="1.9")
 
 
@@ -161,7 +161,7 @@ class ClusterChild:
         self, session: Any, ctx: context.RequestContext, ident: str, action: str, **kw: Any
     ) -> models.Cluster:
         row = clusters.get(session, ctx, ident, vocab=vocabulary.CLUSTER, **kw)
-        self.api.policy.authorize(action, ctx, common.target(row))
+        common.authorize_row(self.api, action, ctx, row)
         return row
 
     def _notify(self, ctx: context.RequestContext, cluster_uuid: str) -> None:
@@ -193,7 +193,7 @@ class ClusterChild:
 
 class Collection(ClusterChild):
     def on_get(self, req: falcon.Request, resp: falcon.Response, ident: str) -> None:
-        ctx = common.ctx(req)
+        ctx = common.all_projects(self.api, req, "nodegroup:get_all_all_projects")
         pg = common.page(req, max_limit=self.api.max_limit, sortable=SORTABLE, allowed=ARGS)
         role = common.one_param(req, "role")
         with self.api.db.session() as session:
@@ -202,7 +202,8 @@ class Collection(ClusterChild):
             rows = nodegroups.list_(session, cluster.uuid, narrowed, role=role)
         body: dict[str, Any] = {COLLECTION: [brief(r) for r in rows]}
         if rows and len(rows) == pg.limit:
-            query: dict[str, Any] = {"sort_key": pg.sort_key, "sort_dir": pg.sort_dir}
+            query: dict[str, Any] = {common.ALL_PROJECTS: "true"} if ctx.all_projects else {}
+            query |= {"sort_key": pg.sort_key, "sort_dir": pg.sort_dir}
             if role is not None:
                 query["role"] = role
             query |= {"limit": pg.limit, "marker": rows[-1].uuid}
@@ -261,8 +262,8 @@ class Item(ClusterChild):
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, ident: str, nodegroup: str
     ) -> None:
-        common.reject_unknown_args(req)
-        ctx = common.ctx(req)
+        common.reject_unknown_args(req, (common.ALL_PROJECTS,))
+        ctx = common.all_projects(self.api, req, "nodegroup:get_one_all_projects")
         with self.api.db.session() as session:
             cluster = self._cluster(session, ctx, ident, "nodegroup:get")
             row = nodegroups.get(session, cluster.uuid, nodegroup)
