@@ -19,8 +19,16 @@ Service and by-hand runs alternate, so both see the same host conditions. Prints
 median/min/max, the service/by-hand ratio (goal ≤ 1.2), milestones of both, and memory
 per idle node (node cgroups after IDLE seconds, the first run of each size).
 
+Every bay has a tenant network: a router namespace with NAT and isolation rules
+(src/magnum/drivers/infra/local/network.py), which the by-hand scripts do not make. Its
+cost is measured on its own as well, beside the runs: the router and the three node
+links of a 1+2 bay, made and removed in-process as the driver does (goal: well under
+100 ms). --fixed-network CIDR builds the service's bays on that fixed_network (1:1
+floating IPs) instead of a routed /24 of the subnet pool.
+
     sudo .venv/bin/python bench/bay_bench.py [--coe swarm|kubernetes|both] \\
-        [--runs-small 5] [--runs-large 3] [--idle 5] [--show-progress]
+        [--runs-small 5] [--runs-large 3] [--idle 5] [--show-progress] \\
+        [--fixed-network 10.254.0.0/24]
 """
 
 from __future__ import annotations
@@ -410,6 +418,64 @@ def memory_line(label: str, memory: dict[str, float]) -> str:
     return f"{label} " + ", ".join(parts)
 
 
+NETWORK_GOAL = 0.1  # seconds the tenant network may add to a 1+2 create
+
+
+def network_run(fixed: str | None) -> tuple[float, float, float]:
+    """(router, links, remove) seconds of one bay's network as the driver builds it: the
+    router with its rules (what tenant networks add), then three nodes' links
+    (namespace, veth, address, routes: what every bay had before), then removing both."""
+    import ipaddress  # noqa: PLC0415
+
+    from magnum.drivers.infra.local import cluster, host, network  # noqa: PLC0415
+
+    bay = str(uuid.uuid4())
+    names = ("master-0", "node-0", "node-1")
+    started = time.monotonic()
+    with host.locked(cluster.HOST_LOCK):
+        used = network.used_networks()
+        external = network.pick_subnet(ipaddress.IPv4Network("10.249.0.0/16"), used)
+        subnet = (
+            ipaddress.IPv4Network(fixed)
+            if fixed
+            else network.pick_subnet(ipaddress.IPv4Network("10.250.0.0/16"), used)
+        )
+        plan = network.Plan(subnet=subnet, external=external, fixed=fixed is not None)
+        network.ensure_router(bay, plan)
+    router = time.monotonic() - started
+    started = time.monotonic()
+    try:
+        for slot, name in enumerate(names, 2):
+            network.ensure_node_network(
+                ns=network.netns_name(bay, name),
+                veth=network.veth_name(bay, slot),
+                router=network.router_name(bay),
+                address=str(subnet[slot]),
+                subnet=subnet,
+                routes=(ipaddress.IPv4Network("10.249.0.0/16"),),
+            )
+        links = time.monotonic() - started
+    finally:
+        started = time.monotonic()
+        for name in names:
+            network.delete_node_network(ns=network.netns_name(bay, name), veth=None)
+        network.delete_router(bay)
+    return router, links, time.monotonic() - started
+
+
+def report_network(runs: list[tuple[float, float, float]], fixed: str | None) -> None:
+    kind = f"fixed_network {fixed}" if fixed else "a routed /24"
+    print(f"\ntenant network of a 1+2 bay ({kind}), in-process, as the driver makes it")
+    print(f"  router (what tenant networks add)  {stats([r[0] for r in runs])}")
+    print(f"  3 node links (as before)           {stats([r[1] for r in runs])}")
+    print(f"  remove both                        {stats([r[2] for r in runs])}")
+    made = statistics.median(r[0] for r in runs)
+    print(
+        f"  goal: the router adds < {NETWORK_GOAL * 1000:.0f} ms to a create: median "
+        f"{made * 1000:.0f} ms, {'met' if made < NETWORK_GOAL else 'not met'}"
+    )
+
+
 def report(coe: str, workers: int, svc: list[Run], hand: list[Run], idle: float) -> None:
     print(f"\n{coe} 1+{workers} bay ({workers + 1} nodes)")
     columns: list[tuple[str, Callable[[Run], float | None]]] = [
@@ -462,6 +528,9 @@ def main() -> int:
     )
     parser.add_argument("--idle", type=float, default=5.0, help="idle seconds before memory")
     parser.add_argument("--show-progress", action="store_true", help="status_reason timeline")
+    parser.add_argument(
+        "--fixed-network", metavar="CIDR", help="the service's bays on this fixed_network"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces, cgroups, dockerd)")
@@ -478,8 +547,12 @@ def main() -> int:
     tar.write_bytes(image.archive("/bin/busybox"))
     load_start = os.getloadavg()[0]
     loads: list[float] = []
+    if args.fixed_network:
+        for model in MODELS.values():
+            model["fixed_network"] = args.fixed_network
     proc, api, run = start_aio(work, coes, k8s_bin)
     service = Service(api, work, kubectl)
+    net_runs: list[tuple[float, float, float]] = []
     results: dict[tuple[str, int], tuple[list[Run], list[Run]]] = {}
     try:
         # Interleave service and by-hand runs so both see the same host conditions.
@@ -497,6 +570,8 @@ def main() -> int:
                             + ", ".join(f"{t:.2f}s {r}" for t, r in s.progress),
                             flush=True,
                         )
+                    if workers == SIZES[coe][0]:
+                        net_runs.append(network_run(args.fixed_network))
                     h = byhand_run(coe, workers, work / f"byhand-{coe}", tar, idle, k8s_bin)
                     hand.append(h)
                     if args.show_progress:
@@ -521,6 +596,8 @@ def main() -> int:
     for (coe, workers), (svc, hand) in results.items():
         if svc and hand:
             report(coe, workers, svc, hand, args.idle)
+    if net_runs:
+        report_network(net_runs, args.fixed_network)
     return 0
 
 

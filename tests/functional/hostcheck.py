@@ -109,7 +109,8 @@ def daemon_processes() -> list[str]:
 
 
 def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
-    """What a bay can leave on the host: namespaces, links (veths, bridges), FORWARD rules,
+    """What a bay can leave on the host: namespaces (nodes', routers'), links (veths,
+    bridges), FORWARD and INPUT rules, IPv4 routes,
     cgroups below the shared top `magnum` cgroup (which stays) in every hierarchy, mounts
     and files under `dirs`, node daemons (their command lines), loop devices and
     containerd shim sockets."""
@@ -117,6 +118,9 @@ def snapshot(*dirs: pathlib.Path) -> dict[str, Any]:
         "netns": sorted(line.split()[0] for line in _out("ip", "netns", "list").splitlines()),
         "links": sorted(line.split()[0] for line in _out("ip", "-br", "link").splitlines()),
         "forward": _out("iptables", "-w", "-S", "FORWARD").splitlines(),
+        # the links to the bays' routers: the host's rules and routes for them
+        "input": _out("iptables", "-w", "-S", "INPUT").splitlines(),
+        "routes": _out("ip", "-4", "route", "show").splitlines(),
         "cgroup_tree": sorted(str(p) for p in CGROUP_ROOT.glob("*/magnum/**")),
         "mounts": [
             m
@@ -157,7 +161,7 @@ def without_kept(snap: dict[str, Any], state_root: pathlib.Path) -> dict[str, An
 
 
 # Keys that name the bay (its short id) in every entry, and keys no entry of which does.
-_TAGGED = ("netns", "links", "forward", "cgroup_tree")
+_TAGGED = ("netns", "links", "forward", "input", "routes", "cgroup_tree")
 _UNATTRIBUTABLE = ("shims",)
 
 

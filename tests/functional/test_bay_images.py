@@ -4,7 +4,7 @@
 * `POST /v1/bays/{bay}/images` loads a tenant's `docker save` archive into every node;
   the tenant then runs it on each node over TLS with a certificate the API signed;
 * bad uploads get 400/404/409/413/415 naming the problem;
-* a baymodel with registry_enabled gives the bay a registry on its bridge gateway that
+* a baymodel with registry_enabled gives the bay a registry on its gateway (in its router) that
   one node pushes to, a swarm service pulls from and another node pulls from;
 * deleting the bays leaves the host as it was (no registry process, no INPUT rule).
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from magnum.db import migration, models
 from magnum.drivers.infra.local import cluster as local_cluster
-from magnum.drivers.infra.local import image
+from magnum.drivers.infra.local import image, network
 from magnum.drivers.infra.local.registry import answers as registry_answers
 from tests.functional import _api
 from tests.functional.conftest import Service
@@ -332,12 +332,15 @@ def _hold_by_other(real: Real, ident: str) -> None:
 REGISTRY = re.compile(r"registry at (\d+\.\d+\.\d+\.\d+:\d+)")
 
 
-def _input_packets(address: str) -> int:
-    """Packets the bay's INPUT rule for its registry has accepted."""
-    ip, port = address.split(":")
+def _input_packets(cluster_uuid: str, address: str) -> int:
+    """Packets the INPUT rule of the bay's router for its registry has accepted."""
+    _, port = address.split(":")
     total = 0
-    for line in _out("iptables", "-w", "-L", "INPUT", "-v", "-x", "-n").splitlines():
-        if f"dpt:{port}" in line and ip in line and "registry" in line:
+    listing = _out(
+        *network.in_router(cluster_uuid, "iptables", "-w", "-L", "INPUT", "-v", "-x", "-n")
+    )
+    for line in listing.splitlines():
+        if f"dpt:{port}" in line and "registry" in line:
             total += int(line.split()[0])
     return total
 
@@ -358,7 +361,7 @@ def test_registry_enabled_bay_push_and_pull(real: Real, tmp_path: pathlib.Path) 
 
     creds = real.credentials(cluster["uuid"], tmp_path / "creds")
     master, worker = cluster["master_addresses"][0], cluster["node_addresses"][0]
-    packets = _input_packets(registry)
+    packets = _input_packets(cluster["uuid"], registry)
     pusher = tls_client(master, creds, creds, timeout=60)
     try:
         assert registry in pusher.info()["RegistryConfig"]["IndexConfigs"]
@@ -371,8 +374,8 @@ def test_registry_enabled_bay_push_and_pull(real: Real, tmp_path: pathlib.Path) 
         pusher.close()
     with opener.open(f"http://{registry}/v2/_catalog", timeout=5) as resp:
         assert json.loads(resp.read()) == {"repositories": ["demo"]}
-    # Node -> gateway traffic is addressed to the host: it is INPUT, not FORWARD.
-    assert _input_packets(registry) > packets
+    # Node -> gateway traffic is addressed to the bay's router: its INPUT, not FORWARD.
+    assert _input_packets(cluster["uuid"], registry) > packets
 
     puller = tls_client(worker, creds, creds, timeout=60)
     try:

@@ -188,7 +188,8 @@ class RealCluster:
         snap = snapshot(self.c.state, self.run)
         procs = [p for p in snap["procs"] if f"/{tag}/" in p]
         return {
-            "netns": [n for n in snap["netns"] if tag in n],
+            # the nodes' namespaces (the bay's router, mgn-<tag>, is not a node)
+            "netns": [n for n in snap["netns"] if f"{tag}-" in n],
             "dockerd": [p for p in procs if p.split()[0].endswith("dockerd")],
             "docker-init": [p for p in procs if p.split()[0].endswith("docker-init")],
         }

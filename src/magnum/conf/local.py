@@ -27,7 +27,17 @@ OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "subnet_pool",
         default="10.250.0.0/16",
-        help="IPv4 pool from which every bay gets its own /24 (bridge and node addresses).",
+        help="IPv4 pool from which every bay whose template names no fixed_network gets a "
+        "/24 of its own (gateway and node addresses), which the host routes through the "
+        "bay's router.",
+    ),
+    cfg.StrOpt(
+        "external_pool",
+        default="10.249.0.0/16",
+        help="IPv4 pool of the external network (every name in [local] networks): each bay's "
+        "router gets a /24 of it, .1 its external address (the API front and registry of "
+        "bays with a fixed_network), .254 the host's side of the link, .N the floating IP "
+        "of the bay's node .N when the bay's network is its template's fixed_network.",
     ),
     cfg.ListOpt(
         "flavors",

@@ -59,11 +59,21 @@ class ClusterTemplateView:
     labels: dict[str, str]
     registry_enabled: bool
     tls_disabled: bool
+    # Whether the nodes get floating IPs (reachable from outside their network on every
+    # port), and a load balancer fronts the masters' API; fields older sources may lack.
+    floating_ip_enabled: bool = True
+    master_lb_enabled: bool = False
 
     @classmethod
     def of(cls, source: Any) -> ClusterTemplateView:
-        """Build from anything with these attributes (a database row, a validated body)."""
-        values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls)}
+        """Build from anything with these attributes (a database row, a validated body);
+        an attribute with a default may be missing, or None."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.default is dataclasses.MISSING:
+                values[f.name] = getattr(source, f.name)
+            elif (value := getattr(source, f.name, None)) is not None:
+                values[f.name] = value
         values["coe"] = values["coe"] or ""
         # today's labels may hold numbers and booleans; drivers read them as strings
         values["labels"] = cls.of_labels(values["labels"] or {})
@@ -146,12 +156,20 @@ class NodeSpec:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
-    """A node that exists, and the nodegroup it belongs to."""
+    """A node that exists, and the nodegroup it belongs to. `address` is its own, on its
+    cluster's network (what the cluster's nodes know it by); `floating_ip` is where it is
+    reached from outside that network (the conductor, tenants) when its own address is
+    private to the cluster, or None. COE drivers reach nodes at `reachable_address`."""
 
     name: str
     role: Role
     address: str
     nodegroup: str
+    floating_ip: str | None = None
+
+    @property
+    def reachable_address(self) -> str:
+        return self.floating_ip or self.address
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

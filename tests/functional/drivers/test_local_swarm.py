@@ -197,7 +197,10 @@ def test_validate_refuses_what_it_cannot_honour(conf: Any) -> None:
         ({"flavor_id": "m1.huge"}, "Flavor m1.huge not found"),
         ({"image_id": "ubuntu"}, "Image ubuntu not found"),
         ({"external_network_id": "private"}, "Network private not found"),
-        ({"fixed_network": "10.0.0.0/24"}, "fixed_network is not supported"),
+        ({"fixed_network": "private"}, "fixed_network 'private' is not a CIDR"),
+        ({"fixed_network": "10.0.0.0/12"}, "must be between a /16 and a /28"),
+        ({"fixed_network": "127.1.0.0/24"}, "overlaps the loopback range"),
+        ({"fixed_network": "10.249.7.0/24"}, "overlaps the external network's pool"),
         ({"registry_enabled": True}, "registry_enabled needs no-such-registry-binary"),
         ({"dns_nameserver": "dns.example"}, "is not an IP address"),
     ]

@@ -54,6 +54,8 @@ def cluster_template_view(
         "keypair_id": cluster.keypair,
         "docker_volume_size": cluster.docker_volume_size,
         "fixed_network": cluster.fixed_network,
+        "floating_ip_enabled": cluster.floating_ip_enabled,
+        "master_lb_enabled": cluster.master_lb_enabled,
     }
     changes = {k: v for k, v in overrides.items() if v is not None}
     if cluster.labels is not None:
@@ -180,7 +182,7 @@ class Task(Snapshot):
         if nodes is not None:
             addresses = {g.name: [] for g in self.cluster.nodegroups}
             for node in nodes:
-                addresses.setdefault(node.nodegroup, []).append(node.address)
+                addresses.setdefault(node.nodegroup, []).append(node.reachable_address)
         clusters.settle(
             self._db,
             self.fence,

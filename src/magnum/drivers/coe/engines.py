@@ -131,7 +131,9 @@ class Engines:
             entry.used = now
             client = entry.clients.get(node.address)
             if client is None:
-                client = entry.clients[node.address] = self._open(node.address, entry.creds)
+                client = entry.clients[node.address] = self._open(
+                    node.reachable_address, entry.creds
+                )
         for old in stale:
             old.close()
         return client

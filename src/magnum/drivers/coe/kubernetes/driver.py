@@ -57,6 +57,9 @@ NETWORK_DRIVERS = (None, "", "flannel")
 FLANNEL_BACKENDS = ("host-gw",)
 DEFAULT_POD_CIDR = "10.100.0.0/16"
 DEFAULT_SERVICE_CIDR = "10.254.0.0/16"
+# The default when the template's fixed_network lies in DEFAULT_SERVICE_CIDR (Magnum's
+# guides name fixed_network 10.254.0.0/24): kubeadm's service range, a /16 of it.
+OTHER_SERVICE_CIDR = "10.96.0.0/16"
 DEFAULT_SUBNET_LEN = 24
 # Labels of Magnum's Kubernetes templates that ask for add-ons no local image provides.
 ADDONS = {
@@ -87,13 +90,26 @@ def _split(nodes: Sequence[base.Node]) -> tuple[list[base.Node], list[base.Node]
     return masters, [n for n in nodes if n.role is not base.Role.MASTER]
 
 
-def _network(labels: Mapping[str, str]) -> comp.Network:
-    """The address plan the template's labels ask for (validated by `validate`)."""
+def _fixed_network(text: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The template's fixed_network as a CIDR, if it is one (the infrastructure says what
+    else it accepts)."""
+    try:
+        return ipaddress.ip_network(text) if text else None
+    except ValueError:
+        return None
+
+
+def _network(labels: Mapping[str, str], fixed_network: str | None) -> comp.Network:
+    """The address plan the template's labels ask for (validated by `validate`). Without a
+    service_cluster_ip_range label, the default range, or another one where the nodes'
+    fixed_network lies in it."""
     try:
         pods = ipaddress.IPv4Network(labels.get("flannel_network_cidr") or DEFAULT_POD_CIDR)
-        services = ipaddress.IPv4Network(
-            labels.get("service_cluster_ip_range") or DEFAULT_SERVICE_CIDR
-        )
+        default = ipaddress.IPv4Network(DEFAULT_SERVICE_CIDR)
+        fixed = _fixed_network(fixed_network)
+        if fixed is not None and fixed.overlaps(default):
+            default = ipaddress.IPv4Network(OTHER_SERVICE_CIDR)
+        services = ipaddress.IPv4Network(labels.get("service_cluster_ip_range") or default)
         subnet_len = int(labels.get("flannel_network_subnetlen") or DEFAULT_SUBNET_LEN)
     except ValueError as exc:
         raise exceptions.InvalidParameterValue(err=f"Bad Kubernetes network label: {exc}") from exc
@@ -182,7 +198,7 @@ class KubernetesDriver(base.CoeDriver):
                     err=f"Label {label}={labels[label]} asks for {what}, which this "
                     f"installation does not provide; set {label}=false or leave it out."
                 )
-        net = _network(labels)
+        net = _network(labels, cluster_template.fixed_network)
         if not 16 <= net.pods.prefixlen <= net.subnet_len - 8 or net.subnet_len > 28:
             raise exceptions.InvalidParameterValue(
                 err=f"flannel_network_cidr {net.pods} must hold 256 subnets of "
@@ -195,6 +211,7 @@ class KubernetesDriver(base.CoeDriver):
                 f"{net.services}."
             )
         pool = ipaddress.ip_network(self.conf.local.subnet_pool)
+        fixed = _fixed_network(cluster_template.fixed_network)
         for what, cidr in (
             ("flannel_network_cidr", net.pods),
             ("service_cluster_ip_range", net.services),
@@ -202,6 +219,10 @@ class KubernetesDriver(base.CoeDriver):
             if cidr.overlaps(pool):
                 raise exceptions.InvalidParameterValue(
                     err=f"{what} {cidr} overlaps the node networks ({pool})."
+                )
+            if fixed is not None and cidr.overlaps(fixed):
+                raise exceptions.InvalidParameterValue(
+                    err=f"{what} {cidr} overlaps the fixed_network {fixed}."
                 )
         if master_count < 1:
             raise exceptions.InvalidParameterValue(
@@ -266,7 +287,7 @@ class KubernetesDriver(base.CoeDriver):
         infra = self._infra(task)
         if len(masters) > 1 and infra is not None:
             front = infra.api_frontend(task, masters, port=comp.API_PORT)
-        server = f"https://{front or f'{masters[0].address}:{comp.API_PORT}'}"
+        server = f"https://{front or f'{masters[0].reachable_address}:{comp.API_PORT}'}"
         mine = task.state.setdefault(STATE, {})
         if mine.get("server") != server:
             mine["server"] = server
@@ -277,7 +298,7 @@ class KubernetesDriver(base.CoeDriver):
     def bootstrap(self, task: base.ClusterTask, nodes: Sequence[base.Node]) -> base.Endpoints:
         hosts = self._hosts(task)
         masters, workers = _split(nodes)
-        net = _network(task.cluster_template.labels)
+        net = _network(task.cluster_template.labels, task.cluster_template.fixed_network)
         secrets = self._secrets(task)
         server = self._server(task, masters)
         front = server.removeprefix("https://").rsplit(":", 1)[0]
@@ -326,7 +347,7 @@ class KubernetesDriver(base.CoeDriver):
     ) -> base.Endpoints:
         hosts = self._hosts(task)
         masters, workers = _split(nodes)
-        net = _network(task.cluster_template.labels)
+        net = _network(task.cluster_template.labels, task.cluster_template.fixed_network)
         server = self._server(task, masters)
         if new:
             secrets = self._secrets(task)
@@ -677,8 +698,8 @@ class KubernetesDriver(base.CoeDriver):
     ) -> base.Endpoints:
         return base.Endpoints(
             api_address=server,
-            master_addresses=tuple(m.address for m in masters),
-            node_addresses=tuple(w.address for w in workers),
+            master_addresses=tuple(m.reachable_address for m in masters),
+            node_addresses=tuple(w.reachable_address for w in workers),
         )
 
     @staticmethod

@@ -5,7 +5,9 @@ master-0 initialises the swarm (advertising <ip>:2377, overlay pool 10.252.0.0/1
 other masters join as managers one at a time (raft wants that), workers join in
 parallel. Every node is labelled `magnum.role`, `magnum.bay` and `magnum.node`.
 
-The api_address this driver reports is master-0's daemon (tcp://<ip>:2376). With
+The api_address this driver reports is master-0's daemon (tcp://<ip>:2376), and the
+addresses are where the nodes are reached (Node.reachable_address: a floating IP when
+the bay's network is private); the swarm itself uses the nodes' own addresses. With
 several masters any manager serves the swarm API, and the conductor replaces it with
 the infrastructure's stable front for all managers when there is one
 (InfraDriver.api_frontend), which keeps answering when master-0 is lost.
@@ -293,9 +295,9 @@ def _endpoints(
 ) -> base.Endpoints:
     tls = not task.cluster_template.tls_disabled
     return base.Endpoints(
-        api_address=engines_mod.api_url(masters[0].address, tls=tls),
-        master_addresses=tuple(n.address for n in masters),
-        node_addresses=tuple(n.address for n in workers),
+        api_address=engines_mod.api_url(masters[0].reachable_address, tls=tls),
+        master_addresses=tuple(n.reachable_address for n in masters),
+        node_addresses=tuple(n.reachable_address for n in workers),
     )
 
 

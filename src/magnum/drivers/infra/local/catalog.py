@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from magnum.common import exceptions
 from magnum.drivers import base
+from magnum.drivers.infra.local import network
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,11 +121,7 @@ def _check_catalog(conf: cfg.ConfigOpts, model: base.ClusterTemplateView) -> Non
 
 
 def _check_unsupported(conf: cfg.ConfigOpts, model: base.ClusterTemplateView) -> None:
-    if model.fixed_network:
-        raise _bad(
-            "fixed_network is not supported by the local driver: every bay gets its "
-            "own /24 from [local] subnet_pool."
-        )
+    fixed_network(conf, model)
     if model.registry_enabled and shutil.which(conf.local.registry) is None:
         raise _bad(
             f"registry_enabled needs {conf.local.registry} (Debian's docker-registry package) "
@@ -138,7 +135,57 @@ def _check_unsupported(conf: cfg.ConfigOpts, model: base.ClusterTemplateView) ->
         raise _bad("docker_volume_size needs loop devices and mkfs.ext4 on the conductor host.")
 
 
+def pool(conf: cfg.ConfigOpts, option: str) -> ipaddress.IPv4Network:
+    pool = ipaddress.ip_network(getattr(conf.local, option))
+    if not isinstance(pool, ipaddress.IPv4Network) or pool.prefixlen > 24:
+        raise exceptions.DriverError(reason=f"[local] {option} must be IPv4, /24 or larger.")
+    return pool
+
+
+def fixed_network(
+    conf: cfg.ConfigOpts, model: base.ClusterTemplateView
+) -> ipaddress.IPv4Network | None:
+    """The template's fixed_network as the bay's CIDR (None: it names none); raises
+    InvalidParameterValue when this host cannot use it."""
+    if not model.fixed_network:
+        return None
+    try:
+        net = network.parse_fixed_network(model.fixed_network)
+    except ValueError as exc:
+        raise exceptions.InvalidParameterValue(err=str(exc)) from None
+    external = pool(conf, "external_pool")
+    if net.overlaps(external):
+        raise exceptions.InvalidParameterValue(
+            err=f"fixed_network {net} overlaps the external network's pool {external}."
+        )
+    for used in sorted(network.host_networks()):
+        if net.overlaps(used):
+            raise exceptions.InvalidParameterValue(
+                err=f"fixed_network {net} overlaps {used}, a network of the host itself."
+            )
+    return net
+
+
+LB_ALLOWED_CIDRS = "master_lb_allowed_cidrs"
+
+
+def lb_allowed_cidrs(model: base.ClusterTemplateView) -> list[str]:
+    """The label master_lb_allowed_cidrs as CIDRs (comma separated; none: any source)."""
+    text = model.labels.get(LB_ALLOWED_CIDRS, "")
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            net = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise _bad(f"Label {LB_ALLOWED_CIDRS}: {part!r} is not a CIDR.") from None
+        if not isinstance(net, ipaddress.IPv4Network):
+            raise _bad(f"Label {LB_ALLOWED_CIDRS}: {part} is not IPv4.")
+        out.append(str(net))
+    return out
+
+
 def _check_values(model: base.ClusterTemplateView) -> None:
+    lb_allowed_cidrs(model)
     if model.docker_volume_size is not None and model.docker_volume_size < 1:
         raise _bad("docker_volume_size must be at least 1 (GB).")
     if model.dns_nameserver:

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What a local bay shares between its nodes: directories, a /24 and bridge, the
-FORWARD rule, the bay cgroup, and its TLS credentials (kept in the bay's driver state).
+"""What a local bay shares between its nodes: directories, its network and router
+(network.py), the bay cgroup, and its TLS credentials (kept in the bay's driver state).
 
 Driver state written here (task.state):
-  local.subnet   the bay's /24, e.g. "10.250.3.0/24"
+  local.plan     the bay's addresses (network.Plan.to_state: subnet, external, fixed)
+  local.subnet   the bay's network, e.g. "10.250.3.0/24" or its fixed_network
   local.nodes    {name: {"address": ..., "slot": ..., "role": ...}} (mirrors node.json files)
   pki            magnum.common.pki.BayCredentials.to_state() (keys encrypted)
 """
@@ -11,16 +12,16 @@ Driver state written here (task.state):
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import pathlib
 import shutil
+from typing import Any
 
 from oslo_config import cfg
 
 from magnum.common import exceptions, pki
 from magnum.drivers import base
-from magnum.drivers.infra.local import cgroups, frontend, host, network, registry
+from magnum.drivers.infra.local import catalog, cgroups, frontend, host, network, registry
 
 STATE = "local"
 
@@ -55,36 +56,65 @@ def _claim_dir(state_dir: pathlib.Path, cluster_uuid: str) -> None:
     marker.write_text(json.dumps({"uuid": cluster_uuid}))
 
 
-def ensure_network(conf: cfg.ConfigOpts, task: base.ClusterTask) -> ipaddress.IPv4Network:
-    """The bay's /24 and bridge, allocated under a host-wide lock so bays never overlap."""
+def plan_of(task: base.ClusterTask) -> network.Plan | None:
+    """The bay's addresses as recorded in its driver state."""
+    mine = task.state.get(STATE, {})
+    return network.Plan.of_state(mine.get("plan", {})) if isinstance(mine, dict) else None
+
+
+def ensure_network(conf: cfg.ConfigOpts, task: base.ClusterTask) -> network.Plan:
+    """The bay's network and router, allocated under a host-wide lock so that no two
+    bays share an external /24 (nor a /24 of the subnet pool)."""
     uuid = task.cluster.uuid
-    bridge = network.bridge_name(uuid)
     mine = task.state.setdefault(STATE, {})
     state_dir, _ = dirs(conf, uuid)
     with host.locked(HOST_LOCK):
         _claim_dir(state_dir, uuid)
-        subnet = _known_subnet(mine, bridge)
-        if subnet is None:
-            pool = ipaddress.ip_network(conf.local.subnet_pool)
-            if not isinstance(pool, ipaddress.IPv4Network):
-                raise exceptions.DriverError(reason="[local] subnet_pool must be IPv4.")
-            subnet = network.pick_subnet(pool, network.used_networks())
-        network.ensure_bridge(bridge, subnet)
+        plan = _known_plan(mine, uuid, floating_ips=task.cluster_template.floating_ip_enabled)
+        if plan is None and network.link_exists(network.bridge_name(uuid)):
+            raise exceptions.ClusterOperationFailed(
+                reason="The bay was made before bays had routers (its nodes are on a bridge "
+                "of the host); it can be deleted, not grown: make a new bay instead."
+            )
+        if plan is None:
+            fixed = catalog.fixed_network(conf, task.cluster_template)
+            used = network.used_networks()
+            external = network.pick_subnet(
+                catalog.pool(conf, "external_pool"), used, what="external network's pool"
+            )
+            subnet = fixed or network.pick_subnet(catalog.pool(conf, "subnet_pool"), used)
+            plan = network.Plan(
+                subnet=subnet,
+                external=external,
+                fixed=fixed is not None,
+                floating_ips=task.cluster_template.floating_ip_enabled,
+            )
+        network.ensure_router(uuid, plan)
         # The bay's cgroup level is made here, under the lock, so that a concurrent
         # teardown of the last other bay cannot rmdir the shared top level under us.
         cgroups.create_dir(cgroups.cluster_path(network.short_id(uuid)))
-    network.ensure_forward_rule(bridge, network.rule_comment(uuid))
-    if mine.get("subnet") != str(subnet):
-        mine["subnet"] = str(subnet)
+    if mine.get("plan") != plan.to_state() or mine.get("subnet") != str(plan.subnet):
+        mine["plan"] = plan.to_state()
+        mine["subnet"] = str(plan.subnet)
         task.checkpoint()
-    return subnet
+    return plan
 
 
-def _known_subnet(mine: dict[str, object], bridge: str) -> ipaddress.IPv4Network | None:
-    if isinstance(mine.get("subnet"), str):
-        return ipaddress.IPv4Network(mine["subnet"])
-    # The bridge survives a conductor that died before its checkpoint.
-    return network.bridge_subnet(bridge)
+def _known_plan(
+    mine: dict[str, Any], cluster_uuid: str, *, floating_ips: bool
+) -> network.Plan | None:
+    if (plan := network.Plan.of_state(mine.get("plan", {}))) is not None:
+        return plan
+    # The router survives a conductor that died before its checkpoint.
+    found = network.router_plan(cluster_uuid)
+    if found is None:
+        return None
+    subnet, external = found
+    fixed = not any(
+        r.get("dst") == str(subnet)
+        for r in json.loads(host.run("ip", "-j", "-4", "route", "show").stdout or "[]")
+    )
+    return network.Plan(subnet=subnet, external=external, fixed=fixed, floating_ips=floating_ips)
 
 
 def credentials(conf: cfg.ConfigOpts, task: base.ClusterTask) -> pki.ClusterCredentials:
@@ -102,6 +132,7 @@ def teardown(conf: cfg.ConfigOpts, cluster_uuid: str) -> None:
     """Remove what the bay's nodes shared, once they are gone."""
     registry.stop(cluster_uuid, run_dir=dirs(conf, cluster_uuid)[1])
     frontend.stop(cluster_uuid, run_dir=dirs(conf, cluster_uuid)[1])
+    network.delete_router(cluster_uuid)
     network.delete_bridge(network.bridge_name(cluster_uuid), network.rule_comment(cluster_uuid))
     short = network.short_id(cluster_uuid)
     state_dir, run_dir = dirs(conf, cluster_uuid)

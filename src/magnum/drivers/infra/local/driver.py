@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """LocalInfra: bay nodes on this machine.
 
-A bay is a Linux bridge with its own /24; a node is a network namespace on it with a
-veth, a UTS name, a cgroup (the flavor) and its own dockerd, whose API is served on
-<node ip>:2376 by the node's TLS front (tlsfront.py: client certificates of the bay's CA,
-reloadable, so CA and credentials rotations restart nothing), or plain on :2375 by
-dockerd when the baymodel disables TLS. The
-host's bridge address is the only way in, so the conductor reaches every node while
-bays cannot reach each other. Nodes are built in parallel; each step finds what exists
-first, so a conductor taking over simply runs the same call again. Deletion kills every
-process of the node cgroup at once (a graceful dockerd stop waits 10 s per container).
+A bay is a private network behind a router of its own (network.py: a network namespace
+holding the bay's segment, NAT and isolation rules); a node is a network namespace on
+that segment with a veth, a UTS name, a cgroup (the flavor) and its own dockerd, whose
+API is served on <node ip>:2376 by the node's TLS front (tlsfront.py: client
+certificates of the bay's CA, reloadable, so CA and credentials rotations restart
+nothing), or plain on :2375 by dockerd when the baymodel disables TLS. The bay's network
+is its template's fixed_network (any number of bays may share a CIDR) or a /24 of
+[local] subnet_pool no other bay has; the conductor reaches nodes where a tenant would,
+through the router: at their floating IPs (base.Node.floating_ip; 1:1 NAT) on a fixed
+network, at their own addresses (routed) otherwise, and the masters of a multi-master
+bay through a front in the router (frontend.py). Bays cannot reach each other nor the
+host. Nodes are built in parallel; each step finds what exists first, so a conductor
+taking over simply runs the same call again. Deletion kills every process of the node
+cgroup at once (a graceful dockerd stop waits 10 s per container).
 
 Requirements: root, iproute2, iptables, util-linux (nsenter, unshare, losetup) and the
 docker.io binaries (dockerd, containerd, runc, docker-init).
@@ -44,7 +49,7 @@ from magnum.drivers.infra.local import (
 
 MAX_PARALLEL = 8  # node starts: dockerd start-up is CPU-bound
 MAX_PARALLEL_DESTROY = 64  # node teardown is mostly waiting on the kernel
-FIRST_SLOT = 2  # .1 is the bridge (host side)
+FIRST_SLOT = 2  # .1 is the gateway (the bay's router)
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -83,7 +88,7 @@ class LocalInfra(base.InfraDriver):
             raise exceptions.ClusterOperationFailed(
                 reason=f"A local bay holds at most {self.conf.local.max_nodes_per_bay} nodes."
             )
-        subnet = cluster.ensure_network(self.conf, task)
+        plan = cluster.ensure_network(self.conf, task)
         registries: tuple[str, ...] = ()
         if task.cluster_template.registry_enabled:
             task.progress("Starting the bay registry")
@@ -92,13 +97,13 @@ class LocalInfra(base.InfraDriver):
                 registry.ensure(
                     self.conf,
                     cluster_uuid=task.cluster.uuid,
-                    subnet=subnet,
+                    plan=plan,
                     state_dir=state_dir,
                     run_dir=run_dir,
                 ),
             )
-        ctx = self._context(task, subnet, registries)
-        records = self._allocate(task, specs, existing, subnet)
+        ctx = self._context(task, plan, registries)
+        records = self._allocate(task, specs, existing, plan.subnet)
         self._build_all(task, ctx, specs, records)
         return self.list_nodes(task)
 
@@ -114,7 +119,9 @@ class LocalInfra(base.InfraDriver):
             nodes.pop(name, None)
         if not node.read_records(state_dir):
             cluster.teardown(self.conf, task.cluster.uuid)
-            task.state.get(cluster.STATE, {}).pop("subnet", None)
+            mine = task.state.get(cluster.STATE, {})
+            mine.pop("subnet", None)
+            mine.pop("plan", None)  # its external /24 went back to the pool
         task.checkpoint()
 
     def delete_cluster(self, task: base.ClusterTask) -> None:
@@ -133,8 +140,15 @@ class LocalInfra(base.InfraDriver):
     def list_nodes(self, task: base.ClusterTask) -> list[base.Node]:
         state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         records = sorted(node.read_records(state_dir), key=_order)
+        plan = cluster.plan_of(task)
         return [
-            base.Node(name=r.name, role=r.role, address=r.address, nodegroup=r.nodegroup)
+            base.Node(
+                name=r.name,
+                role=r.role,
+                address=r.address,
+                nodegroup=r.nodegroup,
+                floating_ip=plan.floating_ip(r.address) if plan is not None else None,
+            )
             for r in records
         ]
 
@@ -150,29 +164,30 @@ class LocalInfra(base.InfraDriver):
             return None
 
     def registry_address(self, task: base.ClusterTask) -> str | None:
-        subnet = task.state.get(cluster.STATE, {}).get("subnet")
-        if not task.cluster_template.registry_enabled or not isinstance(subnet, str):
+        plan = cluster.plan_of(task)
+        if not task.cluster_template.registry_enabled or plan is None:
             return None
-        return registry.address(self.conf, ipaddress.IPv4Network(subnet))
+        return registry.address(self.conf, plan)
 
     def api_frontend(
         self, task: base.ClusterTask, masters: Sequence[base.Node], *, port: int | None = None
     ) -> str | None:
-        """A forwarder on the bay's gateway in front of every master's API (dockerd's, or
+        """A forwarder in the bay's router in front of every master's API (dockerd's, or
         `port`; see frontend.py); none for a single master."""
-        subnet = task.state.get(cluster.STATE, {}).get("subnet")
-        if len(masters) < 2 or not isinstance(subnet, str):
+        plan = cluster.plan_of(task)
+        if len(masters) < 2 or plan is None:
             return None
         if port is None:
             port = dockerd.PLAIN_PORT if task.cluster_template.tls_disabled else dockerd.TLS_PORT
         state_dir, run_dir = cluster.dirs(self.conf, task.cluster.uuid)
         return frontend.ensure(
             cluster_uuid=task.cluster.uuid,
-            subnet=ipaddress.IPv4Network(subnet),
+            plan=plan,
             port=port,
             backends=[f"{m.address}:{port}" for m in masters],
             state_dir=state_dir,
             run_dir=run_dir,
+            allowed=catalog.lb_allowed_cidrs(task.cluster_template),
         )
 
     # --- upgrade: replacement nodes from the target template -------------------------
@@ -224,7 +239,9 @@ class LocalInfra(base.InfraDriver):
         layouts = self._tls_layouts(task, nodes)
         state_dir, _ = cluster.dirs(self.conf, task.cluster.uuid)
         records = {r.name: r for r in node.read_records(state_dir)}
-        subnet = ipaddress.IPv4Network(task.state.get(cluster.STATE, {}).get("subnet"))
+        plan = cluster.plan_of(task)
+        if plan is None:
+            raise exceptions.ClusterOperationFailed(reason="The bay has no network.")
         for done, (name, layout) in enumerate(layouts.items(), 1):
             if not nodetls.server_cert_issued_by(layout, ca_cert):
                 record = records[name]
@@ -234,9 +251,7 @@ class LocalInfra(base.InfraDriver):
                     ca_cert=ca_cert,
                     hostname=f"bay-{network.short_id(task.cluster.uuid)}-{name}",
                     address=record.address,
-                    extra_addresses=(
-                        (str(network.gateway(subnet)),) if record.role is base.Role.MASTER else ()
-                    ),
+                    extra_addresses=node.cert_addresses(plan, record),
                 )
             if nodetls.loaded(layout)["digest"] != tlsfront.digest(layout.tls):
                 nodetls.reload(layout, node=name)
@@ -276,7 +291,7 @@ class LocalInfra(base.InfraDriver):
     def _context(
         self,
         task: base.ClusterTask,
-        subnet: ipaddress.IPv4Network,
+        plan: network.Plan,
         registries: tuple[str, ...] = (),
     ) -> node.ClusterContext:
         model = task.cluster_template
@@ -291,7 +306,7 @@ class LocalInfra(base.InfraDriver):
             cluster_uuid=task.cluster.uuid,
             state_dir=state_dir,
             run_dir=run_dir,
-            subnet=subnet,
+            plan=plan,
             ca_cert=creds.signing_ca,
             ca_key=pki.decrypt_key(creds.ca_key, pki.key_secret(self.conf)),
             trust=creds.trust,
@@ -305,6 +320,10 @@ class LocalInfra(base.InfraDriver):
             start_timeout=self.conf.local.dockerd_start_timeout,
             image_archive=archive,
             insecure_registries=registries,
+            node_routes=(
+                catalog.pool(self.conf, "external_pool"),
+                catalog.pool(self.conf, "subnet_pool"),
+            ),
         )
 
     def _allocate(
@@ -321,10 +340,16 @@ class LocalInfra(base.InfraDriver):
             if name not in records:
                 records[name] = node.Record.of(name, data)
         taken = {r.slot for r in records.values()}
+        # .1 is the gateway; a slot beyond .253 would have no floating IP (network.Plan)
+        last = min(subnet.num_addresses - 2, network.LAST_NODE_OFFSET)
         for spec in specs:
             if spec.name in records:
                 continue
-            slot = next(s for s in range(FIRST_SLOT, 255) if s not in taken)
+            slot = next((s for s in range(FIRST_SLOT, last + 1) if s not in taken), None)
+            if slot is None:
+                raise exceptions.ClusterOperationFailed(
+                    reason=f"The bay's network {subnet} has no address left for {spec.name}."
+                )
             taken.add(slot)
             records[spec.name] = node.Record(
                 name=spec.name,

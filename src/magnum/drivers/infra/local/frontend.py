@@ -1,17 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The stable API address of multi-master bays: one TCP forwarder per bay.
+"""The stable API address of multi-master bays: one TCP forwarder per bay, its VIP.
 
-A bay with several masters gets `<gateway>:<dockerd port>` (e.g. 10.250.3.1:2376) as its
-API address: a `magnum.drivers.infra.local.forwarder` process on the host side of the
-bay's bridge that splices each connection to the first master whose dockerd accepts it
-(master-0 first). TLS passes through untouched; the masters' server certificates name
-the gateway address too (node.py), so clients verify them through the forwarder.
+A bay with several masters gets `<front>:<API port>` as its API address (e.g.
+10.250.3.1:2376): a `magnum.drivers.infra.local.forwarder` process in the bay's router
+(network.py) that splices each connection to the first master whose API accepts it
+(master-0 first). The front is the gateway of a bay routed from the host, and the
+router's external address for a bay on its template's fixed_network; the nodes reach
+either. TLS passes through untouched; the masters' server certificates name the front
+too (node.py), so clients verify them through the forwarder.
 
 Like the bay registry (registry.py) it runs in its own session and in its own cgroup
 below the bay's (`magnum/<bay id>/api`), with a pid file in the bay's run dir, so it
-outlives the conductor that started it; an INPUT rule accepts traffic from the bay's
-nodes to it on hosts whose INPUT policy drops. `ensure` is idempotent: a forwarder that
-runs with the same backends is kept, one with other backends is replaced.
+outlives the conductor that started it; a rule in the router's INPUT chain lets its
+port in. `ensure` is idempotent: a forwarder that runs with the same backends is kept,
+one with other backends is replaced.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 from collections.abc import Sequence
 
 from magnum.common import exceptions
-from magnum.drivers.infra.local import cgroups, host, network, registry, spawn
+from magnum.drivers.infra.local import cgroups, host, network, spawn
 
 CGROUP_NAME = "api"  # never a node name: nodes are master-N and node-N
 MODULE = "magnum.drivers.infra.local.forwarder"
@@ -33,9 +35,9 @@ MEMORY_MB = 64
 START_TIMEOUT = 10.0
 
 
-def address(subnet: ipaddress.IPv4Network, port: int) -> str:
+def address(plan: network.Plan, port: int) -> str:
     """IP:PORT of the bay's API front."""
-    return f"{network.gateway(subnet)}:{port}"
+    return f"{plan.front_address}:{port}"
 
 
 def _pidfile(run_dir: pathlib.Path) -> pathlib.Path:
@@ -78,31 +80,34 @@ def running_pid(run_dir: pathlib.Path) -> int | None:
     return pid if pid is not None and host.pid_alive(pid) else None
 
 
-def _accepts(listen: str) -> bool:
+def _listens(pid: int, listen: str) -> bool:
+    """Whether the forwarder's namespace has a socket listening at `listen` (read from
+    inside: the host itself may not be among the sources the front lets in)."""
     ip, port = listen.rsplit(":", 1)
+    want = f"{socket.htonl(int(ipaddress.IPv4Address(ip))):08X}:{int(port):04X}"
     try:
-        with socket.create_connection((ip, int(port)), timeout=0.5):
-            return True
+        rows = pathlib.Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
     except OSError:
         return False
+    return any(r.split()[1] == want and r.split()[3] == "0A" for r in rows)
 
 
 def ensure(
     *,
     cluster_uuid: str,
-    subnet: ipaddress.IPv4Network,
+    plan: network.Plan,
     port: int,
     backends: Sequence[str],
     state_dir: pathlib.Path,
     run_dir: pathlib.Path,
+    allowed: Sequence[str] = (),
 ) -> str:
     """Make sure the bay's forwarder runs in front of `backends` (IP:PORT, in order of
-    preference); return the IP:PORT it listens on. Idempotent."""
-    listen = address(subnet, port)
-    bridge = network.bridge_name(cluster_uuid)
-    rule = registry._input_rule(bridge, listen, _comment(cluster_uuid))
-    if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
-        host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
+    preference); return the IP:PORT it listens on. With `allowed` CIDRs, only
+    connections from those reach it (the bay's own network always does). Idempotent."""
+    listen = address(plan, port)
+    sources = [*allowed, str(plan.subnet)] if allowed else []
+    network.router_accept(cluster_uuid, port, _comment(cluster_uuid), sources=sources)
     argv = _argv(listen, backends)
     pid = running_pid(run_dir)
     if pid is not None and _cmdline(pid) != argv:
@@ -116,7 +121,7 @@ def ensure(
             raise exceptions.ClusterOperationFailed(
                 reason=f"The API forwarder at {listen} exited: {_log_tail(state_dir)}"
             )
-        return _accepts(listen)
+        return _listens(pid, listen)
 
     host.wait_for(f"the API forwarder at {listen}", ready, timeout=START_TIMEOUT)
     return listen
@@ -128,7 +133,9 @@ def _start(
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    pid = spawn.start(argv, cgroup_procs=procs, log=_log(state_dir))
+    pid = spawn.start(
+        argv, cgroup_procs=procs, log=_log(state_dir), prefix=network.in_router(cluster_uuid)
+    )
     _pidfile(run_dir).write_text(str(pid))
     return pid
 
@@ -151,8 +158,8 @@ def _kill(cluster_uuid: str, run_dir: pathlib.Path) -> None:
 
 
 def stop(cluster_uuid: str, *, run_dir: pathlib.Path) -> None:
-    """Kill the bay's forwarder and remove its firewall rule and cgroup. Safe when there
-    is none."""
+    """Kill the bay's forwarder and remove its cgroup (its rule goes with the router; a
+    bay made before routers had it in the host's INPUT chain). Safe when there is none."""
     _kill(cluster_uuid, run_dir)
     comment = _comment(cluster_uuid)
     for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():

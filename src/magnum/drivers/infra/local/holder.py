@@ -14,7 +14,8 @@ mount and UTS namespace, where
   * the node's run directory is bound back at its own path, so the sockets the node's
     daemons make there stay reachable from the host;
   * /dev/kmsg reads as /dev/null: the host's kernel log names other bays' devices, and
-    the kubelet's OOM watcher, which reads it, has crashed the kubelet on its lines.
+    the kubelet's OOM watcher, which reads it, has crashed the kubelet on its lines;
+  * with `dns` servers (the template's dns_nameserver), /etc/resolv.conf names them.
 
 Every daemon of the node then enters the holder's namespaces (`nsenter -t <holder> -m -u
 -n`); what they mount stays there, is never seen by the host, and vanishes with the node's
@@ -33,10 +34,11 @@ from collections.abc import Sequence
 from magnum.common import exceptions
 from magnum.drivers.infra.local import dockerd, host, spawn
 
-# $1 hostname, $2 state dir, $3 run dir, cgroup.procs files up to "--", then private dirs.
+# $1 hostname, $2 state dir, $3 run dir, $4 resolv.conf or "", cgroup.procs files up to
+# "--", then private dirs.
 _HOLD = """
 set -e
-name="$1"; state="$2"; run="$3"; shift 3
+name="$1"; state="$2"; run="$3"; resolv="$4"; shift 4
 while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
 shift
 hostname "$name"
@@ -56,6 +58,7 @@ done
 mkdir -p "$run"
 mount --move "$state/.run-bind" "$run"
 if [ -c /dev/kmsg ]; then mount --bind /dev/null /dev/kmsg; fi
+if [ -n "$resolv" ] && [ -f /etc/resolv.conf ]; then mount --bind "$resolv" /etc/resolv.conf; fi
 echo ready > "$run/holder.ready"
 exec sleep infinity
 """
@@ -83,8 +86,10 @@ def ensure(
     hostname: str,
     cgroup_procs: Sequence[pathlib.Path],
     private_dirs: Sequence[str],
+    dns: Sequence[str] = (),
 ) -> int:
-    """The node's holder, started unless it runs; its pid once its mounts are made."""
+    """The node's holder, started unless it runs; its pid once its mounts are made. With
+    `dns` servers, the node's /etc/resolv.conf names them (and nothing of the host's)."""
     if (pid := running_pid(layout)) is not None:
         return pid
     for d in private_dirs:
@@ -97,6 +102,12 @@ def ensure(
     layout.run.mkdir(parents=True, exist_ok=True)
     ready = layout.run / "holder.ready"
     ready.unlink(missing_ok=True)
+    resolv = ""
+    if dns:
+        path = layout.state / "resolv.conf"
+        path.write_text("".join(f"nameserver {d}\n" for d in dns))
+        path.chmod(0o644)
+        resolv = str(path)
     pid = spawn.start(
         [
             "sh",
@@ -106,6 +117,7 @@ def ensure(
             hostname,
             str(layout.state),
             str(layout.run),
+            resolv,
             *map(str, cgroup_procs),
             "--",
             *private_dirs,

@@ -78,7 +78,7 @@ class ClusterContext:
     cluster_uuid: str
     state_dir: pathlib.Path  # <[local] state_dir>/<bay short id>
     run_dir: pathlib.Path  # <[local] run_dir>/<bay short id>
-    subnet: ipaddress.IPv4Network
+    plan: network.Plan
     ca_cert: bytes  # the signing CA
     ca_key: bytes  # decrypted, in memory only
     trust: bytes  # what nodes verify clients against: CA certificates and their CRLs
@@ -92,6 +92,12 @@ class ClusterContext:
     start_timeout: float
     image_archive: pathlib.Path | None
     insecure_registries: tuple[str, ...] = ()
+    # what nodes reach through the gateway (the external and subnet pools): never a default
+    node_routes: tuple[ipaddress.IPv4Network, ...] = ()
+
+    @property
+    def subnet(self) -> ipaddress.IPv4Network:
+        return self.plan.subnet
 
     @property
     def short_id(self) -> str:
@@ -104,8 +110,24 @@ class ClusterContext:
         return f"bay-{self.short_id}-{name}"
 
     def extra_addresses(self, record: Record) -> tuple[str, ...]:
-        """Masters also answer as the bay's API front (frontend.py) on the gateway address."""
-        return (str(network.gateway(self.subnet)),) if record.role is base.Role.MASTER else ()
+        return cert_addresses(self.plan, record)
+
+    def reachable(self, record: Record) -> str:
+        """Where the host reaches the node: its floating IP, or its own address."""
+        return self.plan.floating_ip(record.address) or record.address
+
+
+def cert_addresses(plan: network.Plan, record: Record) -> tuple[str, ...]:
+    """The names a node's server certificate carries beside its address: its floating
+    IP, and for masters the bay's API front (frontend.py) too."""
+    extra = []
+    if (fip := plan.floating_ip(record.address)) is not None:
+        extra.append(fip)
+    if record.role is base.Role.MASTER:
+        extra.append(str(plan.front_address))
+        if plan.front_address != plan.gateway:
+            extra.append(str(plan.gateway))
+    return tuple(extra)
 
 
 def read_records(state_dir: pathlib.Path) -> list[Record]:
@@ -206,9 +228,10 @@ def build(
         network.ensure_node_network(
             ns=ns,
             veth=network.veth_name(ctx.cluster_uuid, record.slot),
-            bridge=network.bridge_name(ctx.cluster_uuid),
+            router=network.router_name(ctx.cluster_uuid),
             address=record.address,
-            prefixlen=ctx.subnet.prefixlen,
+            subnet=ctx.subnet,
+            routes=ctx.node_routes,
         )
     _ensure_volume(ctx, layout)
     legacy = ctx.tls and legacy_tls(layout)
@@ -224,6 +247,7 @@ def build(
                 hostname=ctx.hostname(record.name),
                 cgroup_procs=procs,
                 private_dirs=profile.private_dirs,
+                dns=ctx.dns,
             )
         )
     pid = dockerd.start(
@@ -238,7 +262,13 @@ def build(
     )
     dockerd.wait_ready(layout, node=record.name, init_pid=pid, timeout=ctx.start_timeout)
     if ctx.tls and not legacy:
-        nodetls.ensure(layout, netns=ns, address=record.address, cgroup_procs=procs)
+        nodetls.ensure(
+            layout,
+            netns=ns,
+            address=record.address,
+            probe=ctx.reachable(record),
+            cgroup_procs=procs,
+        )
     _load_image(ctx, layout)
 
 

@@ -115,9 +115,15 @@ def server_cert_issued_by(layout: dockerd.Layout, ca_cert: bytes) -> bool:
 
 # --- the front --------------------------------------------------------------------
 def ensure(
-    layout: dockerd.Layout, *, netns: str, address: str, cgroup_procs: list[pathlib.Path]
+    layout: dockerd.Layout,
+    *,
+    netns: str,
+    address: str,
+    cgroup_procs: list[pathlib.Path],
+    probe: str | None = None,
 ) -> int:
-    """Make sure the node's front runs with the files as they are now; its pid."""
+    """Make sure the node's front runs with the files as they are now; its pid. It is
+    found answering at `probe` (where the host reaches the node; default `address`)."""
     wanted = argv(layout, address)
     pid = running_pid(layout)
     if pid is not None and _cmdline(pid) != wanted:
@@ -134,7 +140,7 @@ def ensure(
                 reason=f"the TLS front of node {layout.state.name} exited: {_log_tail(layout)}"
             )
         try:
-            with socket.create_connection((address, dockerd.TLS_PORT), timeout=0.5):
+            with socket.create_connection((probe or address, dockerd.TLS_PORT), timeout=0.5):
                 return True
         except OSError:
             return False

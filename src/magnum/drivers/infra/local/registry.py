@@ -1,28 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
 """The per-bay image registry of bays whose baymodel has `registry_enabled`.
 
-One Debian `docker-registry` (distribution 2.8) process per bay, listening on the
-host side of the bay's bridge (`<gateway>:<[local] registry_port>`, e.g.
-10.250.3.1:5000). Only the bay's nodes (on-link on that /24) and the host reach
-that address; other bays have no route to it. Its storage lives under the bay's
-state directory, so deleting the bay deletes the images. The process runs in its
-own cgroup below the bay's (`magnum/<bay id>/registry`) and in its own session, so
-it outlives the conductor that started it and is found and killed through the
-cgroup, like a node.
+One Debian `docker-registry` (distribution 2.8) process per bay, in the bay's router
+(network.py), listening on its every address at [local] registry_port. Nodes and tenants
+name it `<gateway>:<port>` (e.g. 10.250.3.1:5000) for a bay routed from the host, and
+`<router's external address>:<port>` for a bay on its template's fixed_network (the
+nodes reach that address too). Other bays' routers drop what their nodes send it. Its
+storage lives under the bay's state directory, so deleting the bay deletes the images.
+The process runs in its own cgroup below the bay's (`magnum/<bay id>/registry`) and in
+its own session, so it outlives the conductor that started it and is found and killed
+through the cgroup, like a node.
 
 Every node's dockerd lists the registry under `insecure-registries` (plain HTTP: the
 traffic never leaves the host) and runs with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=0,
 so swarm agents pull service images from it.
 
-Traffic from a node to the gateway address is addressed to the host itself, so it
-traverses the host's INPUT chain (not FORWARD, which only sees node-to-node frames
-on the bridge); an INPUT rule per bay accepts it on hosts whose INPUT policy drops.
+The router's INPUT chain drops what is not let in: a rule there accepts the port.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import pathlib
 import secrets
@@ -47,9 +45,10 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 _CHILDREN_LOCK = threading.Lock()
 
 
-def address(conf: cfg.ConfigOpts, subnet: ipaddress.IPv4Network) -> str:
-    """host:port of the bay's registry, as nodes and tenants name it."""
-    return f"{network.gateway(subnet)}:{conf.local.registry_port}"
+def address(conf: cfg.ConfigOpts, plan: network.Plan) -> str:
+    """host:port of the bay's registry, as nodes and tenants name it (both reach it
+    there: the gateway of a routed bay, the router's external address otherwise)."""
+    return f"{plan.front_address}:{conf.local.registry_port}"
 
 
 def _dir(state_dir: pathlib.Path) -> pathlib.Path:
@@ -80,27 +79,6 @@ def _config(root: pathlib.Path, listen: str) -> str:
     )
 
 
-def _input_rule(bridge: str, listen: str, comment: str) -> list[str]:
-    ip, port = listen.rsplit(":", 1)
-    return [
-        "INPUT",
-        "-i",
-        bridge,
-        "-d",
-        ip,
-        "-p",
-        "tcp",
-        "--dport",
-        port,
-        "-m",
-        "comment",
-        "--comment",
-        comment,
-        "-j",
-        "ACCEPT",
-    ]
-
-
 def _comment(cluster_uuid: str) -> str:
     return f"{network.rule_comment(cluster_uuid)} registry"
 
@@ -125,26 +103,28 @@ def ensure(
     conf: cfg.ConfigOpts,
     *,
     cluster_uuid: str,
-    subnet: ipaddress.IPv4Network,
+    plan: network.Plan,
     state_dir: pathlib.Path,
     run_dir: pathlib.Path,
 ) -> str:
-    """Make sure the bay's registry runs and answers; return its host:port. Idempotent."""
+    """Make sure the bay's registry runs and answers; return its host:port as nodes name
+    it. Idempotent."""
     binary = shutil.which(conf.local.registry)
     if binary is None:
         raise exceptions.ClusterOperationFailed(
             reason=f"{conf.local.registry} is not installed on this host "
             "(apt-get install docker-registry); registry_enabled bays need it."
         )
-    listen = address(conf, subnet)
-    bridge = network.bridge_name(cluster_uuid)
-    rule = _input_rule(bridge, listen, _comment(cluster_uuid))
-    if host.run("iptables", "-w", "-C", *rule, check=False).returncode != 0:
-        host.run("iptables", "-w", "-I", rule[0], "1", *rule[1:])
+    listen = address(conf, plan)
+    network.router_accept(cluster_uuid, conf.local.registry_port, _comment(cluster_uuid))
     pid = running_pid(run_dir)
     if pid is None:
         pid = _start(
-            binary, cluster_uuid=cluster_uuid, listen=listen, state_dir=state_dir, run_dir=run_dir
+            binary,
+            cluster_uuid=cluster_uuid,
+            listen=f"0.0.0.0:{conf.local.registry_port}",
+            state_dir=state_dir,
+            run_dir=run_dir,
         )
 
     def ready() -> bool:
@@ -180,6 +160,7 @@ def _start(
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     argv = [
+        *network.in_router(cluster_uuid),
         "sh",
         "-c",
         spawn.JOIN_CGROUPS,
@@ -230,7 +211,9 @@ def stop(cluster_uuid: str, *, run_dir: pathlib.Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         _pidfile(run_dir).unlink()
     comment = _comment(cluster_uuid)
-    # The rule names the bay in its comment; find it without knowing the port it used.
+    # The router's rule goes with the router. A bay made before routers had its rule in
+    # the host's INPUT chain, naming the bay in its comment: find it without knowing the
+    # port it used.
     for line in host.run("iptables", "-w", "-S", "INPUT", check=False).stdout.splitlines():
         if f'"{comment}"' in line and line.startswith("-A INPUT"):
             host.run("iptables", "-w", "-D", *shlex.split(line)[1:], check=False)
