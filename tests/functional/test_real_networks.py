@@ -408,7 +408,7 @@ def test_kubernetes_on_a_fixed_network(
         pytest.skip("Kubernetes is not built here (scripts/build-kubernetes)")
     before = real.snapshot()
     # A service range asked for that holds the nodes' addresses is refused...
-    clash = {"name": "clash", "fixed_network": FIXED}
+    clash: dict[str, Any] = {"name": "clash", "fixed_network": FIXED}
     clash["labels"] = {"service_cluster_ip_range": "10.254.0.0/16"}
     res = real.svc.post("/v1/baymodels", k8s.MODEL | clash)
     assert res.status_code == 400, res.text
