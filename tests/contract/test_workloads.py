@@ -146,5 +146,6 @@ def _round_trip(workloads: capabilities.WorkloadInterface, task: base.ClusterTas
         (Kind.REPLICATION_CONTROLLER, "contract-rc"),
     ):
         workloads.delete(task, kind, name)
-        workloads.delete(task, kind, name)  # gone (or going) already: fine
         _until(functools.partial(_gone, workloads, task, kind, name), f"{kind} {name} stays")
+        with pytest.raises(exceptions.WorkloadNotFound):  # deleting what is gone
+            workloads.delete(task, kind, name)

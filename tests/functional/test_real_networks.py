@@ -457,68 +457,81 @@ def test_two_projects_through_the_api_on_one_fixed_network(
     real_factory: Callable[..., Real],  # noqa: F811 - the fixture
     tmp_path: pathlib.Path,
 ) -> None:
-    """Magnum's usual template (fixed_network 10.254.0.0/24) in two projects at once:
-    both bays come up, on the same private addresses, each reached at floating IPs of
-    its own and opened only by its own project's certificates."""
+    """Magnum's usual template (fixed_network 10.254.0.0/24) in two projects, two bays
+    each, all four at once: every bay comes up on the same private addresses, reached at
+    floating IPs of its own, runs containers, and is opened only by its own certificates
+    (not the other project's, not its sibling's)."""
     real = real_factory()
     before = real.snapshot()
     svc = real.svc
-    bays: dict[str, str] = {}
+    bays: dict[tuple[str, int], str] = {}
     for project in ("alpha", "beta"):
         fields = SWARM_MODEL | {"name": f"net-{project}", "fixed_network": FIXED}
         model = svc.post("/v1/baymodels", fields, project=project)
         assert model.status_code == 201, model.text
-        res = svc.post(
-            "/v1/bays",
-            {"name": project, "baymodel_id": model.json["uuid"], "node_count": 1},
-            project=project,
-        )
-        assert res.status_code == 201, res.text
-        bays[project] = res.json["uuid"]
-        real.clusters.append(res.json["uuid"])
+        for n in (1, 2):
+            res = svc.post(
+                "/v1/bays",
+                {"name": f"{project}{n}", "baymodel_id": model.json["uuid"], "node_count": 1},
+                project=project,
+            )
+            assert res.status_code == 201, res.text
+            bays[project, n] = res.json["uuid"]
+            real.clusters.append(res.json["uuid"])
     settled = {
-        p: svc.wait_cluster(
-            u, lambda b: b is None or not b["status"].endswith("IN_PROGRESS"), project=p, timeout=60
+        key: svc.wait_cluster(
+            u,
+            lambda b: b is None or not b["status"].endswith("IN_PROGRESS"),
+            project=key[0],
+            timeout=90,
         )
-        for p, u in bays.items()
+        for key, u in bays.items()
     }
     external = ipaddress.IPv4Network(svc.conf.local.external_pool)
-    addresses: dict[str, list[str]] = {}
-    for project, body in settled.items():
+    addresses: dict[tuple[str, int], list[str]] = {}
+    for key, body in settled.items():
         assert body is not None and body["status"] == "CREATE_COMPLETE", body
-        addresses[project] = [*body["master_addresses"], *body["node_addresses"]]
-        assert all(ipaddress.IPv4Address(a) in external for a in addresses[project]), body
+        addresses[key] = [*body["master_addresses"], *body["node_addresses"]]
+        assert all(ipaddress.IPv4Address(a) in external for a in addresses[key]), body
         assert body["api_address"] == f"tcp://{body['master_addresses'][0]}:2376"
-    assert not set(addresses["alpha"]) & set(addresses["beta"]), addresses
-    # Neither project sees the other's bay.
-    assert svc.get(f"/v1/bays/{bays['alpha']}", project="beta").status_code == 404
+    every = [a for where in addresses.values() for a in where]
+    assert len(set(every)) == len(every) == 8, addresses
+    # Neither project sees the other's bays.
+    for n in (1, 2):
+        assert svc.get(f"/v1/bays/{bays['alpha', n]}", project="beta").status_code == 404
+        assert svc.get(f"/v1/bays/{bays['beta', n]}", project="alpha").status_code == 404
 
-    creds = {p: _tenant_creds(real, p, u, tmp_path / p) for p, u in bays.items()}
-    for project, where in addresses.items():
+    creds = {
+        key: _tenant_creds(real, key[0], u, tmp_path / f"{key[0]}{key[1]}")
+        for key, u in bays.items()
+    }
+    for key, where in addresses.items():
+        project, n = key
         for address in where:
-            client = tls_client(address, creds[project], creds[project])
+            client = tls_client(address, creds[key], creds[key])
             try:
                 out = client.containers.run(
-                    image.TAG, ["echo", project], remove=True, network_mode="none"
+                    image.TAG, ["echo", f"{project}{n}"], remove=True, network_mode="none"
                 )
-                assert out == f"{project}\n".encode()
-                # the bay's own node, on the same private addresses as the other bay's
+                assert out == f"{project}{n}\n".encode()
+                # the bay's own node, on the same private addresses as the other bays'
                 info = client.info()
-                assert info["Name"].startswith(f"bay-{network.short_id(bays[project])}-")
+                assert info["Name"].startswith(f"bay-{network.short_id(bays[key])}-")
                 assert info["Swarm"]["NodeAddr"] in ("10.254.0.2", "10.254.0.3"), info["Swarm"]
             finally:
                 client.close()
         other = "beta" if project == "alpha" else "alpha"
-        client = tls_client(where[0], creds[project], creds[other], timeout=3)
-        try:
-            with pytest.raises(REFUSED):
-                client.ping()
-        finally:
-            client.close()
+        for stranger in ((other, n), (project, 3 - n)):  # the other project's, the sibling's
+            client = tls_client(where[0], creds[key], creds[stranger], timeout=3)
+            try:
+                with pytest.raises(REFUSED):
+                    client.ping()
+            finally:
+                client.close()
 
-    for project, bay in bays.items():
+    for (project, _n), bay in bays.items():
         assert svc.delete(f"/v1/bays/{bay}", project=project).status_code == 204
-    for project, bay in bays.items():
+    for (project, _n), bay in bays.items():
         svc.wait_cluster(bay, lambda b: b is None, project=project, timeout=60)
     real.assert_clean(before)
 

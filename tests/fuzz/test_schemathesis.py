@@ -49,9 +49,34 @@ AIO_CONF = (
 Counts = dict[tuple[str, str], collections.Counter[int]]
 
 
+_CONTAINERS = {"containers": [{"name": "seed", "image": "busybox"}]}
+WORKLOADS = {
+    "pods": json.dumps(
+        {"metadata": {"name": "seed", "labels": {"app": "seed"}}, "spec": _CONTAINERS}
+    ),
+    "rcs": json.dumps(
+        {
+            "metadata": {"name": "seed"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"app": "seed"},
+                "template": {"metadata": {"labels": {"app": "seed"}}, "spec": _CONTAINERS},
+            },
+        }
+    ),
+    "services": json.dumps(
+        {
+            "metadata": {"name": "seed"},
+            "spec": {"selector": {"app": "seed"}, "ports": [{"port": 80}]},
+        }
+    ),
+}
+
+
 def _seed(client: httpx.Client) -> None:
     """A baymodel, two CREATE_COMPLETE bays and a container, for the fuzzing phase to find
-    in the listings (the stateful phase makes its own)."""
+    in the listings (the stateful phase makes its own), and a Kubernetes bay with a pod,
+    an rc and a service."""
     model = client.post(
         "/v1/baymodels",
         json={"name": "seed", "image_id": "fedora-atomic", "keypair_id": "kp", "coe": "swarm"},
@@ -71,6 +96,32 @@ def _seed(client: httpx.Client) -> None:
         json={"name": "seed", "image": "busybox", "bay_uuid": bays[0], "command": "sleep 1"},
     )
     assert container.status_code == 201, container.text
+    # A Kubernetes bay (the test double) holding pods, rcs and services named "seed-q" and
+    # "seed-p":
+    # the fuzzer's workload paths name them (schemathesis.toml's dictionaries).
+    k8s = client.post(
+        "/v1/baymodels",
+        json={
+            "name": "seed-k8s",
+            "image_id": "fedora-atomic",
+            "keypair_id": "kp",
+            "coe": "kubernetes",
+            "network_driver": "flannel",
+        },
+    )
+    assert k8s.status_code == 201, k8s.text
+    bay = client.post("/v1/bays", json={"name": "seed-k8s", "baymodel_id": k8s.json()["uuid"]})
+    assert bay.status_code == 201, bay.text
+    while client.get("/v1/bays/seed-k8s").json()["status"] != "CREATE_COMPLETE":
+        assert time.monotonic() < deadline + 30, client.get("/v1/bays/seed-k8s").text
+        time.sleep(0.1)
+    for collection, manifest in WORKLOADS.items():
+        for name in ("seed-q", "seed-p"):
+            text = manifest.replace('"name": "seed"', f'"name": "{name}"', 1)
+            made = client.post(
+                f"/v1/{collection}", json={"bay_uuid": bay.json()["uuid"], "manifest": text}
+            )
+            assert made.status_code == 201, made.text
 
 
 def _counts(ndjson: pathlib.Path) -> Counts:

@@ -213,7 +213,8 @@ def test_list_show_replace_delete(
         "/api/v1/namespaces/default/replicationcontrollers/rc",
         {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
     )
-    driver.delete(task, Kind.SERVICE, "svc")  # gone already: fine
+    with pytest.raises(exceptions.WorkloadNotFound):  # none of that name (any more)
+        driver.delete(task, Kind.SERVICE, "svc")
     with pytest.raises(exceptions.WorkloadNotFound) as missing:
         driver.show(task, Kind.SERVICE, "svc")
     assert missing.value.status == 404 and missing.value.message == 'services "svc" not found'

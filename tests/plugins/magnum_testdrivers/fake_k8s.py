@@ -105,7 +105,8 @@ class FakeWorkloads(capabilities.WorkloadInterface):
     def delete(self, task: base.ClusterTask, kind: Kind, name: str) -> None:
         store = self._store(task, kind, "delete")
         with self._lock:
-            store.pop(name, None)
+            self._existing(store, kind, name)
+            del store[name]
 
     # --- Kubernetes' rules ----------------------------------------------------------------
     def _store(self, task: base.ClusterTask, kind: Kind, call: str) -> dict[str, dict[str, Any]]:

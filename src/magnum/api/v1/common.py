@@ -39,12 +39,20 @@ ALL_PROJECTS = "all_projects"
 
 
 def all_projects(api: Any, req: falcon.Request, rule: str) -> context.RequestContext:
-    """The caller; with `?all_projects=true`, reading every project's rows, once the
-    policy's `rule` (a `*_all_projects` one) lets it (403 otherwise)."""
+    """The caller; reading every project's rows with `?all_projects=true` once the
+    policy's `rule` (a `*_all_projects` one) lets it (403 otherwise). An admin
+    (`context_is_admin`, under Keystone) reads every project's rows without asking, as in
+    Magnum, where the rule lets it (else its own project's), and only its own with
+    `?all_projects=false`."""
     caller = ctx(req)
-    if not bool_param(req, ALL_PROJECTS):
+    asked = bool_param(req, ALL_PROJECTS)
+    if asked is None and caller.is_admin:
+        if not api.policy.check(rule, caller):
+            return caller
+    elif not asked:
         return caller
-    api.policy.authorize(rule, caller)
+    else:
+        api.policy.authorize(rule, caller)
     return dataclasses.replace(caller, all_projects=True)
 
 
@@ -305,14 +313,13 @@ class Listing(abc.ABC):
         self._list(req, resp, detail=True)
 
     def _list(self, req: falcon.Request, resp: falcon.Response, *, detail: bool) -> None:
-        """With `?all_projects=true` every project's rows, which the `*_all_projects` rule
-        (e.g. cluster:get_all_all_projects) decides instead of the plain one."""
+        """Every project's rows for callers all_projects lets read them, which the
+        `*_all_projects` rule (e.g. cluster:get_all_all_projects) decides instead of the
+        plain one."""
         view = self.view
         rule = f"{view.policy}:{'detail' if detail else 'get_all'}"
-        caller = ctx(req)
-        if bool_param(req, ALL_PROJECTS):
-            caller = all_projects(self.api, req, f"{rule}_all_projects")
-        else:
+        caller = all_projects(self.api, req, f"{rule}_all_projects")
+        if not caller.all_projects:
             self.api.policy.authorize(rule, caller)
         asked = page(
             req,

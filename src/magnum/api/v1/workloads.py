@@ -26,7 +26,8 @@ for a bay named None), and lists page like every other collection (limit, marker
 sort_key, sort_dir are applied to the live list; Mitaka validated them and returned the
 whole list). The bay's state: creates and updates need a bay that is CREATE_COMPLETE or
 UPDATE_COMPLETE with no operation in progress, reads and deletes one whose Kubernetes API
-was built (not CREATE_*); a delete on a bay being deleted does nothing (204), as Mitaka's.
+was built (not CREATE_*); a delete on a bay being deleted does nothing (204), as Mitaka's;
+a delete of an object the bay does not hold is a 404.
 """
 
 from __future__ import annotations
@@ -230,10 +231,9 @@ class Item(_Base):
         ctx = common.ctx(req)
         bay = self._bay(ctx, self._args(req, bay_ident))
         self._authorize("delete", ctx, bay)
-        if could_exist(ident):  # a name the cluster cannot hold is gone already
-            self.api.conductor.workload_delete(
-                ctx, cluster_uuid=bay.uuid, kind=self.kind, ident=ident
-            )
+        if not could_exist(ident):  # a name the cluster cannot hold
+            raise self._not_found(ident)
+        self.api.conductor.workload_delete(ctx, cluster_uuid=bay.uuid, kind=self.kind, ident=ident)
         resp.status = 204
 
 

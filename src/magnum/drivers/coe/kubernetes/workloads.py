@@ -100,10 +100,7 @@ class KubernetesWorkloads(capabilities.WorkloadInterface):
             body = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if kind is Kind.REPLICATION_CONTROLLER:
             body = {**(body or {}), "propagationPolicy": "Background"}
-        try:
-            self._call(task, "DELETE", _path(kind, name), body=body)
-        except exceptions.WorkloadNotFound:
-            return  # gone already
+        self._call(task, "DELETE", _path(kind, name), body=body)  # none of that name: 404
 
     # --- requests -------------------------------------------------------------------------
     def _call(
