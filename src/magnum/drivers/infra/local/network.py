@@ -156,6 +156,9 @@ def ensure_node_network(
     if netns_exists(ns) and _node_has_address(ns, address):
         return
     delete_node_network(ns=ns, veth=veth)
+    # A half-made node's pair may outlive its namespace (a namespace goes once nothing
+    # holds it, not when it is unmounted): its router end goes now, and the pair with it.
+    host.run("ip", "-n", router, "link", "del", veth, check=False)
     host.run("ip", "netns", "add", ns)
     host.run(
         "ip", "-n", router, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns
