@@ -19,15 +19,12 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from magnum import conf as magnum_conf
-from magnum.common import exceptions, pki
-from magnum.conf import local as local_conf
+from magnum.common import exceptions
 from magnum.drivers import base
 from magnum.drivers.coe.swarm.driver import SwarmDriver
 from magnum.drivers.infra.local import cluster as local_cluster
@@ -35,13 +32,18 @@ from magnum.drivers.infra.local import image, network
 from magnum.drivers.infra.local.driver import LocalInfra
 from tests.doubles import RecordingTask, cluster_template, cluster_view, node_specs
 from tests.functional import test_real_kubernetes as k8s
+from tests.functional.drivers.test_local_swarm import (  # noqa: F401 - fixtures
+    conf,
+    drivers,
+    host_dirs,
+    write_client_creds,
+)
 from tests.functional.hostcheck import (
     REALHOST,
     REFUSED,
     assert_clean,
     key_and_csr,
     poll,
-    skip_unless_possible,
     snapshot,
     tls_client,
     without_kept,
@@ -63,53 +65,10 @@ WEB_PORT = 8080
 DROPPED = 0.5  # seconds a connection attempt waits for an answer that never comes
 
 
-# --- fixtures --------------------------------------------------------------------
-@pytest.fixture
-def host_dirs() -> Iterator[tuple[pathlib.Path, pathlib.Path]]:
-    skip_unless_possible()
-    tag = uuid.uuid4().hex[:8]
-    state, run = pathlib.Path(f"/tmp/mgn-{tag}"), pathlib.Path(f"/run/mgn-{tag}")
-    yield state, run
-    shutil.rmtree(state, ignore_errors=True)
-    shutil.rmtree(run, ignore_errors=True)
-
-
-@pytest.fixture
-def conf(host_dirs: tuple[pathlib.Path, pathlib.Path]) -> Any:
-    state, run = host_dirs
-    c = magnum_conf.new(messaging=False)
-    if "local" not in c:
-        c.register_opts(local_conf.OPTS, group=local_conf.GROUP)
-    c([], default_config_files=[])
-    c.set_override("state_path", str(state))
-    c.set_override("run_dir", str(run), group="local")
-    return c
-
-
-@pytest.fixture
-def drivers(conf: Any) -> Iterator[tuple[LocalInfra, SwarmDriver, list[RecordingTask]]]:
-    tasks: list[RecordingTask] = []
-    infra = LocalInfra(conf)
-    swarm = SwarmDriver(conf)
-    yield infra, swarm, tasks
-    swarm.close()
-    for task in tasks:
-        infra.delete_cluster(task)
-
-
 # --- helpers ---------------------------------------------------------------------
 def _task(model: base.ClusterTemplateView, project: str, *, workers: int) -> RecordingTask:
     view = dataclasses.replace(cluster_view(model, masters=1, workers=workers), project_id=project)
     return RecordingTask(view, model)
-
-
-def _creds(task: RecordingTask, conf: Any, path: pathlib.Path) -> pathlib.Path:
-    creds = pki.ClusterCredentials.from_state(task.state[pki.STATE_KEY])
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "ca.pem").write_bytes(creds.ca_cert)
-    (path / "cert.pem").write_bytes(creds.client_cert)
-    (path / "key.pem").write_bytes(pki.decrypt_key(creds.client_key, pki.key_secret(conf)))
-    return path
 
 
 def _serve(node: base.Node, creds: pathlib.Path, text: str) -> None:
@@ -152,9 +111,9 @@ def _plan(task: RecordingTask) -> network.Plan:
 
 # --- the tests ---------------------------------------------------------------------
 def test_two_projects_share_a_fixed_network_and_stay_apart(
-    drivers: tuple[LocalInfra, SwarmDriver, list[RecordingTask]],
-    conf: Any,
-    host_dirs: tuple[pathlib.Path, pathlib.Path],
+    drivers: tuple[LocalInfra, SwarmDriver, list[RecordingTask]],  # noqa: F811 - the fixture
+    conf: Any,  # noqa: F811 - the fixture
+    host_dirs: tuple[pathlib.Path, pathlib.Path],  # noqa: F811 - the fixture
     tmp_path: pathlib.Path,
 ) -> None:
     infra, swarm, tasks = drivers
@@ -169,7 +128,7 @@ def test_two_projects_share_a_fixed_network_and_stay_apart(
     for name, task in (("a", a), ("b", b)):
         nodes = infra.create_nodes(task, node_specs(1, 1))
         ends = swarm.bootstrap(task, nodes)
-        creds = _creds(task, conf, tmp_path / name)
+        creds = write_client_creds(task, conf, tmp_path / name)
         bays[name] = (nodes, creds)
         # The same private addresses in both bays; the host sees floating IPs only.
         assert [n.address for n in nodes] == ["10.254.0.2", "10.254.0.3"]
@@ -269,7 +228,7 @@ def test_two_projects_share_a_fixed_network_and_stay_apart(
     )
 
 
-def test_fixed_network_is_validated(conf: Any) -> None:
+def test_fixed_network_is_validated(conf: Any) -> None:  # noqa: F811 - the fixture
     infra = LocalInfra(conf)
     host_net = next(iter(sorted(network.host_networks())), None)
     cases = [
@@ -293,9 +252,9 @@ def test_fixed_network_is_validated(conf: Any) -> None:
 
 
 def test_load_balancer_in_front_of_three_masters_and_no_floating_ips(
-    drivers: tuple[LocalInfra, SwarmDriver, list[RecordingTask]],
-    conf: Any,
-    host_dirs: tuple[pathlib.Path, pathlib.Path],
+    drivers: tuple[LocalInfra, SwarmDriver, list[RecordingTask]],  # noqa: F811 - the fixture
+    conf: Any,  # noqa: F811 - the fixture
+    host_dirs: tuple[pathlib.Path, pathlib.Path],  # noqa: F811 - the fixture
     tmp_path: pathlib.Path,
 ) -> None:
     infra, swarm, tasks = drivers
@@ -327,7 +286,7 @@ def test_load_balancer_in_front_of_three_masters_and_no_floating_ips(
     vip = infra.api_frontend(lb, masters)
     plan = _plan(lb)
     assert vip == f"{plan.router_address}:2376"
-    creds = _creds(lb, conf, tmp_path / "lb")
+    creds = write_client_creds(lb, conf, tmp_path / "lb")
     ip, _ = vip.rsplit(":", 1)
     client = tls_client(ip, creds, creds, timeout=10)
     try:

@@ -19,17 +19,17 @@ _ALIASES = (
     ("detail", "List the project's bays in full.", base.ops("GET", f"{COLLECTION}/detail")),
     (
         "get_all_all_projects",
-        "List every project's bays (?all_projects=true).",
+        "List every project's bays (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{COLLECTION}?all_projects=true"),
     ),
     (
         "detail_all_projects",
-        "List every project's bays in full (?all_projects=true).",
+        "List every project's bays in full (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{COLLECTION}/detail?all_projects=true"),
     ),
     (
         "get_one_all_projects",
-        "Show a bay of any project (?all_projects=true).",
+        "Show a bay of any project (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{ITEM}?all_projects=true"),
     ),
 )

@@ -24,17 +24,17 @@ _ALIASES = (
     ),
     (
         "get_all_all_projects",
-        "List every project's baymodels (?all_projects=true).",
+        "List every project's baymodels (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{COLLECTION}?all_projects=true"),
     ),
     (
         "detail_all_projects",
-        "List every project's baymodels in full (?all_projects=true).",
+        "List every project's baymodels in full (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{COLLECTION}/detail?all_projects=true"),
     ),
     (
         "get_one_all_projects",
-        "Show a baymodel of any project (?all_projects=true).",
+        "Show a baymodel of any project (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{ITEM}?all_projects=true"),
     ),
 )

@@ -80,7 +80,7 @@ RULES = [
     base.rule(
         "clustertemplate:get_one_all_projects",
         base.ADMIN_API,
-        "Show a cluster template of any project (?all_projects=true).",
+        "Show a cluster template of any project (an admin's by default, or ?all_projects=true).",
         base.ops("GET", f"{ITEM}?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),

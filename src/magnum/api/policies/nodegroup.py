@@ -50,14 +50,14 @@ RULES = [
     base.rule(
         "nodegroup:get_all_all_projects",
         base.ADMIN_API,
-        "List the nodegroups of a cluster of any project (?all_projects=true).",
+        "List a cluster's nodegroups, any project's (an admin's default, or ?all_projects=true).",
         base.ops("GET", f"{COLLECTION}?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),
     base.rule(
         "nodegroup:get_one_all_projects",
         base.ADMIN_API,
-        "Show a nodegroup of a cluster of any project (?all_projects=true).",
+        "Show a nodegroup of any project's cluster (an admin's default, or ?all_projects=true).",
         base.ops("GET", f"{ITEM}?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),

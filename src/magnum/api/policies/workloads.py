@@ -18,49 +18,37 @@ KINDS = (
 def _rules(prefix: str, collection: str, noun: str) -> list[policy.RuleDefault]:
     path = f"/v1/{collection}"
     items = (f"{path}/{{ident}}", f"{path}/{{ident}}/{{bay_ident}}")
-    return [
-        base.rule(
-            f"{prefix}:create",
+    table = (
+        (
+            "create",
             base.ADMIN_OR_MEMBER,
             f"Create a {noun} on a bay from a manifest.",
-            base.ops("POST", path),
-            old=base.MITAKA_OWNER,
+            "POST",
+            (path,),
         ),
-        base.rule(
-            f"{prefix}:update",
+        (
+            "update",
             base.ADMIN_OR_MEMBER,
             f"Replace a {noun} with the manifest a JSON Patch sets.",
-            base.ops("PATCH", *items),
-            old=base.MITAKA_OWNER,
+            "PATCH",
+            items,
         ),
-        base.rule(
-            f"{prefix}:delete",
-            base.ADMIN_OR_MEMBER,
-            f"Delete a {noun} of a bay.",
-            base.ops("DELETE", *items),
-            old=base.MITAKA_OWNER,
-        ),
-        base.rule(
-            f"{prefix}:get",
-            base.ADMIN_OR_READER,
-            f"Show a {noun} of a bay.",
-            base.ops("GET", *items),
-            old=base.MITAKA_OWNER,
-        ),
-        base.rule(
-            f"{prefix}:get_all",
-            base.ADMIN_OR_READER,
-            f"List a bay's {collection}.",
-            base.ops("GET", path),
-            old=base.MITAKA_OWNER,
-        ),
-        base.rule(
-            f"{prefix}:detail",
+        ("delete", base.ADMIN_OR_MEMBER, f"Delete a {noun} of a bay.", "DELETE", items),
+        ("get", base.ADMIN_OR_READER, f"Show a {noun} of a bay.", "GET", items),
+        ("get_all", base.ADMIN_OR_READER, f"List a bay's {collection}.", "GET", (path,)),
+        (
+            "detail",
             base.ADMIN_OR_READER,
             f"List a bay's {collection} in full.",
-            base.ops("GET", f"{path}/detail"),
-            old=base.MITAKA_OWNER,
+            "GET",
+            (f"{path}/detail",),
         ),
+    )
+    return [
+        base.rule(
+            f"{prefix}:{action}", persona, text, base.ops(method, *paths), old=base.MITAKA_OWNER
+        )
+        for action, persona, text, method, paths in table
     ]
 
 
