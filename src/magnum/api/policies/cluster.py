@@ -77,22 +77,24 @@ RULES = [
     base.rule(
         "cluster:get_all_all_projects",
         base.ADMIN_API,
-        "List every project's clusters (?all_projects=true), instead of cluster:get_all.",
+        "List every project's clusters (an admin's default, or ?all_projects=true), "
+        "instead of cluster:get_all.",
         base.ops("GET", f"{COLLECTION}?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),
     base.rule(
         "cluster:detail_all_projects",
         base.ADMIN_API,
-        "List every project's clusters in full (?all_projects=true), instead of cluster:detail.",
+        "List every project's clusters in full (an admin's default, or "
+        "?all_projects=true), instead of cluster:detail.",
         base.ops("GET", f"{COLLECTION}/detail?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),
     base.rule(
         "cluster:get_one_all_projects",
         base.ADMIN_API,
-        "Show a cluster of any project (?all_projects=true); cluster:get still decides "
-        "for the caller's own.",
+        "Show a cluster of any project (an admin's default, or ?all_projects=true); "
+        "cluster:get still decides for the caller's own.",
         base.ops("GET", f"{ITEM}?all_projects=true"),
         scope_types=base.ANY_SCOPE,
     ),
