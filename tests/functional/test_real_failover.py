@@ -172,6 +172,15 @@ class RealCluster:
         body: dict[str, Any] = res.json
         return body
 
+    def why(self, cluster_uuid: str, *hosts: str) -> str:
+        """What a failed assertion should say: the bay's reason, its latest events and
+        the end of the conductors' logs."""
+        row = self.row(cluster_uuid)
+        res = self.c.get(f"/v1/bays/{cluster_uuid}/events?limit=15")
+        events = res.json.get("events", []) if res.status_code == 200 else res.text
+        tails = {h: self.c.log(h)[-4000:] for h in hosts}
+        return f"row={row}\nevents={events}\nlogs={tails}"
+
     def credentials(self, cluster_uuid: str, where: pathlib.Path) -> pathlib.Path:
         """The bay CA from the API and a client certificate signed from our CSR."""
         res = self.c.get(f"/v1/certificates/{cluster_uuid}")
@@ -286,7 +295,7 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     cluster = real.settled(cluster_uuid)
     timings["create"] = time.monotonic() - started
     print(f"\ncreate: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
-    assert cluster["status"] == "CREATE_COMPLETE", cluster
+    assert cluster["status"] == "CREATE_COMPLETE", real.why(cluster_uuid, victim, survivor)
     assert cluster["status_reason"] == "Bay CREATE completed: 1 master, 2 nodes", cluster
     assert f"cluster {cluster_uuid}: create starting on {survivor}:" in c.log(survivor)
     creds = real.credentials(cluster_uuid, tmp_path / "creds")
@@ -308,7 +317,7 @@ def test_killed_conductor_create_scale_delete_resumed_by_another(
     grown = real.settled(cluster_uuid)
     timings["scale"] = time.monotonic() - started
     print(f"scale: killed {victim} at {row['status_reason']!r} (seen {real.seen})")
-    assert grown["status"] == "UPDATE_COMPLETE", grown
+    assert grown["status"] == "UPDATE_COMPLETE", real.why(cluster_uuid, victim, survivor)
     assert grown["status_reason"] == "Bay UPDATE completed: 1 master, 4 nodes", grown
     assert grown["node_count"] == 4
     assert grown["node_addresses"][:2] == cluster["node_addresses"], (cluster, grown)

@@ -98,7 +98,8 @@ def test_container_actions_are_tied_to_their_method(doc: dict[str, Any]) -> None
 def test_events_are_described(doc: dict[str, Any]) -> None:
     for path in ("/v1/bays/{ident}/events", "/v1/clusters/{ident}/events"):
         op = doc["paths"][path]["get"]
-        assert [p["name"] for p in op["parameters"]] == ["limit", "marker", "since"]
+        names = [p["name"] for p in op["parameters"] if p["in"] == "query"]
+        assert names == ["limit", "marker", "since"]
         assert _param(op, "since")["schema"] == {"type": "string", "format": "date-time"}
         assert {"200", "400", "404"} <= set(op["responses"])
     event = doc["components"]["schemas"]["Event"]
@@ -166,3 +167,20 @@ def test_the_check_catches_an_untruth(doc: dict[str, Any]) -> None:
         described.check("GET", "/v1/mservices", 200, json.dumps({"mservices": [{"id": 1}]}))
     with pytest.raises(AssertionError, match="a body where none is declared"):
         described.check("DELETE", "/v1/bays/b1", 204, "{}")
+
+
+def test_operations_of_some_versions_declare_the_version_header(doc: dict[str, Any]) -> None:
+    # nodegroups exist from 1.9 on: a request needs the header, and its values reach them
+    header = _param(doc["paths"]["/v1/clusters/{ident}/nodegroups"]["get"], "OpenStack-API-Version")
+    assert header["in"] == "header" and header["required"] is True
+    assert header["schema"]["enum"] == [
+        *(f"container-infra 1.{m}" for m in range(9, 15)),
+        "container-infra latest",
+    ]
+    # bays exist until 1.11: no header (1.1) reaches them, and "latest" never does
+    header = _param(doc["paths"]["/v1/bays"]["get"], "OpenStack-API-Version")
+    assert header["required"] is False
+    assert header["schema"]["enum"] == [f"container-infra 1.{m}" for m in range(1, 11)]
+    # what every version serves needs no header
+    names = {p["name"] for p in doc["paths"]["/v1/clusters"]["get"].get("parameters", [])}
+    assert "OpenStack-API-Version" not in names

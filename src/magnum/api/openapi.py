@@ -371,6 +371,23 @@ def _links(
     return links
 
 
+def version_header(gate: microversions.Gate) -> dict[str, Any]:
+    """The `OpenStack-API-Version` values that reach an operation served only in some
+    versions; required when the minimum (what no header asks for) is not one of them."""
+    admitted = [v for v in microversions.SERVED if gate.admits(v)]
+    values = [f"container-infra {microversions.fmt(v)}" for v in admitted]
+    if gate.until is None:
+        values.append("container-infra latest")
+    return {
+        "name": "OpenStack-API-Version",
+        "in": "header",
+        "required": not gate.admits(microversions.MIN_VERSION),
+        "description": f"the microversion; this operation exists in {microversions.fmt(admitted[0])}"
+        f" to {microversions.fmt(admitted[-1])}",
+        "schema": {"type": "string", "enum": values},
+    }
+
+
 def _operation(
     route: routing.Route, op: routing.Operation, gate: microversions.Gate, refs: _Refs
 ) -> dict[str, Any]:
@@ -381,8 +398,11 @@ def _operation(
     }
     if op.description:
         out["description"] = op.description
-    if op.params:
-        out["parameters"] = refs.resolve(op.params)
+    params = list(op.params)
+    if route.path.startswith("/v1") and not gate.everywhere():
+        params.append(version_header(gate))
+    if params:
+        out["parameters"] = refs.resolve(tuple(params))
     codes = set(op.errors)
     if route.path.startswith("/v1"):
         codes.add(406)  # an unacceptable microversion header, on every /v1 request

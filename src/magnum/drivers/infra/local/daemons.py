@@ -114,14 +114,14 @@ class LocalHosts(base.NodeHost):
             state = self._pidfile(task, node, daemon.name).with_suffix("")
             for suffix in (".child", ".exits"):
                 state.with_suffix(suffix).unlink(missing_ok=True)
-            pid = spawn.start(
+            spawn.start(
                 ["sh", "-c", _SUPERVISE, "sh", str(state), *argv],
                 cgroup_procs=procs,
                 log=where / "log",
                 prefix=inside,
                 env=dict(daemon.env),
+                pidfile=self._pidfile(task, node, daemon.name),
             )
-            self._pidfile(task, node, daemon.name).write_text(str(pid))
 
     def running(self, task: base.ClusterTask, node: base.Node, name: str) -> bool:
         """The daemon runs now (not between an exit and its restart)."""

@@ -32,8 +32,9 @@ SYSTEM_CONTAINERD = pathlib.Path("/run/containerd/containerd.sock")
 
 # The shell that becomes the node's init: join the node cgroups, name the host, then
 # exec tini. Arguments are passed positionally; nothing is interpolated into the script.
-_LAUNCH = """
+_LAUNCH = f"""
 set -e
+{host.RECORD_PID}
 hostname "$1"; shift
 while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
 shift
@@ -189,6 +190,7 @@ def start(
         "-c",
         _LAUNCH,
         "sh",
+        str(layout.initpid),
         hostname,
         *map(str, cgroup_procs),
         "--",
@@ -211,7 +213,7 @@ def start(
         )
     with _CHILDREN_LOCK:
         _CHILDREN[proc.pid] = proc
-    layout.initpid.write_text(str(proc.pid))
+    host.write_pid(layout.initpid, proc.pid)
     return proc.pid
 
 

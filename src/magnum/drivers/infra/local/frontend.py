@@ -133,11 +133,13 @@ def _start(
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    pid = spawn.start(
-        argv, cgroup_procs=procs, log=_log(state_dir), prefix=network.in_router(cluster_uuid)
+    return spawn.start(
+        argv,
+        cgroup_procs=procs,
+        log=_log(state_dir),
+        prefix=network.in_router(cluster_uuid),
+        pidfile=_pidfile(run_dir),
     )
-    _pidfile(run_dir).write_text(str(pid))
-    return pid
 
 
 def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:

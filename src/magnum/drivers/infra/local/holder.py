@@ -135,8 +135,8 @@ def ensure(
             "private",
             "--",
         ],
+        pidfile=pidfile(layout),
     )
-    pidfile(layout).write_text(str(pid))
 
     def made() -> bool:
         if not host.pid_alive(pid):

@@ -73,6 +73,22 @@ def read_pid(path: pathlib.Path) -> int | None:
         return None
 
 
+# The first lines of every launcher script: its $1 is a pid file (or ""), where the launcher
+# notes its own pid before it execs the program (which keeps that pid). So a daemon whose
+# starter is killed right after the fork is still found by the next one to look.
+RECORD_PID = """
+pidfile="$1"; shift
+if [ -n "$pidfile" ]; then echo $$ > "$pidfile.$$"; mv -f "$pidfile.$$" "$pidfile"; fi
+"""
+
+
+def write_pid(path: pathlib.Path, pid: int) -> None:
+    """Note `pid` in `path`, atomically (a reader sees the old file or the new one)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(str(pid))
+    tmp.replace(path)
+
+
 def kill(pids: set[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):

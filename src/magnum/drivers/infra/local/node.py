@@ -143,9 +143,13 @@ def _ensure_volume(ctx: ClusterContext, layout: dockerd.Layout) -> None:
         return
     img = layout.state / "docker.img"
     if not img.exists():
-        with img.open("wb") as f:
+        # made aside and renamed once formatted: a conductor killed in mkfs leaves no
+        # docker.img that a takeover would try to mount
+        fresh = img.with_name("docker.img.new")
+        with fresh.open("wb") as f:
             f.truncate(ctx.volume_gb * 1024**3)  # sparse: costs no disk until written
-        host.run("mkfs.ext4", "-q", "-F", "-E", "nodiscard", str(img))
+        host.run("mkfs.ext4", "-q", "-F", "-E", "nodiscard", str(fresh))
+        fresh.replace(img)
     host.run("mount", "-o", "loop", str(img), str(layout.data))
 
 
@@ -153,7 +157,8 @@ def _ensure_certs(ctx: ClusterContext, layout: dockerd.Layout, record: Record) -
     """The node's server certificate (made once) and its trust (kept up to date)."""
     if not ctx.tls:
         return
-    if not (layout.tls / "key.pem").exists():
+    # the key is written first, the certificate last: with a certificate the pair is whole
+    if not (layout.tls / "cert.pem").exists():
         nodetls.write_server_cert(
             layout,
             ca_key=ctx.ca_key,

@@ -155,14 +155,13 @@ def _start(
     layout.run.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (layout.tls / "loaded.json").unlink()
-    pid = spawn.start(
+    return spawn.start(
         argv,
         cgroup_procs=cgroup_procs,
         log=_log(layout),
         prefix=("nsenter", f"--net=/run/netns/{netns}", "--"),
+        pidfile=pidfile(layout),
     )
-    pidfile(layout).write_text(str(pid))
-    return pid
 
 
 def loaded(layout: dockerd.Layout) -> dict[str, str | None]:

@@ -26,8 +26,6 @@ import pathlib
 import secrets
 import shlex
 import shutil
-import subprocess
-import threading
 import urllib.error
 import urllib.request
 
@@ -39,10 +37,6 @@ from magnum.drivers.infra.local import cgroups, host, network, spawn
 CGROUP_NAME = "registry"  # never a node name: nodes are master-N and node-N
 MEMORY_MB = 256
 START_TIMEOUT = 15.0
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-_CHILDREN_LOCK = threading.Lock()
 
 
 def address(conf: cfg.ConfigOpts, plan: network.Plan) -> str:
@@ -159,33 +153,15 @@ def _start(
     config.chmod(0o600)
     procs = cgroups.create(_cgroup(cluster_uuid), memory_mb=MEMORY_MB, cpus=1)
     run_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        *network.in_router(cluster_uuid),
-        "sh",
-        "-c",
-        spawn.JOIN_CGROUPS,
-        "sh",
-        *map(str, procs),
-        "--",
-        binary,
-        "serve",
-        str(config),
-    ]
-    with (root / "registry.log").open("ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-            start_new_session=True,
-            close_fds=True,
-            cwd=str(root),
-        )
-    with _CHILDREN_LOCK:
-        _CHILDREN[proc.pid] = proc
-    _pidfile(run_dir).write_text(str(proc.pid))
-    return proc.pid
+    # the registry needs no environment but PATH, and resolves nothing against its cwd
+    return spawn.start(
+        [binary, "serve", str(config)],
+        cgroup_procs=procs,
+        log=root / "registry.log",
+        prefix=network.in_router(cluster_uuid),
+        env={},
+        pidfile=_pidfile(run_dir),
+    )
 
 
 def _log_tail(state_dir: pathlib.Path, lines: int = 3) -> str:
@@ -201,12 +177,7 @@ def stop(cluster_uuid: str, *, run_dir: pathlib.Path) -> None:
     with the bay's state directory. Safe when there is no registry."""
     rel = _cgroup(cluster_uuid)
     cgroups.kill_all(rel)
-    pid = host.read_pid(_pidfile(run_dir))
-    with _CHILDREN_LOCK:
-        proc = _CHILDREN.pop(pid, None) if pid is not None else None
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
+    spawn.reap(host.read_pid(_pidfile(run_dir)))
     cgroups.remove(rel)
     with contextlib.suppress(FileNotFoundError):
         _pidfile(run_dir).unlink()

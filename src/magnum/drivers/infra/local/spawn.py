@@ -15,9 +15,11 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import magnum
+from magnum.drivers.infra.local import host
 
-JOIN_CGROUPS = """
+JOIN_CGROUPS = f"""
 set -e
+{host.RECORD_PID}
 while [ "$1" != "--" ]; do echo $$ > "$1"; shift; done
 shift
 exec "$@"
@@ -37,17 +39,20 @@ def start(
     log: pathlib.Path,
     prefix: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    pidfile: pathlib.Path | None = None,
 ) -> int:
     """Run `argv` (a module of this package: `sys.executable -m ...`, with this source tree
     on its path) after `prefix` (e.g. nsenter into a namespace), in the cgroups whose
     cgroup.procs files are `cgroup_procs`, its output appended to `log`. Returns its pid.
-    `env` replaces the environment (PATH is kept) for a program that is not ours."""
+    `env` replaces the environment (PATH is kept) for a program that is not ours. The pid
+    is noted in `pidfile`, by the launcher itself too (host.RECORD_PID)."""
     launch = [
         *prefix,
         "sh",
         "-c",
         JOIN_CGROUPS,
         "sh",
+        str(pidfile or ""),
         *map(str, cgroup_procs),
         "--",
         *argv,
@@ -66,6 +71,8 @@ def start(
         )
     with _CHILDREN_LOCK:
         _CHILDREN[proc.pid] = proc
+    if pidfile is not None:
+        host.write_pid(pidfile, proc.pid)
     return proc.pid
 
 
