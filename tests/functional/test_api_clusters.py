@@ -278,6 +278,11 @@ def test_cluster_patch_changes_the_count_and_health_only(svc: Service) -> None:
         400,
         "cannot change cluster property(ies) keypair.",
     )
+    _api.error(  # a path that is not a string: the patch schema names it
+        svc.patch(url, [{"op": "add", "path": {}, "value": None}]),
+        400,
+        "Invalid input for field/attribute path. Value: '{}'. Value should be string",
+    )
     res = svc.patch(
         url,
         [

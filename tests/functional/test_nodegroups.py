@@ -526,6 +526,12 @@ BAD_PATCHES: list[tuple[str, list[dict[str, Any]], int, str]] = [
         "Invalid input for field/attribute node_taints. Value: 'not a list'. Value should be a "
         "list",
     ),
+    (  # a path that is not a string is judged by the patch schema, not looked up
+        "default-worker",
+        [{"op": "add", "path": {}, "value": None}],
+        400,
+        "Invalid input for field/attribute path. Value: '{}'. Value should be string",
+    ),
 ]
 
 

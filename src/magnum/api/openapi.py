@@ -382,8 +382,8 @@ def version_header(gate: microversions.Gate) -> dict[str, Any]:
         "name": "OpenStack-API-Version",
         "in": "header",
         "required": not gate.admits(microversions.MIN_VERSION),
-        "description": f"the microversion; this operation exists in {microversions.fmt(admitted[0])}"
-        f" to {microversions.fmt(admitted[-1])}",
+        "description": "the microversion; this operation exists in "
+        f"{microversions.fmt(admitted[0])} to {microversions.fmt(admitted[-1])}",
         "schema": {"type": "string", "enum": values},
     }
 

@@ -122,7 +122,8 @@ def _literal_values(req: falcon.Request) -> None:
     for op in data:
         if (
             isinstance(op, dict)
-            and op.get("path") in LITERAL_PATHS
+            and isinstance(op.get("path"), str)  # else the patch schema judges it
+            and op["path"] in LITERAL_PATHS
             and isinstance(op.get("value"), str)
         ):
             try:

@@ -340,7 +340,8 @@ def _literals_as_text(req: falcon.Request) -> None:
     if not isinstance(data, list):
         return
     for op in data:
-        if not isinstance(op, dict) or op.get("path") not in LITERAL_PATHS:
+        path = op.get("path") if isinstance(op, dict) else None
+        if not isinstance(path, str) or path not in LITERAL_PATHS:  # the schema judges it
             continue
         value = _literal(op["value"]) if isinstance(op.get("value"), str) else op.get("value")
         if isinstance(value, dict):
