@@ -54,33 +54,37 @@ class ContainerSync:
         self._grace = datetime.timedelta(seconds=grace)
 
     def sync(self) -> None:
-        for cluster_uuid in self._due():
-            if self._claim(cluster_uuid):
+        """Sync every due bay with containers, a page at a time: each page is read, claimed
+        and loaded (bays and their containers) in a fixed number of queries; then each bay's
+        nodes are asked, and only the statuses that changed are written."""
+        statuses = [s.value for s in READY]
+        interval = self._interval * 0.9
+        for page in clusters.due_pages(self._db, SWEEP, interval=interval, statuses=statuses):
+            with self._db.session() as session:
+                holding = containers.clusters_with_containers(session, page)
+            claimed = clusters.claim_many(
+                self._db, SWEEP, holding, interval=interval, statuses=statuses
+            )
+            if not claimed:
+                continue
+            with self._db.session() as session:
+                loaded = clusters.load_many(session, claimed)
+                rows = containers.on_clusters(session, claimed)
+            for row, template, _ in loaded:
                 try:
-                    self.sync_cluster(cluster_uuid)
+                    cluster = container.cluster_containers(self._drivers, row, template)
+                    self._sync(cluster, rows.get(row.uuid, []))
                 except Exception:  # a bay's sync never stops the others
-                    LOG.exception("bay %s: container sync failed", cluster_uuid)
-
-    def _due(self) -> list[str]:
-        due = clusters.due(
-            self._db, SWEEP, interval=self._interval * 0.9, statuses=[s.value for s in READY]
-        )
-        with self._db.session() as session:
-            return containers.clusters_with_containers(session, due)
-
-    def _claim(self, cluster_uuid: str) -> bool:
-        return clusters.claim(
-            self._db,
-            SWEEP,
-            cluster_uuid,
-            interval=self._interval * 0.9,
-            statuses=[s.value for s in READY],
-        )
+                    LOG.exception("bay %s: container sync failed", row.uuid)
 
     def sync_cluster(self, cluster_uuid: str) -> None:
         cluster = container.load_cluster(self._db, self._drivers, cluster_uuid)
         with self._db.session() as session:
             rows = list(containers.on_cluster(session, cluster_uuid))
+        self._sync(cluster, rows)
+
+    def _sync(self, cluster: container.ClusterContainers, rows: list[models.Container]) -> None:
+        cluster_uuid = cluster.row.uuid
         if not rows:
             return
         nodes = cluster.nodes()

@@ -15,7 +15,7 @@ import logging
 
 from magnum.common import hostpaths
 from magnum.conductor.handlers import task as task_mod
-from magnum.db import engine
+from magnum.db import engine, models
 from magnum.drivers import registry
 from magnum.objects import clusters, fields, nodegroups
 
@@ -42,10 +42,22 @@ class HealthChecker:
         self._conductor = conductor
 
     def run(self) -> None:
-        """Check every settled cluster whose last check is older than the interval."""
-        for uuid in clusters.due(self._db, SWEEP, interval=self._interval, statuses=STATUSES):
-            if clusters.claim(self._db, SWEEP, uuid, interval=self._interval, statuses=STATUSES):
-                self.check(uuid)
+        """Check every settled cluster whose last check is older than the interval, a page
+        at a time: each page is read, claimed and loaded in a fixed number of queries (see
+        clusters.due_pages, claim_many, load_many); only a changed health is written."""
+        for page in clusters.due_pages(self._db, SWEEP, interval=self._interval, statuses=STATUSES):
+            claimed = clusters.claim_many(
+                self._db, SWEEP, page, interval=self._interval, statuses=STATUSES
+            )
+            if not claimed:
+                continue
+            with self._db.session() as session:
+                loaded = [
+                    (row, template, task_mod.Snapshot(row, template, groups))
+                    for row, template, groups in clusters.load_many(session, claimed, groups=True)
+                ]
+            for row, template, snapshot in loaded:
+                self._check(row, template, snapshot)
 
     def check(self, uuid: str) -> None:
         with self._db.session() as session:
@@ -54,13 +66,18 @@ class HealthChecker:
                 return
             row, template, _ = loaded
             snapshot = task_mod.Snapshot(row, template, nodegroups.of_cluster(session, uuid))
+        self._check(row, template, snapshot)
+
+    def _check(
+        self, row: models.Cluster, template: models.ClusterTemplate, snapshot: task_mod.Snapshot
+    ) -> None:
         if not template.coe:
             return
         status, reason = self._probe(snapshot)
         if status == row.health_status and reason == row.health_status_reason:
             return
-        LOG.info("cluster %s: health %s (%s)", uuid, status, reason)
-        clusters.record_health(self._db, uuid, status, reason, conductor=self._conductor)
+        LOG.info("cluster %s: health %s (%s)", row.uuid, status, reason)
+        clusters.record_health(self._db, row.uuid, status, reason, conductor=self._conductor)
 
     def _probe(self, task: task_mod.Snapshot) -> tuple[HealthStatus, str]:
         try:

@@ -103,10 +103,14 @@ class Cluster(_Timestamps, Base):
     master nodegroups, kept by magnum.objects.clusters, the only writer of this row."""
 
     __tablename__ = "cluster"
+    __table_args__ = (
+        # A project's page in id order, and its marker, without sorting the project's rows.
+        sa.Index("ix_cluster_project_id_id", "project_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
     user_id: Mapped[str | None] = mapped_column(sa.String(255))
     name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     cluster_template_id: Mapped[str] = mapped_column(sa.String(36), index=True)
@@ -170,10 +174,11 @@ class Container(_Timestamps, Base):
     """A Docker container on a swarm bay's node (Mitaka's table plus placement)."""
 
     __tablename__ = "container"
+    __table_args__ = (sa.Index("ix_container_project_id_id", "project_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
-    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255))
     user_id: Mapped[str | None] = mapped_column(sa.String(255))
     name: Mapped[str | None] = mapped_column(sa.String(255))
     image: Mapped[str] = mapped_column(sa.String(255))

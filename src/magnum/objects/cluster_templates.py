@@ -76,6 +76,17 @@ def by_uuid(session: orm.Session, uuid: str) -> models.ClusterTemplate | None:
     )
 
 
+def by_uuids(session: orm.Session, uuids: Iterable[str]) -> dict[str, models.ClusterTemplate]:
+    """The templates of these uuids that exist, by uuid, whatever their project (one query)."""
+    wanted = sorted(set(uuids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        sa.select(models.ClusterTemplate).where(models.ClusterTemplate.uuid.in_(wanted))
+    ).all()
+    return {row.uuid: row for row in rows}
+
+
 def coe_of(session: orm.Session, uuid: str) -> str | None:
     """The COE of the template `uuid` (None if there is no such template)."""
     return session.scalar(

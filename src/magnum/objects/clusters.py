@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,11 @@ def _scoped(ctx: context.RequestContext) -> sa.Select[models.Cluster]:
 
 
 # --- reads ---------------------------------------------------------------------------
+# What a list reads of a cluster when it asks for every column: all but what the drivers
+# built (driver_state: kilobytes of PKI and driver JSON that no list shows).
+LISTED = tuple(c.key for c in C.__table__.columns if c.key != "driver_state")
+
+
 def list_(
     session: orm.Session,
     ctx: context.RequestContext,
@@ -55,6 +60,8 @@ def list_(
     *,
     vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
 ) -> Sequence[Any]:
+    if page.columns is None:
+        page = dataclasses.replace(page, columns=LISTED)
     return query.paginate(session, _scoped(ctx), C, page, nouns=vocab.cluster)
 
 
@@ -699,30 +706,104 @@ def _due(
     )
 
 
-def due(
-    db: engine.Database, sweep: Sweep, *, interval: float, statuses: Iterable[str]
+SWEEP_PAGE = 100  # clusters a periodic sweep reads, claims and loads at a time
+
+
+def due_pages(
+    db: engine.Database,
+    sweep: Sweep,
+    *,
+    interval: float,
+    statuses: Iterable[str],
+    page: int = SWEEP_PAGE,
+) -> Iterator[list[str]]:
+    """The settled clusters (no operation, a status in `statuses`) whose `sweep` is older
+    than `interval` seconds, a page at a time in id order: one query a page, each a range
+    of the primary key, so a sweep's reads grow by one query per page."""
+    wanted = list(statuses)
+    after = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                sa.select(C.id, C.uuid)
+                .where(C.id > after, *_due(sweep, interval, utils.utcnow(), wanted))
+                .order_by(C.id)
+                .limit(page)
+            ).all()
+        if rows:
+            yield [row.uuid for row in rows]
+        if len(rows) < page:
+            return
+        after = rows[-1].id
+
+
+def claim_many(
+    db: engine.Database,
+    sweep: Sweep,
+    uuids: Sequence[str],
+    *,
+    interval: float,
+    statuses: Iterable[str],
 ) -> list[str]:
+    """Claim the checks of these clusters for this round (stamp their sweep's column): of
+    several conductors, exactly one wins each. Returns those this one won, in the given order.
+
+    The due rows are locked (rows another conductor has locked, claiming them, are skipped),
+    then stamped in one UPDATE. SQLite takes no row locks: there the UPDATE, which rechecks
+    that each is due, decides, and when it stamps fewer than were read, the ones stamped
+    with this claim's time (under the write lock the UPDATE took) are this conductor's."""
+    if not uuids:
+        return []
+    now = utils.utcnow()
+    wanted = list(statuses)
+    column = getattr(C, sweep.value)
     with db.session() as session:
-        return list(
+        due = _due(sweep, interval, now, wanted)
+        locked = set(
             session.scalars(
-                sa.select(C.uuid).where(*_due(sweep, interval, utils.utcnow(), statuses))
+                sa.select(C.uuid)
+                .where(C.uuid.in_(list(uuids)), *due)
+                .with_for_update(skip_locked=True)
             ).all()
         )
-
-
-def claim(
-    db: engine.Database, sweep: Sweep, uuid: str, *, interval: float, statuses: Iterable[str]
-) -> bool:
-    """Claim one cluster's check for this round: exactly one conductor wins it."""
-    now = utils.utcnow()
-    with db.session() as session:
+        if not locked:
+            return []
         result = session.execute(
             sa.update(C)
-            .where(C.uuid == uuid, *_due(sweep, interval, now, statuses))
+            .where(C.uuid.in_(sorted(locked)), *due)
             .values({sweep.value: now})
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if result.rowcount != len(locked):  # type: ignore[attr-defined]
+            locked = set(
+                session.scalars(
+                    sa.select(C.uuid).where(C.uuid.in_(sorted(locked)), column == now)
+                ).all()
+            )
+    return [uuid for uuid in uuids if uuid in locked]
+
+
+def load_many(
+    session: orm.Session, uuids: Sequence[str], *, groups: bool = False
+) -> list[tuple[models.Cluster, models.ClusterTemplate, list[models.NodeGroup]]]:
+    """These clusters (those that still exist, in the given order), each with its template
+    and (with `groups`) its nodegroups in nodegroups.of_cluster's order: a periodic sweep's
+    page in two or three queries, however many clusters it holds."""
+    if not uuids:
+        return []
+    rows = {row.uuid: row for row in session.scalars(sa.select(C).where(C.uuid.in_(list(uuids))))}
+    templates = cluster_templates.by_uuids(session, (r.cluster_template_id for r in rows.values()))
+    of = nodegroups.of_clusters(session, list(rows)) if groups else {}
+    out = []
+    for uuid in uuids:
+        row = rows.get(uuid)
+        if row is None:
+            continue
+        template = templates.get(row.cluster_template_id)
+        if template is None:  # as in `load`: cannot happen while the cluster references it
+            template = models.ClusterTemplate(uuid=row.cluster_template_id, coe="", labels={})
+        out.append((row, template, of.get(uuid, [])))
+    return out
 
 
 def record_health(

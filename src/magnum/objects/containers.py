@@ -95,6 +95,23 @@ def on_cluster(session: orm.Session, cluster_uuid: str) -> Sequence[models.Conta
     ).all()
 
 
+def on_clusters(
+    session: orm.Session, cluster_uuids: Sequence[str]
+) -> dict[str, list[models.Container]]:
+    """The containers of each of these clusters, in id order, in one query."""
+    out: dict[str, list[models.Container]] = {uuid: [] for uuid in cluster_uuids}
+    if not out:
+        return out
+    rows = session.scalars(
+        sa.select(models.Container)
+        .where(models.Container.cluster_uuid.in_(list(out)))
+        .order_by(models.Container.id)
+    ).all()
+    for row in rows:
+        out[row.cluster_uuid].append(row)
+    return out
+
+
 def clusters_with_containers(session: orm.Session, cluster_uuids: Sequence[str]) -> list[str]:
     """Those of `cluster_uuids` that hold at least one container."""
     if not cluster_uuids:
@@ -110,6 +127,47 @@ def clusters_with_containers(session: orm.Session, cluster_uuids: Sequence[str])
 
 
 # --- writes --------------------------------------------------------------------------
+IMPORTED = frozenset(
+    {
+        "uuid",
+        "project_id",
+        "user_id",
+        "name",
+        "image",
+        "command",
+        "cluster_uuid",
+        "status",
+        "status_reason",
+        "memory",
+        "environment",
+        "host",
+        "docker_id",
+    }
+)
+
+
+def insert_many(session: orm.Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert containers whose placement and Docker state are already known (an import, a
+    benchmark's seed), in one batched INSERT in the caller's transaction: each mapping has
+    the columns in IMPORTED (uuid, project_id, cluster_uuid, image, host required). No
+    placement or cluster checks, unlike insert_placed. Returns the number inserted."""
+    if not rows:
+        return 0
+    batch = []
+    for values in rows:
+        unknown = set(values) - IMPORTED
+        if unknown:
+            raise exceptions.InvalidParameterValue(err=f"Unknown container fields {unknown}")
+        now = utils.utcnow()
+        batch.append(
+            {"environment": {}, "created_at": now}
+            | dict(values)
+            | {"environment": dict(values.get("environment") or {})}
+        )
+    session.execute(sa.insert(C), batch)
+    return len(batch)
+
+
 def insert_placed(
     db: engine.Database,
     *,

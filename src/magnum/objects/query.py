@@ -52,22 +52,18 @@ def paginate(
     Returns read-only rows whose columns read as attributes, like the mapped objects.
     """
     column = sort_column(model, page.sort_key)
+    ident = sort_column(model, "id")
     descending = page.sort_dir == "desc"
     if page.marker is not None:
-        marker = session.scalars(stmt.where(model.uuid == page.marker)).first()
-        if marker is None:
+        # Only what the predicate needs: the marker's sort value and id, by the uuid index.
+        found = session.execute(
+            stmt.with_only_columns(column, ident).where(model.uuid == page.marker).limit(1)
+        ).first()
+        if found is None:
             raise nouns.not_found.of(page.marker)
-        stmt = stmt.where(
-            _after(
-                column, model.id, getattr(marker, page.sort_key), marker.id, descending=descending
-            )
-        )
-    # NULLs sort first ascending (last descending) on every backend, so markers agree.
-    present = column.is_not(None)
-    if descending:
-        order = [present.desc(), column.desc(), model.id.desc()]
-    else:
-        order = [present.asc(), column.asc(), model.id.asc()]
+        value, row_id = found
+        stmt = stmt.where(_after(column, ident, value, row_id, descending=descending))
+    order = _order(column, ident, descending=descending)
     # Plain rows, not ORM objects: a list is only rendered, and building a hundred mapped
     # instances was most of the cost of GET /v1/baymodels.
     table = model.__table__.columns
@@ -81,15 +77,40 @@ def paginate(
     return session.execute(narrowed.order_by(*order).limit(page.limit)).all()
 
 
+def _order(
+    column: sa.ColumnElement[Any], id_column: sa.ColumnElement[Any], *, descending: bool
+) -> list[sa.UnaryExpression[Any]]:
+    """The page's ORDER BY: the sort column, then `id`. NULLs sort first ascending (last
+    descending) on every backend, so markers agree. A column that holds no NULL (id, and
+    every NOT NULL column) is ordered by itself: an index on (..., column, id) then serves
+    the order without a sort, which an expression such as `column IS NOT NULL` defeats."""
+    way = sa.desc if descending else sa.asc
+    if column is id_column:
+        return [way(id_column)]
+    if not _nullable(column):
+        return [way(column), way(id_column)]
+    return [way(column.is_not(None)), way(column), way(id_column)]
+
+
+def _nullable(column: sa.ColumnElement[Any]) -> bool:
+    return bool(getattr(column, "nullable", True))
+
+
 def _after(
     column: sa.ColumnElement[Any],
-    id_column: Any,
+    id_column: sa.ColumnElement[Any],
     value: object,
     row_id: int,
     *,
     descending: bool,
 ) -> sa.ColumnElement[bool]:
     """Rows strictly after (value, row_id) in the order `paginate` sorts by."""
+    beyond: sa.ColumnElement[bool] = id_column < row_id if descending else id_column > row_id
+    if column is id_column:
+        return beyond
+    if not _nullable(column):  # so value is not None either
+        further = column < value if descending else column > value
+        return sa.or_(further, sa.and_(column == value, beyond))
     if descending:
         if value is None:
             return sa.and_(column.is_(None), id_column < row_id)

@@ -101,6 +101,14 @@ def load_cluster(
     if loaded is None:
         raise exceptions.ClusterNotFound(cluster=cluster_uuid)
     row, template, _ = loaded
+    return cluster_containers(drivers, row, template)
+
+
+def cluster_containers(
+    drivers: registry.Drivers, row: models.Cluster, template: models.ClusterTemplate
+) -> ClusterContainers:
+    """A loaded bay and its template as the container calls see it. Raises
+    CapabilityNotOffered (400, naming the COE) if its COE driver offers no containers."""
     offered = drivers.containers_for(template.coe or "")
     task = task_mod.Snapshot(row, template)
     return ClusterContainers(
