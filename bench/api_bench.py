@@ -158,11 +158,19 @@ def scenarios(host: str, port: int) -> dict[str, Op]:
     return ops
 
 
-def _scenarios(host: str, port: int, collection: str, version: dict[str, str]) -> dict[str, Op]:
+def _scenarios(
+    host: str,
+    port: int,
+    collection: str,
+    version: dict[str, str],
+    template_body: Callable[[str], bytes] = cluster_template_body,
+) -> dict[str, Op]:
+    """The three scenarios on `collection`, after seeding it to 100 templates, each made
+    by `template_body(name)` (as are the ones post+delete makes)."""
     seed = Http(host, port)
     existing = json.loads(seed.call("GET", f"/v1/{collection}?limit=1000", None, version)[1])
     for i in range(len(existing[collection]), 100):
-        body = cluster_template_body(f"seed-{i:03d}")
+        body = template_body(f"seed-{i:03d}")
         status, _ = seed.call("POST", f"/v1/{collection}", body, version)
         assert status == 201, status
     status, data = seed.call("GET", f"/v1/{collection}", None, version)
@@ -179,7 +187,7 @@ def _scenarios(host: str, port: int, collection: str, version: dict[str, str]) -
         return c.call("GET", f"/v1/{collection}/{one}", None, version)[0] == 200
 
     def post_delete(c: Http) -> bool:
-        body = cluster_template_body(f"b-{uuid.uuid4().hex[:12]}")
+        body = template_body(f"b-{uuid.uuid4().hex[:12]}")
         status, data = c.call("POST", f"/v1/{collection}", body, version)
         if status != 201:
             return False
@@ -285,11 +293,19 @@ def postgres_database() -> Iterator[str]:
 
 @contextmanager
 def multi(
-    tmp: pathlib.Path, workers: int, keystone: devkeystone.Keystone | None = None
+    tmp: pathlib.Path,
+    workers: int,
+    keystone: devkeystone.Keystone | None = None,
+    database: str | None = None,
+    extra_conf: str = "",
 ) -> Iterator[tuple[str, int, list[int]]]:
+    """magnum-api + one magnum-conductor on `database` (an empty one; by default a fresh
+    PostgreSQL database, dropped after), `extra_conf` appended to their configuration;
+    yields host, port, [api pid, conductor pid]."""
     port = free_port()
     api_lines, section = keystone_sections(keystone)
-    with postgres_database() as url:
+    with contextlib.ExitStack() as stack:
+        url = database if database is not None else stack.enter_context(postgres_database())
         conf = tmp / "magnum.conf"
         conf.write_text(
             "[DEFAULT]\n"
@@ -306,6 +322,7 @@ def multi(
             "[conductor]\n"
             f"topic = magnum-bench-{uuid.uuid4().hex[:8]}\n"
             f"{section}"
+            f"{extra_conf}"
         )
         subprocess.run(
             [str(VENV_BIN / "magnum-db-manage"), "--config-file", str(conf), "upgrade"],

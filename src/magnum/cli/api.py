@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""magnum-api: the WSGI application under gunicorn, [api] workers x [api] threads."""
+"""magnum-api: the WSGI application under gunicorn, [api] workers x [api] threads.
+
+The master only reads the configuration and watches its workers; each worker imports and
+builds the application after the fork. So the master stays small (gunicorn and
+oslo.config, about 30 MB) instead of holding a third copy of everything a worker holds."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers import gthread
 
-from magnum.api import app as api_app
-from magnum.cli import common, httpserver
-from magnum.common import rpc
+from magnum.cli import common
 
 
 def make_app(argv: list[str]) -> Any:
     """Build the WSGI app in the current process (called in each worker after fork)."""
+    from magnum.api import app as api_app  # noqa: PLC0415 - a worker's, not the master's
+    from magnum.common import rpc  # noqa: PLC0415
+
     conf = common.load_conf(argv)
     return api_app.build(conf, common.database(conf), rpc.transport(conf))
 
@@ -24,6 +29,8 @@ def make_app(argv: list[str]) -> Any:
 def _write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn.util.write_error (an HTML page) in Magnum's `{"errors": [...]}` shape."""
     del reason
+    from magnum.cli import httpserver  # noqa: PLC0415 - imported by init_process already
+
     gunicorn_util.write_nonblock(sock, httpserver.error_response(status_int, mesg))
 
 
@@ -33,6 +40,8 @@ class Worker(gthread.ThreadWorker):  # type: ignore[misc]
 
     def init_process(self) -> None:
         # The one place gunicorn writes those answers; this process is the worker's own.
+        from magnum.cli import httpserver  # noqa: F401, PLC0415 - ready before a request
+
         gunicorn_util.write_error = _write_error
         super().init_process()
 

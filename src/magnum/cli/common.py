@@ -9,12 +9,15 @@ import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 
 from magnum import conf as magnum_conf
 from magnum.common import context
-from magnum.db import engine
+
+if TYPE_CHECKING:
+    from magnum.db import engine
 
 
 def setup_logging(debug: bool = False) -> None:
@@ -36,6 +39,8 @@ def load_conf(argv: Sequence[str]) -> cfg.ConfigOpts:
 
 
 def database(conf: cfg.ConfigOpts) -> engine.Database:
+    from magnum.db import engine  # noqa: PLC0415 - magnum-api's master never opens it
+
     return engine.Database(
         conf.database.connection,
         pool_size=conf.database.max_pool_size,
