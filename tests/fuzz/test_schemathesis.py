@@ -47,6 +47,7 @@ AIO_CONF = (
     "sync_interval = 1\n"
 )
 Counts = dict[tuple[str, str], collections.Counter[int]]
+SEED_BAYS = tuple(f"seed-{i}" for i in range(1, 7))  # as in schemathesis.toml's seed-bays
 
 
 _CONTAINERS = {"containers": [{"name": "seed", "image": "busybox"}]}
@@ -74,16 +75,17 @@ WORKLOADS = {
 
 
 def _seed(client: httpx.Client) -> None:
-    """A baymodel, two CREATE_COMPLETE bays and a container, for the fuzzing phase to find
-    in the listings (the stateful phase makes its own), and a Kubernetes bay with a pod,
-    an rc and a service."""
+    """A baymodel, six CREATE_COMPLETE bays and a container, for the fuzzing phase to find
+    (the stateful phase makes its own; schemathesis.toml's dictionaries name these in the
+    item paths, so that a PATCH or DELETE reaches a row whatever the random order), and a
+    Kubernetes bay with a pod, an rc and a service."""
     model = client.post(
         "/v1/baymodels",
         json={"name": "seed", "image_id": "fedora-atomic", "keypair_id": "kp", "coe": "swarm"},
     )
     assert model.status_code == 201, model.text
     bays = []
-    for name in ("seed-1", "seed-2"):
+    for name in SEED_BAYS:
         bay = client.post("/v1/bays", json={"name": name, "baymodel_id": model.json()["uuid"]})
         assert bay.status_code == 201, bay.text
         bays.append(bay.json()["uuid"])

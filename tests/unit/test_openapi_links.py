@@ -78,7 +78,8 @@ def test_creates_link_to_what_uses_the_new_item(doc: dict[str, Any]) -> None:
         return {
             (*operations[link["operationId"]][:2], field)
             for link in _links(doc, method, path).values()
-            for field in link.get("requestBody", {})
+            if isinstance(link.get("requestBody"), dict)
+            for field in link["requestBody"]
         }
 
     assert ("POST", "/v1/bays", "baymodel_id") in uses("POST", "/v1/baymodels")
@@ -88,6 +89,14 @@ def test_creates_link_to_what_uses_the_new_item(doc: dict[str, Any]) -> None:
     } <= uses("POST", "/v1/bays")
     bay_links = {operations[v["operationId"]][1] for v in _links(doc, "POST", "/v1/bays").values()}
     assert {"/v1/certificates/{ident}", "/v1/clusters/{ident}/events"} <= bay_links
+
+
+def test_a_new_item_is_renamed_through_its_link(doc: dict[str, Any]) -> None:
+    # what the stateful fuzzer sends: a PATCH a client would make, not a guess
+    rename = [{"op": "replace", "path": "/name", "value": "renamed"}]
+    for collection in ("/v1/baymodels", "/v1/clustertemplates", "/v1/containers"):
+        assert _links(doc, "POST", collection)["PatchItem"]["requestBody"] == rename
+    assert "requestBody" not in _links(doc, "POST", "/v1/bays")["PatchItem"]  # name is fixed
 
 
 def test_every_link_names_an_operation_and_its_parameters(doc: dict[str, Any]) -> None:

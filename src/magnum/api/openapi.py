@@ -366,6 +366,7 @@ def _links(
                         path=other.path,
                         method=target.method,
                         parameters={"ident": "$response.body#/uuid"},
+                        body=target.link_body,
                     )
                 )
     return links
@@ -442,7 +443,7 @@ def _describe_links(table: tuple[routing.Route, ...], paths: dict[str, Any]) -> 
                 if link.parameters:
                     entry["parameters"] = dict(link.parameters)
                 if link.body is not None:
-                    entry["requestBody"] = dict(link.body)
+                    entry["requestBody"] = link.body
                 links[link.name] = entry
             if links:
                 described["responses"][str(op.status)]["links"] = links

@@ -270,6 +270,11 @@ def _item(
                 params=patch_params,
                 errors=(400, 403, 404, 409),
                 also=also,
+                link_body=(
+                    [{"op": "replace", "path": "/name", "value": "renamed"}]
+                    if "/name" in patchable
+                    else None
+                ),
             ),
             Operation(
                 method="DELETE",

@@ -45,7 +45,7 @@ class Link:
     path: str
     method: str
     parameters: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    body: Mapping[str, str] | None = None
+    body: Any = None  # the body it sends: runtime expressions or constants, nested
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +63,9 @@ class Operation:
     links: tuple[Link, ...] = ()  # to operations that use what the success answer names
     # other success answers, at other microversions: (status, schema, what selects it)
     also: tuple[tuple[int, Any, str], ...] = ()
+    # the body a link to this operation sends (a change a client would make: a PATCH that
+    # a fuzzer following the links could not guess); None: the link names no body
+    link_body: Any = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
