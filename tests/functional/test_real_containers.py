@@ -336,10 +336,13 @@ def processes(address: str, creds: pathlib.Path, c: dict[str, Any]) -> list[str]
     return [p[column] for p in top["Processes"]]
 
 
+EXEC_TIMEOUT = 3.0
+
+
 def test_execute_and_logs_are_bounded(real: Real) -> None:
     real.svc.conductor.stop()
     real.svc = svc = real.start(
-        api={"exec_timeout": 3.0, "max_exec_output": 65536, "max_concurrent_execs": 2}
+        api={"exec_timeout": EXEC_TIMEOUT, "max_exec_output": 65536, "max_concurrent_execs": 2}
     )
     cluster = real.cluster(nodes=1)
     creds = real.creds(cluster)
@@ -407,7 +410,9 @@ def test_execute_and_logs_are_bounded(real: Real) -> None:
             time.sleep(0.1)
         for t in threads:
             t.join(timeout=60)
-    assert slowest < 1.0, slowest
+    # A GET held behind the long commands would wait for one of their threads, i.e. until
+    # exec_timeout kills it: half of that is far from both that and a busy machine's pace.
+    assert slowest < EXEC_TIMEOUT / 2, slowest
     assert sorted(a[0] for a in answers) == [503] * 8 + [504] * 2, answers
     assert all(h["Retry-After"] == "5" for s, h, _ in answers if s == 503)
     assert leftovers() == []
