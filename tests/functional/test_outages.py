@@ -28,7 +28,7 @@ from magnum.api import app as api_app
 from magnum.common import context, exceptions, rpc
 from magnum.conductor import rpcapi, service
 from magnum.db import engine
-from tests.conftest import RABBIT
+from tests.conftest import OTHER_MYSQL_DRIVER, RABBIT
 from tests.functional import _api
 from tests.functional._proxy import Proxy
 from tests.functional.conftest import BAYMODEL
@@ -471,11 +471,17 @@ def _proxied(db_url: str) -> tuple[Proxy, str]:
     return proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def server_db_url(db_url: str) -> str:
+@pytest.fixture(params=["driver", OTHER_MYSQL_DRIVER])
+def server_db_url(db_url: str, request: pytest.FixtureRequest) -> str:
+    """The database's URL; on MariaDB once through each driver."""
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite has no server to lose")
-    return db_url
+    if request.param == "driver":
+        return db_url
+    url = sa.make_url(db_url)
+    if url.get_backend_name() != "mysql":
+        pytest.skip("one driver is tested on PostgreSQL")
+    return url.set(drivername=f"mysql+{request.param}").render_as_string(hide_password=False)
 
 
 def test_database_outage_answers_503_and_recovers(

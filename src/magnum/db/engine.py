@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -44,8 +46,12 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 20,
     connect_timeout: int = CONNECT_TIMEOUT,
+    autocommit: bool = False,
 ) -> sa.Engine:
+    """An engine on `url`. `autocommit`: every statement is a transaction of its own (no
+    BEGIN, no COMMIT: the read-only sessions of Database.reader)."""
     parsed = sa.make_url(url)
+    extra: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -62,22 +68,66 @@ def create_engine(
             err=f"Unsupported database backend {parsed.get_backend_name()!r}."
         )
     connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
-    mysql = parsed.get_backend_name() != "postgresql"
-    if mysql:  # PyMySQL's connect_timeout bounds the TCP connect, not the server's greeting
+    pymysql = parsed.get_driver_name() == "pymysql"
+    if pymysql:  # PyMySQL's connect_timeout bounds the TCP connect, not the server's greeting
         connect_args["read_timeout"] = connect_timeout
-    # pre-ping: a connection the server dropped (a restart) is replaced at checkout, and
-    # a disconnect seen mid-statement invalidates the whole pool; nothing needs a restart.
     engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=3600,
         connect_args=connect_args,
+        **extra,
     )
-    if mysql:
+    if pymysql:
         sa.event.listen(engine, "connect", _unbounded_reads)
+    if autocommit:
+        # No transaction is ever open on these connections: the COMMIT and ROLLBACK that
+        # SQLAlchemy still asks the driver for at the end of each use are nothing to send
+        # (psycopg sends none; the MySQL drivers would spend a round trip on each).
+        for name in ("do_commit", "do_rollback"):
+            setattr(engine.dialect, name, _nothing)
+    _ping_when_idle(engine)
     return engine
+
+
+def _nothing(_dbapi_conn: Any) -> None:
+    return None
+
+
+# A connection back in the pool for longer than this is pinged before it is used again.
+PING_AFTER_IDLE = 1.0  # seconds
+_CHECKED_IN = "magnum.checked_in"
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Pre-ping, where it can find something: a connection that sat in the pool for more
+    than PING_AFTER_IDLE seconds is pinged at checkout, and replaced by a new one (the pool
+    retries) when the server dropped it (a restart, an idle timeout). One in steady use is
+    not: its last statement, under a second ago, was the ping. Should the server go away
+    between two such statements, the next one fails with a disconnect, which invalidates
+    the whole pool (every older connection is replaced at its checkout) and answers 503,
+    as any statement cut short by an outage does. Pinging every checkout cost every
+    request a round trip."""
+
+    def checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_CHECKED_IN, None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE:
+            return  # a new connection, or one in steady use
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise
+            alive = False
+        if not alive:
+            raise sa.exc.DisconnectionError("the server closed the connection")
+
+    sa.event.listen(engine, "checkin", checked_in)
+    sa.event.listen(engine, "checkout", checkout)
 
 
 def _unbounded_reads(dbapi_conn: Any, _record: Any) -> None:
@@ -86,7 +136,9 @@ def _unbounded_reads(dbapi_conn: Any, _record: Any) -> None:
 
 
 class Database:
-    """One engine and session factory per process; handed to whoever needs the database."""
+    """One engine and session factory per process; handed to whoever needs the database.
+    Read-only requests may take a `reader()` instead of a `session()`: a second pool, of
+    autocommit connections, made at the first one."""
 
     def __init__(
         self,
@@ -97,10 +149,15 @@ class Database:
         connect_timeout: int = CONNECT_TIMEOUT,
     ) -> None:
         self.url = url
+        self._pool_size, self._max_overflow = pool_size, max_overflow
+        self._connect_timeout = connect_timeout
         self.engine = create_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, connect_timeout=connect_timeout
         )
         self._sessions = orm.sessionmaker(self.engine, expire_on_commit=False)
+        self._reads: orm.sessionmaker[orm.Session] | None = None
+        self._reader_engine: sa.Engine | None = None
+        self._lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -111,19 +168,65 @@ class Database:
         """A transaction: committed on success, rolled back on any exception. A database
         that cannot be reached (down, restarting, a dropped connection, no free connection
         in the pool) raises DatabaseUnavailable, with the driver's error as its cause."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except sa.exc.TimeoutError as exc:  # the pool's: every connection is checked out
-            raise _unavailable(exc, "no connection to it became free in time") from exc
-        except sa.exc.DisconnectionError as exc:
-            raise _unavailable(exc, _LOST) from exc
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            reason = _LOST if exc.connection_invalidated else "it does not accept the request"
-            raise _unavailable(exc, reason) from exc
+        with _guarded(), self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[orm.Session]:
+        """A session that only reads: each statement is a transaction of its own, so a
+        request costs its SELECTs and no BEGIN or COMMIT round trip. Each statement sees
+        what was committed when it began; so does each of a session's under PostgreSQL's
+        READ COMMITTED, and a reader on MariaDB loses only REPEATABLE READ's snapshot
+        across statements. It cannot write: a flush raises ReaderWrite (each statement
+        would commit at once, with nothing to roll back). Failures map as in session().
+        On SQLite a reader is a session that cannot write."""
+        with _guarded(), self._readers()() as session:
+            yield session
+
+    def _readers(self) -> orm.sessionmaker[orm.Session]:
+        if self._reads is None:
+            with self._lock:
+                if self._reads is None:
+                    bind = self.engine  # SQLite's: it has no round trips to save
+                    if self.dialect != "sqlite":
+                        bind = self._reader_engine = create_engine(
+                            self.url,
+                            pool_size=self._pool_size,
+                            max_overflow=self._max_overflow,
+                            connect_timeout=self._connect_timeout,
+                            autocommit=True,
+                        )
+                    reads = orm.sessionmaker(bind, autoflush=False)
+                    sa.event.listen(reads, "before_flush", _refuse_writes)
+                    self._reads = reads
+        return self._reads
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader_engine is not None:
+            self._reader_engine.dispose()
+
+
+class ReaderWrite(RuntimeError):
+    """Code holding a Database.reader() tried to write: a bug, not a request's fault."""
+
+
+def _refuse_writes(session: orm.Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReaderWrite("a reader session does not write; use Database.session()")
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.TimeoutError as exc:  # the pool's: every connection is checked out
+        raise _unavailable(exc, "no connection to it became free in time") from exc
+    except sa.exc.DisconnectionError as exc:
+        raise _unavailable(exc, _LOST) from exc
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        reason = _LOST if exc.connection_invalidated else "it does not accept the request"
+        raise _unavailable(exc, reason) from exc
 
 
 def _unavailable(exc: Exception, reason: str) -> DatabaseUnavailable:

@@ -14,21 +14,27 @@ from magnum.common import context, utils
 from magnum.db import models
 from magnum.objects import query, vocabulary
 
+T = models.ClusterTemplate
+_EVERY = sa.select(T)
+_OWN_OR_PUBLIC = sa.select(T).where(
+    sa.or_(T.project_id == sa.bindparam("scope_project"), T.public.is_(True))
+)
+_OWN_OR_SHOWN = sa.select(T).where(
+    sa.or_(
+        T.project_id == sa.bindparam("scope_project"),
+        sa.and_(T.public.is_(True), T.hidden.is_not(True)),
+    )
+)
 
-def _visible(
-    ctx: context.RequestContext, *, admin: bool = False
-) -> sa.Select[models.ClusterTemplate]:
+
+def _visible(ctx: context.RequestContext, *, admin: bool = False) -> query.Scope[T]:
     """The caller's own templates and the public ones; a hidden public template only to
     admins (Magnum hides retired public templates from tenants). Every template, to a
     caller the API granted all_projects."""
     if ctx.all_projects:
-        return sa.select(models.ClusterTemplate)
-    public: sa.ColumnElement[bool] = models.ClusterTemplate.public.is_(True)
-    if not (admin or ctx.is_admin):
-        public = sa.and_(public, models.ClusterTemplate.hidden.is_not(True))
-    return sa.select(models.ClusterTemplate).where(
-        sa.or_(models.ClusterTemplate.project_id == ctx.project_id, public)
-    )
+        return query.Scope(_EVERY)
+    stmt = _OWN_OR_PUBLIC if admin or ctx.is_admin else _OWN_OR_SHOWN
+    return query.Scope(stmt, {"scope_project": ctx.project_id})
 
 
 def list_(

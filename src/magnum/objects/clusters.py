@@ -39,12 +39,16 @@ from magnum.objects import (
 C = models.Cluster
 
 
-def _scoped(ctx: context.RequestContext) -> sa.Select[models.Cluster]:
+_EVERY = sa.select(C)
+_PROJECTS = sa.select(C).where(C.project_id == sa.bindparam("scope_project"))
+
+
+def _scoped(ctx: context.RequestContext) -> query.Scope[models.Cluster]:
     """The caller's project's clusters (every project's for a caller the API granted
     all_projects)."""
     if ctx.all_projects:
-        return sa.select(C)
-    return sa.select(C).where(C.project_id == ctx.project_id)
+        return query.Scope(_EVERY)
+    return query.Scope(_PROJECTS, {"scope_project": ctx.project_id})
 
 
 # --- reads ---------------------------------------------------------------------------

@@ -47,8 +47,21 @@ def memory_mb(value: str | None) -> int:
     return 0 if not size else math.ceil(size / 1024**2)
 
 
-def _scoped(ctx: context.RequestContext) -> sa.Select[models.Container]:
-    return sa.select(models.Container).where(models.Container.project_id == ctx.project_id)
+_PROJECTS = sa.select(models.Container).where(
+    models.Container.project_id == sa.bindparam("scope_project")
+)
+_PROJECTS_CLUSTER = _PROJECTS.where(models.Container.cluster_uuid == sa.bindparam("scope_cluster"))
+
+
+def _scoped(
+    ctx: context.RequestContext, cluster_uuid: str | None = None
+) -> query.Scope[models.Container]:
+    """The caller's project's containers (on the cluster `cluster_uuid`, when given)."""
+    if cluster_uuid is None:
+        return query.Scope(_PROJECTS, {"scope_project": ctx.project_id})
+    return query.Scope(
+        _PROJECTS_CLUSTER, {"scope_project": ctx.project_id, "scope_cluster": cluster_uuid}
+    )
 
 
 def list_(
@@ -58,12 +71,9 @@ def list_(
     *,
     cluster_uuid: str | None = None,
 ) -> Sequence[Any]:
-    stmt = _scoped(ctx)
-    if cluster_uuid is not None:
-        stmt = stmt.where(models.Container.cluster_uuid == cluster_uuid)
     return query.paginate(
         session,
-        stmt,
+        _scoped(ctx, cluster_uuid),
         models.Container,
         page,
         nouns=vocabulary.CONTAINER,

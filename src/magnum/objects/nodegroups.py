@@ -235,9 +235,15 @@ def settled(
 
 
 # --- the API's reads ---------------------------------------------------------------------
-def _of(cluster_uuid: str, role: str | None = None) -> sa.Select[models.NodeGroup]:
-    stmt = sa.select(G).where(G.cluster_uuid == cluster_uuid)
-    return stmt if role is None else stmt.where(G.role == role)
+_OF = sa.select(G).where(G.cluster_uuid == sa.bindparam("scope_cluster"))
+_OF_ROLE = _OF.where(G.role == sa.bindparam("scope_role"))
+
+
+def _of(cluster_uuid: str, role: str | None = None) -> query.Scope[Any]:
+    """The cluster's groups (of `role`, when given)."""
+    if role is None:
+        return query.Scope(_OF, {"scope_cluster": cluster_uuid})
+    return query.Scope(_OF_ROLE, {"scope_cluster": cluster_uuid, "scope_role": role})
 
 
 def list_(
@@ -245,9 +251,8 @@ def list_(
 ) -> Sequence[Any]:
     """A page of the cluster's groups (of `role`, when given)."""
     # query.paginate is written for any model with id, uuid and the sort column.
-    stmt: Any = _of(cluster_uuid, role)
     model: Any = G
-    return query.paginate(session, stmt, model, page, nouns=NOUNS)
+    return query.paginate(session, _of(cluster_uuid, role), model, page, nouns=NOUNS)
 
 
 def get(
@@ -257,7 +262,7 @@ def get(
     Magnum) or by name (unique in a cluster)."""
     if "\x00" in ident:
         raise NodeGroupNotFound(nodegroup=ident)
-    stmt = _of(cluster_uuid)
+    stmt = sa.select(G).where(G.cluster_uuid == cluster_uuid)
     by_name = False
     if utils.is_uuid_like(ident):
         stmt = stmt.where(G.uuid == ident)
@@ -277,7 +282,7 @@ def get(
 
 
 def named(session: orm.Session, cluster_uuid: str, name: str) -> models.NodeGroup | None:
-    rows = session.scalars(_of(cluster_uuid).where(G.name == name)).all()
+    rows = session.scalars(sa.select(G).where(G.cluster_uuid == cluster_uuid, G.name == name)).all()
     return next((r for r in rows if r.name == name), None)
 
 

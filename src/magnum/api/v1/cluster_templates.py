@@ -146,7 +146,7 @@ class Item(_Base):
         common.reject_unknown_args(req, (common.ALL_PROJECTS,))
         view = self.view
         ctx = common.all_projects(self.api, req, f"{view.policy}:get_one_all_projects")
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             row = cluster_templates.get(
                 session, ctx, ident, vocab=view.vocab, admin=self._admin(ctx)
             )

@@ -274,7 +274,7 @@ class Item(_Base):
         common.reject_unknown_args(req, (common.ALL_PROJECTS,))
         policy = self.view.policy
         ctx = common.all_projects(self.api, req, f"{policy}:get_one_all_projects")
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             row = clusters.get(session, ctx, ident, vocab=self.view.vocab)
             common.authorize_row(self.api, f"{policy}:get", ctx, row)
             extra = self._extras(session, [row], faults=True)(row)

@@ -12,6 +12,7 @@ from typing import Any
 
 import falcon
 import jsonpatch
+import orjson
 
 from magnum.api import errors, microversions, schemas
 from magnum.api.v1 import views
@@ -204,7 +205,7 @@ def send(
 ) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body)
+    resp.data = orjson.dumps(body)  # UTF-8, not ASCII with escapes: a tenth of json's time
     if location:
         resp.location = location
 
@@ -331,7 +332,7 @@ class Listing(abc.ABC):
         version = microversions.negotiated(req)
         if not detail:  # fetch only what a brief item shows
             pg = dataclasses.replace(pg, columns=view.brief_columns(version))
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             items = self.rows(session, caller, pg)
             extra = self.extras(session, items, detail=detail)
         body = collection(

@@ -98,11 +98,11 @@ class _Base:
         self.api = api
 
     def _get(self, ctx: context.RequestContext, ident: str) -> models.Container:
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             return containers.get(session, ctx, ident)
 
     def _show(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             row = containers.get_by_uuid(session, uuid)
         if row is None:
             raise exceptions.ContainerNotFound(container=uuid)
@@ -128,7 +128,7 @@ class Collection(_Base):
         cluster_ident = req.params.get("bay_ident")
         if cluster_ident is not None and not isinstance(cluster_ident, str):
             raise exceptions.InvalidParameterValue(err="Repeated query parameters are not allowed")
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             cluster_uuid = (
                 clusters.get(session, ctx, cluster_ident, vocab=vocabulary.BAY).uuid
                 if cluster_ident is not None

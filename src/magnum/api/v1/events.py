@@ -49,7 +49,7 @@ class Events:
         limit, marker = pg.limit, pg.marker  # page() checked both, and refused other args
         since_raw = common.one_param(req, "since")
         since = _since(since_raw)
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             uuid = self._cluster_uuid(session, ctx, ident)
             rows = events.list_(session, uuid, limit=limit, marker=marker, since=since)
             body: dict[str, Any] = {"events": [events.render(e) for e in rows]}

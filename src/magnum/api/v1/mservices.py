@@ -34,7 +34,7 @@ class Collection:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)
         self.api.policy.authorize("magnum-service:get_all", common.ctx(req))
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             rows = services.list_(session)
         down_after = self.api.service_down_time
         common.send(resp, {"mservices": [render(r, down_after=down_after) for r in rows]})

@@ -196,7 +196,7 @@ class Collection(ClusterChild):
         ctx = common.all_projects(self.api, req, "nodegroup:get_all_all_projects")
         pg = common.page(req, max_limit=self.api.max_limit, sortable=SORTABLE, allowed=ARGS)
         role = common.one_param(req, "role")
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             cluster = self._cluster(session, ctx, ident, "nodegroup:get_all")
             narrowed = dataclasses.replace(pg, columns=BRIEF)
             rows = nodegroups.list_(session, cluster.uuid, narrowed, role=role)
@@ -264,7 +264,7 @@ class Item(ClusterChild):
     ) -> None:
         common.reject_unknown_args(req, (common.ALL_PROJECTS,))
         ctx = common.all_projects(self.api, req, "nodegroup:get_one_all_projects")
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             cluster = self._cluster(session, ctx, ident, "nodegroup:get")
             row = nodegroups.get(session, cluster.uuid, nodegroup)
             answer = full(row, req.prefix, cluster.labels or {})

@@ -159,7 +159,7 @@ class Collection(_Base):
                 "values are 'asc' or 'desc'"
             )
         all_tenants = bool(common.bool_param(req, "all_tenants")) and self._is_admin(ctx)
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             rows = quotas.list_(
                 session,
                 project_id=None if all_tenants else ctx.project_id,
@@ -215,7 +215,7 @@ class Item(_Base):
         """The project's record, or the default it has without one. A project's readers
         read their own; only an admin reads another project's."""
         project_id, resource = self._authorized(req, "quota:get", project_id, resource)
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             row = quotas.get(session, project_id, resource)
             shown = render(row) if row is not None else None
         if shown is None:  # no record: the default, as Magnum shows it

@@ -44,6 +44,6 @@ class Collection:
             project_id = ctx.project_id
         if project_id is not None:
             quota_api.check_project(project_id)
-        with self.api.db.session() as session:
+        with self.api.db.reader() as session:
             clusters, nodes = quotas.usage(session, project_id)
         common.send(resp, {"clusters": clusters, "nodes": nodes})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,10 @@ class View:
     computed: Mapping[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict)
     # Fields a resource adds to some full items (not from the row alone)
     extra_fields: tuple[str, ...] = ()
+    # fields shown -> how each is read from a row (made at the first item of those fields)
+    _plans: dict[tuple[str, ...], tuple[tuple[str, Callable[[Any], Any]], ...]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def brief(self) -> tuple[str, ...]:
@@ -52,11 +57,14 @@ class View:
         return tuple(self.attr(f) for f in self.brief_fields.at(version) if f not in self.computed)
 
     def values(self, row: Any, fields: Iterable[str]) -> dict[str, Any]:
-        out = {}
-        for field in fields:
-            compute = self.computed.get(field)
-            out[field] = compute(row) if compute is not None else getattr(row, self.attr(field))
-        return out
+        shown = fields if isinstance(fields, tuple) else tuple(fields)
+        plan = self._plans.get(shown)
+        if plan is None:
+            plan = self._plans[shown] = tuple(
+                (field, self.computed.get(field) or operator.attrgetter(self.attr(field)))
+                for field in shown
+            )
+        return {field: read(row) for field, read in plan}
 
     def to_internal(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """API field names -> row attributes."""
