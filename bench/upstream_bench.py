@@ -61,7 +61,15 @@ from magnum.cli import devkeystone
 HERE = pathlib.Path(__file__).resolve().parent
 CONSTRAINTS = HERE / "upstream-constraints.txt"
 UPSTREAM_VERSION = "23.0.0"
-REQUIREMENTS = (f"magnum=={UPSTREAM_VERSION}", "magnum-capi-helm==1.4.0", "gunicorn", "PyMySQL")
+REQUIREMENTS = (
+    f"magnum=={UPSTREAM_VERSION}",
+    "magnum-capi-helm==1.4.0",
+    "gunicorn",
+    "PyMySQL",
+    "mysqlclient",
+)
+# The MariaDB drivers either side may run on (--driver; both sides always the same one).
+DRIVERS = ("mysqldb", "pymysql")
 PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 MACHINE_CACHE = pathlib.Path("/var/cache/magnum/upstream")
 MYSQL_ADMIN = os.environ.get("MAGNUM_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -139,14 +147,18 @@ def ensure_upstream_venv() -> tuple[pathlib.Path, float, bool]:
 
 # --- fixtures: databases, the stub Glance, the catalog ----------------------------------
 @contextmanager
-def mysql_database(prefix: str) -> Iterator[str]:
-    """A fresh database on the host's MariaDB, dropped after."""
+def mysql_database(prefix: str, driver: str) -> Iterator[str]:
+    """A fresh database on the host's MariaDB, dropped after; its URL names `driver`."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(MYSQL_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
     try:
-        url = sa.make_url(MYSQL_ADMIN).set(database=name).render_as_string(hide_password=False)
+        url = (
+            sa.make_url(MYSQL_ADMIN)
+            .set(drivername=f"mysql+{driver}", database=name)
+            .render_as_string(hide_password=False)
+        )
         yield f"{url}?charset=utf8mb4"
     finally:
         with admin.connect() as conn:
@@ -260,7 +272,11 @@ def upstream_conf(
 
 @contextmanager
 def upstream(
-    venv: pathlib.Path, tmp: pathlib.Path, keystone: devkeystone.Keystone, workers: int
+    venv: pathlib.Path,
+    tmp: pathlib.Path,
+    keystone: devkeystone.Keystone,
+    workers: int,
+    driver: str = DRIVERS[0],
 ) -> Iterator[tuple[str, int, list[int]]]:
     """Upstream's API (see the module) on a fresh MariaDB database; yields host, port,
     [gunicorn master pid]."""
@@ -272,7 +288,7 @@ def upstream(
     paste = paste.replace("/etc/magnum/healthcheck_disable", str(tmp / "healthcheck_disable"))
     (tmp / "api-paste.ini").write_text(paste)
     (tmp / "magnum_upstream_wsgi.py").write_text(WSGI_ENTRY)
-    with mysql_database("magnum_upstream_bench") as database:
+    with mysql_database("magnum_upstream_bench", driver) as database:
         conf = tmp / "magnum.conf"
         conf.write_text(upstream_conf(tmp, port, database, keystone))
         env = os.environ | {"PYTHONWARNINGS": "ignore", "MAGNUM_UPSTREAM_CONF": str(conf)}
@@ -419,6 +435,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="API workers of each side")
+    parser.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default=DRIVERS[0],
+        help="the MariaDB driver of both sides: mysqlclient (C, the default) or PyMySQL",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
@@ -439,9 +461,11 @@ def main() -> int:
             )
             servers = {
                 "upstream": stack.enter_context(
-                    upstream(venv, tmp_root / "upstream", keystone, args.workers)
+                    upstream(venv, tmp_root / "upstream", keystone, args.workers, args.driver)
                 ),
-                "ours": stack.enter_context(_ours(tmp_root / "ours", keystone, args.workers)),
+                "ours": stack.enter_context(
+                    _ours(tmp_root / "ours", keystone, args.workers, args.driver)
+                ),
             }
             version = api_bench.COLLECTIONS[COLLECTION]
             for side, (host, port, _) in servers.items():
@@ -481,11 +505,11 @@ def _check_create(side: str, host: str, port: int, version: dict[str, str]) -> N
 
 @contextmanager
 def _ours(
-    tmp: pathlib.Path, keystone: devkeystone.Keystone, workers: int
+    tmp: pathlib.Path, keystone: devkeystone.Keystone, workers: int, driver: str
 ) -> Iterator[tuple[str, int, list[int]]]:
     tmp.mkdir(parents=True)
     with (
-        mysql_database("magnum_ours_bench") as database,
+        mysql_database("magnum_ours_bench", driver) as database,
         api_bench.multi(tmp, workers, keystone, database=database, extra_conf=OURS_CONF) as server,
     ):
         yield server

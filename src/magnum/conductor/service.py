@@ -14,7 +14,7 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from magnum.common import hostpaths, images, pki, rpc
+from magnum.common import hostpaths, images, lazy, pki, rpc
 from magnum.conductor import container_sync, endpoints, health, incarnation, operations
 from magnum.conductor.handlers import container, workloads
 from magnum.db import engine
@@ -134,6 +134,7 @@ class Conductor:
             services.report(session, host=self.host, binary=BINARY)
 
     def start(self) -> None:
+        lazy.preload()  # the drivers' SDKs, now rather than in a bay's first operation
         self._take_over_predecessors()
         self._server.start()
         for thread in self._threads:

@@ -192,9 +192,17 @@ DATABASE_OPTS = [
         "connection",
         secret=True,
         default="sqlite:////var/lib/magnum/magnum.sqlite",
-        help="SQLAlchemy URL of the database (sqlite, postgresql+psycopg, mysql+pymysql).",
+        help="SQLAlchemy URL of the database: sqlite, postgresql+psycopg, or MariaDB/MySQL "
+        "as mysql+mysqldb (mysqlclient, C: about half the API's time per request of "
+        "mysql+pymysql, which works too).",
     ),
-    cfg.IntOpt("max_pool_size", default=10, min=1, help="Connections kept open per process."),
+    cfg.IntOpt(
+        "max_pool_size",
+        default=10,
+        min=1,
+        help="Connections kept open per process (per pool: an API process also keeps one "
+        "of autocommit connections, for the requests that only read).",
+    ),
     cfg.IntOpt("max_overflow", default=20, min=0, help="Extra connections allowed under load."),
 ]
 

@@ -762,6 +762,12 @@ def claim_many(
     wanted = list(statuses)
     column = getattr(C, sweep.value)
     with db.session() as session:
+        if db.dialect == "mysql":
+            # Under REPEATABLE READ a locking read keeps every row it scanned locked (all
+            # of a small table, scanned rather than read by the uuid index), and another
+            # conductor's SKIP LOCKED then passes over rows nobody claims. READ COMMITTED
+            # releases the rows that did not match at once (PostgreSQL's default anyway).
+            session.connection(execution_options={"isolation_level": "READ COMMITTED"})
         due = _due(sweep, interval, now, wanted)
         locked = set(
             session.scalars(

@@ -34,14 +34,23 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import docker.errors
 import requests.exceptions
 
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 
-# Whatever an engine call can raise, the connection's failures included.
-ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+if TYPE_CHECKING:
+    import docker.errors
+else:
+    docker = lazy.module("docker")
+
+
+def errors() -> tuple[type[Exception], ...]:
+    """Whatever an engine call can raise, the connection's failures included."""
+    return (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+
+
 MAX_TEXT = 300
 _OUT_OF_SEQUENCE = re.compile(r"update out of sequence")
 _WRONG_STATE = re.compile(r"is not (running|paused)|already paused")
@@ -59,7 +68,7 @@ def explanation(exc: BaseException) -> str:
 def engine_text(error: exceptions.MagnumError) -> str:
     """What the engine said, for an error `mapped` raised (its own message otherwise)."""
     cause = error.__cause__
-    return explanation(cause) if isinstance(cause, ERRORS) else error.message
+    return explanation(cause) if isinstance(cause, errors()) else error.message
 
 
 def error(
@@ -101,5 +110,5 @@ def mapped(what: str, *, node: str | None = None, cluster: str | None = None) ->
     """Run engine calls, raising the magnum error for whatever they raise (see `error`)."""
     try:
         yield
-    except ERRORS as exc:
+    except errors() as exc:
         raise error(exc, what, node=node, cluster=cluster) from exc

@@ -22,13 +22,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import docker
-import docker.tls
-
-from magnum.common import exceptions, pki
+from magnum.common import exceptions, lazy, pki
 from magnum.drivers import base
 from magnum.drivers.coe import docker_errors
+
+if TYPE_CHECKING:
+    import docker
+    import docker.tls
+else:
+    docker = lazy.module("docker")
+
 
 API_VERSION = "1.41"  # dockerd 20.10's; newer daemons accept it too
 TLS_PORT = 2376
@@ -91,7 +96,7 @@ class _Cluster:
 
 
 def _close(client: docker.DockerClient) -> None:
-    with contextlib.suppress(*docker_errors.ERRORS):
+    with contextlib.suppress(*docker_errors.errors()):
         client.close()
 
 

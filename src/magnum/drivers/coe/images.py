@@ -15,15 +15,19 @@ import json
 import pathlib
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
-
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 from magnum.drivers import base, capabilities
 from magnum.drivers.coe import docker_errors
 from magnum.drivers.coe import engines as engines_mod
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+else:
+    docker = lazy.module("docker")
+
 
 MAX_PARALLEL = 8
 _LOADED = re.compile(r"^Loaded image(?: ID)?: (\S+)\s*$")

@@ -13,13 +13,17 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import kubernetes.client
-
-from magnum.common import exceptions, pki
+from magnum.common import exceptions, lazy, pki
 from magnum.drivers import base
 from magnum.drivers.coe import engines
+
+if TYPE_CHECKING:
+    import kubernetes.client
+else:
+    kubernetes = lazy.module("kubernetes")
+
 
 STATE = "kubernetes"
 TIMEOUT = 10.0  # seconds per API request

@@ -35,21 +35,28 @@ import re
 import shutil
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import docker.errors
-import kubernetes.client
 import urllib3.exceptions
-from kubernetes.client import exceptions as k8s_errors
 from oslo_config import cfg
 
-from magnum.common import exceptions, pki
+from magnum.common import exceptions, lazy, pki
 from magnum.drivers import base, waiting
 from magnum.drivers.coe import engines as engines_mod
 from magnum.drivers.coe import images
 from magnum.drivers.coe.kubernetes import client as client_mod
 from magnum.drivers.coe.kubernetes import components as comp
 from magnum.drivers.coe.kubernetes import workloads as workloads_mod
+
+if TYPE_CHECKING:
+    import docker.errors
+    import kubernetes.client
+    from kubernetes.client import exceptions as k8s_errors
+else:
+    docker = lazy.module("docker")
+    kubernetes = lazy.module("kubernetes")
+    k8s_errors = lazy.module("kubernetes.client.exceptions")
+
 
 VERSION = "v1.20.2"
 BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")

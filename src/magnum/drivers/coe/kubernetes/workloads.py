@@ -27,14 +27,20 @@ import contextlib
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import kubernetes.client
 import urllib3.exceptions
-from kubernetes.client import exceptions as k8s_errors
 
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 from magnum.drivers import base, capabilities
+
+if TYPE_CHECKING:
+    import kubernetes.client
+    from kubernetes.client import exceptions as k8s_errors
+else:
+    kubernetes = lazy.module("kubernetes")
+    k8s_errors = lazy.module("kubernetes.client.exceptions")
+
 
 Kind = capabilities.WorkloadKind
 NAMESPACE = capabilities.NAMESPACE
@@ -49,7 +55,7 @@ RESOURCES = {
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 _DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
-Connect = Callable[[base.ClusterTask], kubernetes.client.ApiClient]
+Connect = Callable[[base.ClusterTask], "kubernetes.client.ApiClient"]
 
 
 class KubernetesWorkloads(capabilities.WorkloadInterface):

@@ -39,15 +39,19 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 from magnum.drivers import base, capabilities
 from magnum.drivers.coe import docker_errors
 from magnum.drivers.coe import engines as engines_mod
 from magnum.objects import fields
+
+if TYPE_CHECKING:
+    import docker
+else:
+    docker = lazy.module("docker")
+
 
 LOG = logging.getLogger(__name__)
 STOP_TIMEOUT = 10
@@ -466,7 +470,7 @@ class _Kill:
             stream = self._api.exec_start(killer, tty=False, stream=True)
             dog = _Watchdog(stream, time.monotonic() + KILL_LIMITS.timeout)
             said, _, late = _read(stream, dog, KILL_LIMITS.max_bytes)
-        except docker_errors.ERRORS as exc:
+        except docker_errors.errors() as exc:
             return docker_errors.explanation(exc)
         lines = said.decode("utf-8", "replace").strip().splitlines()
         return "the kill did not finish" if late else (lines[-1][:200] if lines else "no answer")

@@ -24,17 +24,22 @@ import concurrent.futures
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import docker
-import docker.errors
 from oslo_config import cfg
 
-from magnum.common import exceptions, pki
+from magnum.common import exceptions, lazy, pki
 from magnum.drivers import base
 from magnum.drivers.coe import engines as engines_mod
 from magnum.drivers.coe import images
 from magnum.drivers.coe.swarm import containers, membership
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+else:
+    docker = lazy.module("docker")
+
 
 JOIN_TIMEOUT = 60.0
 READY_TIMEOUT = 60.0

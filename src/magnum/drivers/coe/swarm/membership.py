@@ -9,13 +9,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import docker
-
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 from magnum.drivers import waiting
 from magnum.drivers.coe import docker_errors
+
+if TYPE_CHECKING:
+    import docker
+else:
+    docker = lazy.module("docker")
+
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,12 +10,9 @@ import json
 import os
 import pathlib
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
-
-from magnum.common import exceptions
+from magnum.common import exceptions, lazy
 from magnum.drivers import base
 from magnum.drivers.infra.local import (
     catalog,
@@ -28,6 +25,13 @@ from magnum.drivers.infra.local import (
     nodetls,
     spawn,
 )
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+else:
+    docker = lazy.module("docker")
+
 
 API_VERSION = "1.41"  # dockerd 20.10's; newer daemons still accept it
 
