@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,9 +33,7 @@ class _JsonText(sa.types.TypeDecorator[Any]):
         return None if value is None else json.dumps(value, separators=(",", ":"))
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
-        import json  # noqa: PLC0415
-
-        return None if value is None else json.loads(value)
+        return None if value is None else orjson.loads(value)  # a row a page, or more
 
 
 class Base(DeclarativeBase):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
@@ -73,7 +74,7 @@ def paginate(
         if found is None:
             raise nouns.not_found.of(page.marker)
         params["after_value"], params["after_id"] = found
-    stmt = _page_stmt(
+    stmt, record = _page_stmt(
         scope.stmt,
         model,
         page.sort_key,
@@ -82,7 +83,10 @@ def paginate(
         after=page.marker is not None,
         after_null=page.marker is not None and params["after_value"] is None,
     )
-    return session.execute(stmt, params | {"page_limit": page.limit}).all()
+    rows = session.execute(stmt, params | {"page_limit": page.limit})
+    # Named tuples, not SQLAlchemy rows: reading a row's column by name cost about a
+    # microsecond, and a page of a hundred forty-field templates reads four thousand.
+    return [record._make(row) for row in rows]
 
 
 @functools.lru_cache(maxsize=512)
@@ -103,7 +107,8 @@ def _page_stmt(
     *,
     after: bool,
     after_null: bool,
-) -> sa.Select[Any]:
+) -> tuple[sa.Select[Any], type[Any]]:
+    """The page's statement, and the named tuple its rows become."""
     column = sort_column(model, sort_key)
     ident = sort_column(model, "id")
     stmt = base
@@ -121,7 +126,8 @@ def _page_stmt(
         names += [name for name in columns if name not in names]
     wanted = [table[name] for name in names]
     narrowed = stmt.with_only_columns(*wanted)
-    return narrowed.order_by(*order).limit(sa.bindparam("page_limit", type_=sa.Integer))
+    limited = narrowed.order_by(*order).limit(sa.bindparam("page_limit", type_=sa.Integer))
+    return limited, collections.namedtuple(f"{model.__name__}Row", names)
 
 
 def _order(
