@@ -769,26 +769,27 @@ def claim_many(
             # releases the rows that did not match at once (PostgreSQL's default anyway).
             session.connection(execution_options={"isolation_level": "READ COMMITTED"})
         due = _due(sweep, interval, now, wanted)
-        locked = set(
-            session.scalars(
-                sa.select(C.uuid)
-                .where(C.uuid.in_(list(uuids)), *due)
-                .with_for_update(skip_locked=True)
-            ).all()
-        )
-        if not locked:
+        rows = session.execute(
+            sa.select(C.id, C.uuid)
+            .where(C.uuid.in_(list(uuids)), *due)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
             return []
+        # Stamped by primary key, the locks taken above: by uuid, the UPDATE would also
+        # want the uuid index's entries, and a writer that locks a cluster by uuid (holding
+        # that entry, then wanting the row) would deadlock with it on MariaDB.
+        ids = sorted(row_id for row_id, _ in rows)
+        locked = {uuid for _, uuid in rows}
         result = session.execute(
             sa.update(C)
-            .where(C.uuid.in_(sorted(locked)), *due)
+            .where(C.id.in_(ids), *due)
             .values({sweep.value: now})
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != len(locked):  # type: ignore[attr-defined]
             locked = set(
-                session.scalars(
-                    sa.select(C.uuid).where(C.uuid.in_(sorted(locked)), column == now)
-                ).all()
+                session.scalars(sa.select(C.uuid).where(C.id.in_(ids), column == now)).all()
             )
     return [uuid for uuid in uuids if uuid in locked]
 
