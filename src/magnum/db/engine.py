@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -48,8 +47,9 @@ def create_engine(
     connect_timeout: int = CONNECT_TIMEOUT,
     autocommit: bool = False,
 ) -> sa.Engine:
-    """An engine on `url`. `autocommit`: every statement is a transaction of its own (no
-    BEGIN, no COMMIT: the read-only sessions of Database.reader)."""
+    """An engine on `url`. `autocommit` (PostgreSQL and MariaDB): every statement is a
+    transaction of its own (no BEGIN, no COMMIT: the read-only sessions of
+    Database.reader). SQLite ignores it."""
     parsed = sa.make_url(url)
     extra: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if parsed.get_backend_name() == "sqlite":
@@ -138,7 +138,7 @@ def _unbounded_reads(dbapi_conn: Any, _record: Any) -> None:
 class Database:
     """One engine and session factory per process; handed to whoever needs the database.
     Read-only requests may take a `reader()` instead of a `session()`: a second pool, of
-    autocommit connections, made at the first one."""
+    autocommit connections."""
 
     def __init__(
         self,
@@ -149,15 +149,23 @@ class Database:
         connect_timeout: int = CONNECT_TIMEOUT,
     ) -> None:
         self.url = url
-        self._pool_size, self._max_overflow = pool_size, max_overflow
-        self._connect_timeout = connect_timeout
         self.engine = create_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, connect_timeout=connect_timeout
         )
         self._sessions = orm.sessionmaker(self.engine, expire_on_commit=False)
-        self._reads: orm.sessionmaker[orm.Session] | None = None
+        # An engine opens no connection until one is asked for: a process that never
+        # reads through reader() (a conductor) holds none of the second pool.
         self._reader_engine: sa.Engine | None = None
-        self._lock = threading.Lock()
+        if self.engine.dialect.name != "sqlite":  # SQLite has no round trips to save
+            self._reader_engine = create_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                connect_timeout=connect_timeout,
+                autocommit=True,
+            )
+        self._reads = orm.sessionmaker(self._reader_engine or self.engine, autoflush=False)
+        sa.event.listen(self._reads, "before_flush", _refuse_writes)
 
     @property
     def dialect(self) -> str:
@@ -180,26 +188,8 @@ class Database:
         across statements. It cannot write: a flush raises ReaderWrite (each statement
         would commit at once, with nothing to roll back). Failures map as in session().
         On SQLite a reader is a session that cannot write."""
-        with _guarded(), self._readers()() as session:
+        with _guarded(), self._reads() as session:
             yield session
-
-    def _readers(self) -> orm.sessionmaker[orm.Session]:
-        if self._reads is None:
-            with self._lock:
-                if self._reads is None:
-                    bind = self.engine  # SQLite's: it has no round trips to save
-                    if self.dialect != "sqlite":
-                        bind = self._reader_engine = create_engine(
-                            self.url,
-                            pool_size=self._pool_size,
-                            max_overflow=self._max_overflow,
-                            connect_timeout=self._connect_timeout,
-                            autocommit=True,
-                        )
-                    reads = orm.sessionmaker(bind, autoflush=False)
-                    sa.event.listen(reads, "before_flush", _refuse_writes)
-                    self._reads = reads
-        return self._reads
 
     def dispose(self) -> None:
         self.engine.dispose()
