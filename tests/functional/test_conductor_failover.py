@@ -79,7 +79,9 @@ def test_survivor_finishes_create_of_killed_conductor(cluster: Cluster) -> None:
     assert body["status_reason"] == "Bay CREATE completed: 1 master, 1 node"
     # the status is settled first, the lease released just after
     cluster.wait_released(cluster_uuid, "CREATE_COMPLETE")
-    assert f"cluster {cluster_uuid}: create done" in cluster.log(survivor)
+    # the "done" line is written after the settling write, so it is waited for, not assumed
+    done = f"cluster {cluster_uuid}: create done"
+    wait_until("the survivor to log the create done", lambda: done in cluster.log(survivor))
     timeline = cluster.get(f"/v1/bays/{cluster_uuid}/events").json["events"]
     (takeover,) = [e for e in timeline if e["kind"] == "operation.takeover"]
     assert takeover["message"].startswith(f"create taken over from {victim}:"), takeover
