@@ -400,6 +400,24 @@ def register_keystone(conf: cfg.ConfigOpts) -> None:
     for group, opts in ksm_opts.list_auth_token_opts():
         conf.register_opts(opts, group=group)
     conf.register_opts(loading.get_auth_plugin_conf_options("password"), group=KEYSTONE_GROUP)
+    for name, value in KEYSTONE_DEFAULTS.items():
+        conf.set_default(name, value, group=KEYSTONE_GROUP)
+
+
+# auth_token's defaults that Magnum changes. include_service_catalog: nothing here calls
+# another service on a caller's behalf (no Heat, Glance or Nova), so the X-Service-Catalog
+# header would go unread; without it Keystone's validation answer, which auth_token keeps
+# and parses again on every request, is a few hundred bytes instead of the whole catalog.
+KEYSTONE_DEFAULTS: dict[str, object] = {"include_service_catalog": False}
+
+
+def update_library_defaults() -> None:
+    """oslo-config-generator's `oslo.config.opts.defaults` hook: the sample file shows the
+    defaults of KEYSTONE_DEFAULTS. auth_token lists deep copies of its module's options, so
+    those (not the copies) are the ones to change."""
+    from keystonemiddleware.auth_token import _opts  # noqa: PLC0415 - the generator's only
+
+    cfg.set_defaults(_opts._OPTS, **KEYSTONE_DEFAULTS)
 
 
 def new(*, messaging: bool = True) -> cfg.ConfigOpts:

@@ -167,3 +167,41 @@ def test_keystone_gone_is_503(
         assert int(res.headers["retry-after"]) > 0
     finally:
         own.stop()
+
+
+@pytest.mark.parametrize("catalog", [None, True], ids=["default", "asked-for"])
+def test_validation_leaves_the_catalog_out_unless_asked(
+    keystone: devkeystone.Keystone,
+    tokens: dict[tuple[str, str], str],
+    catalog: bool | None,
+    db_url: str,
+) -> None:
+    """By default auth_token validates without the service catalog (Magnum calls no other
+    service for a caller), so no X-Service-Catalog reaches the application; an operator who
+    sets include_service_catalog = true gets it back."""
+    del db_url  # the module's parametrization: auth_token alone, no database
+    from magnum import conf as magnum_conf  # noqa: PLC0415
+    from magnum.api import keystone as api_keystone  # noqa: PLC0415
+
+    extra = {} if catalog is None else {"include_service_catalog": catalog}
+    conf = magnum_conf.load([], config_files=[], overrides=keystone_groups(keystone, **extra))
+    seen: list[dict[str, object]] = []
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        seen.append(dict(environ))
+        start_response("204 No Content", [])
+        return []
+
+    wrapped = api_keystone.wrap(app, conf)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/v1/bays",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "9511",
+        "wsgi.url_scheme": "http",
+        "HTTP_X_AUTH_TOKEN": tokens["alpha", "member"],
+    }
+    list(wrapped(environ, lambda status, headers, exc_info=None: None))
+    (got,) = seen
+    assert got["HTTP_X_PROJECT_ID"] == keystone.projects["alpha"]
+    assert ("HTTP_X_SERVICE_CATALOG" in got) is bool(catalog), sorted(got)
