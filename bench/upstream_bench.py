@@ -403,7 +403,7 @@ def measure_side(
 ) -> dict[str, Result]:
     out: dict[str, Result] = {}
     for name in SCENARIOS:
-        cpu0 = api_bench.cpu_seconds([api_pid])
+        cpu0, client0 = api_bench.cpu_seconds([api_pid]), time.process_time()
         with RssSampler(api_pid) as rss:
             res = api_bench.run_load(
                 host,
@@ -413,7 +413,9 @@ def measure_side(
                 warmup=args.warmup,
                 duration=args.duration,
             )
-        res["cpu"] = (api_bench.cpu_seconds([api_pid]) - cpu0) / (args.warmup + args.duration)
+        wall = args.warmup + args.duration
+        res["cpu"] = (api_bench.cpu_seconds([api_pid]) - cpu0) / wall
+        res["client_cpu"] = (time.process_time() - client0) / wall  # this process: the load
         res["rss"], res["pss"] = rss.peak, rss.peak_pss
         out[name] = res
     return out
@@ -533,7 +535,8 @@ def _run_rounds(
                 print(
                     f"  {side:<8} {name:<11} {res['ops']:8.1f} ops/s  p50 {res['p50']:7.2f}  "
                     f"p99 {res['p99']:7.2f} ms  errors {res['errors']:.0f}  "
-                    f"srv CPU {res['cpu']:.2f}  RSS {res['rss']:.0f} MB (PSS {res['pss']:.0f})",
+                    f"srv CPU {res['cpu']:.2f}  client CPU {res['client_cpu']:.2f}  "
+                    f"RSS {res['rss']:.0f} MB (PSS {res['pss']:.0f})",
                     flush=True,
                 )
         record["load_after"] = loadavg()

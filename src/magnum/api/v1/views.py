@@ -20,6 +20,20 @@ from magnum.common import utils
 from magnum.drivers import capabilities
 from magnum.objects import vocabulary
 
+# a View's way of reading some fields: their column names, a reader of those columns' values
+# (in that order), and the computed fields with how each is computed
+_Plan = tuple[
+    tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[tuple[str, Callable[[Any], Any]], ...]
+]
+
+
+def _one(attrs: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A reader of zero or one column, returning a tuple like attrgetter of several."""
+    if not attrs:
+        return lambda row: ()
+    get = operator.attrgetter(attrs[0])
+    return lambda row: (get(row),)
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class View:
@@ -35,8 +49,8 @@ class View:
     computed: Mapping[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict)
     # Fields a resource adds to some full items (not from the row alone)
     extra_fields: tuple[str, ...] = ()
-    # fields shown -> how each is read from a row (made at the first item of those fields)
-    _plans: dict[tuple[str, ...], tuple[tuple[str, Callable[[Any], Any]], ...]] = dataclasses.field(
+    # fields shown -> how they are read from a row (made at the first item of those fields)
+    _plans: dict[tuple[str, ...], _Plan] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -57,14 +71,24 @@ class View:
         return tuple(self.attr(f) for f in self.brief_fields.at(version) if f not in self.computed)
 
     def values(self, row: Any, fields: Iterable[str]) -> dict[str, Any]:
+        """`fields` of `row`: its columns first (read by one C call), then the computed."""
         shown = fields if isinstance(fields, tuple) else tuple(fields)
         plan = self._plans.get(shown)
         if plan is None:
-            plan = self._plans[shown] = tuple(
-                (field, self.computed.get(field) or operator.attrgetter(self.attr(field)))
-                for field in shown
-            )
-        return {field: read(row) for field, read in plan}
+            plan = self._plans[shown] = self._plan(shown)
+        names, read, computed = plan
+        body = dict(zip(names, read(row), strict=True))
+        for field, compute in computed:
+            body[field] = compute(row)
+        return body
+
+    def _plan(self, shown: tuple[str, ...]) -> _Plan:
+        names = tuple(f for f in shown if f not in self.computed)
+        attrs = [self.attr(f) for f in names]
+        # attrgetter of one name returns the value, of several a tuple: always a tuple here
+        read = operator.attrgetter(*attrs) if len(attrs) > 1 else _one(attrs)
+        computed = tuple((f, self.computed[f]) for f in shown if f in self.computed)
+        return names, read, computed
 
     def to_internal(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """API field names -> row attributes."""
