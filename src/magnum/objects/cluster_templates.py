@@ -74,6 +74,20 @@ def get(
     )
 
 
+def read(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    ident: str,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+    admin: bool = False,
+) -> Any:
+    """get() for a reader: a read-only record of the template's columns."""
+    return query.read_by_ident(
+        session, _visible(ctx, admin=admin), models.ClusterTemplate, ident, nouns=vocab.template
+    )
+
+
 def by_uuid(session: orm.Session, uuid: str) -> models.ClusterTemplate | None:
     """The template `uuid`, whatever its project: the one a cluster references, or an
     upgrade's target (None when there is none)."""

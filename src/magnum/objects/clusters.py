@@ -82,6 +82,17 @@ def get(
     )
 
 
+def read(
+    session: orm.Session,
+    ctx: context.RequestContext,
+    ident: str,
+    *,
+    vocab: vocabulary.Vocabulary = vocabulary.CLUSTER,
+) -> Any:
+    """get() for a reader: a read-only record of the cluster's columns."""
+    return query.read_by_ident(session, _scoped(ctx), C, ident, nouns=vocab.cluster)
+
+
 def get_by_uuid(session: orm.Session, uuid: str) -> models.Cluster | None:
     return session.scalar(sa.select(C).where(C.uuid == uuid))
 

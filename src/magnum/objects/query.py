@@ -17,6 +17,7 @@ from magnum.db import models
 from magnum.objects import vocabulary
 
 Row = TypeVar("Row", models.Cluster, models.ClusterTemplate, models.Container)
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -193,13 +194,45 @@ def by_ident(
     by_uuid = utils.is_uuid_like(ident)
     stmt = _ident_stmt(scope.stmt, model, by_uuid=by_uuid, for_update=for_update)
     found: Sequence[Row] = session.scalars(stmt, {**scope.params, "ident": ident}).all()
+    return _the_one(found, ident, by_uuid=by_uuid, nouns=nouns)
+
+
+def read_by_ident(
+    session: orm.Session,
+    scope: Scope[Row],
+    model: type[Row],
+    ident: str,
+    *,
+    nouns: vocabulary.Nouns,
+) -> Any:
+    """by_ident for a reader: the row as a read-only record of its columns (a named tuple,
+    read as attributes like the mapped object), without the ORM's instance loading."""
+    if "\x00" in ident:
+        raise nouns.not_found.of(ident)
+    by_uuid = utils.is_uuid_like(ident)
+    stmt, record = _record_stmt(_ident_stmt(scope.stmt, model, by_uuid=by_uuid, for_update=False))
+    rows = session.connection().execute(stmt, {**scope.params, "ident": ident})
+    return _the_one([record._make(row) for row in rows], ident, by_uuid=by_uuid, nouns=nouns)
+
+
+def _the_one(found: Sequence[_T], ident: str, *, by_uuid: bool, nouns: vocabulary.Nouns) -> _T:
     # MariaDB compares names case- and trailing-space-insensitively; names are exact here.
-    rows: list[Row] = list(found) if by_uuid else [row for row in found if row.name == ident]
+    rows = list(found) if by_uuid else [row for row in found if getattr(row, "name", None) == ident]
     if not rows:
         raise nouns.not_found.of(ident)
     if len(rows) > 1:
         raise exceptions.AmbiguousName(kind=nouns.kind)
     return rows[0]
+
+
+@functools.lru_cache(maxsize=512)
+def _record_stmt(stmt: sa.Select[Any]) -> tuple[sa.Select[Any], type[Any]]:
+    """`stmt` (of one mapped class) narrowed to its table's columns, and their named tuple."""
+    model = stmt.column_descriptions[0]["entity"]
+    columns = model.__table__.columns
+    return stmt.with_only_columns(*columns), collections.namedtuple(
+        f"{model.__name__}Record", list(columns.keys())
+    )
 
 
 @functools.lru_cache(maxsize=512)

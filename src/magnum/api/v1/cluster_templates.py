@@ -147,7 +147,7 @@ class Item(_Base):
         view = self.view
         ctx = common.all_projects(self.api, req, f"{view.policy}:get_one_all_projects")
         with self.api.db.reader() as session:
-            row = cluster_templates.get(
+            row = cluster_templates.read(
                 session, ctx, ident, vocab=view.vocab, admin=self._admin(ctx)
             )
         if not row.public:

@@ -275,7 +275,7 @@ class Item(_Base):
         policy = self.view.policy
         ctx = common.all_projects(self.api, req, f"{policy}:get_one_all_projects")
         with self.api.db.reader() as session:
-            row = clusters.get(session, ctx, ident, vocab=self.view.vocab)
+            row = clusters.read(session, ctx, ident, vocab=self.view.vocab)
             common.authorize_row(self.api, f"{policy}:get", ctx, row)
             extra = self._extras(session, [row], faults=True)(row)
         version = microversions.negotiated(req)
