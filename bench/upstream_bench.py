@@ -33,6 +33,7 @@ Run:  .venv/bin/python bench/upstream_bench.py [--rounds 4] [--duration 10] [--w
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -395,7 +396,7 @@ class RssSampler:
         self._sample()
 
 
-Result = dict[str, float]
+Result = dict[str, Any]
 
 
 def measure_side(
@@ -536,7 +537,8 @@ def _run_rounds(
                     f"  {side:<8} {name:<11} {res['ops']:8.1f} ops/s  p50 {res['p50']:7.2f}  "
                     f"p99 {res['p99']:7.2f} ms  errors {res['errors']:.0f}  "
                     f"srv CPU {res['cpu']:.2f}  client CPU {res['client_cpu']:.2f}  "
-                    f"RSS {res['rss']:.0f} MB (PSS {res['pss']:.0f})",
+                    f"RSS {res['rss']:.0f} MB (PSS {res['pss']:.0f})"
+                    + (f"  failing answers {res['failures']}" if res["failures"] else ""),
                     flush=True,
                 )
         record["load_after"] = loadavg()
@@ -592,7 +594,16 @@ def _report(
         f"round {i}: {r['load_before'].split()[0]} → {r['load_after'].split()[0]}"
         for i, r in enumerate(rounds, 1)
     )
-    print(f"\nerrors: upstream {errors['upstream']:.0f}, ours {errors['ours']:.0f}")
+    failing = {side: collections.Counter[str]() for side in SIDES}
+    for r in rounds:
+        for side in SIDES:
+            for n in SCENARIOS:
+                failing[side].update(r[side][n]["failures"])
+    print(
+        f"\nerrors (failed operations, left out of ops/s and latency): "
+        f"upstream {errors['upstream']:.0f} {dict(failing['upstream'])}, "
+        f"ours {errors['ours']:.0f} {dict(failing['ours'])}"
+    )
     print(f"load average (1 min) at each round's start → end: {loads}; at the end (1/5/15) {load}")
     print("\nIssue 13's targets (least ratio over the rounds):")
     for name in SCENARIOS:

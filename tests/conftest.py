@@ -64,10 +64,15 @@ def db(db_url: str) -> Iterator[engine.Database]:
     """The session's database, emptied after each test."""
     database = engine.Database(db_url, pool_size=5, max_overflow=5)
     yield database
+    empty(database)
+    database.dispose()
+
+
+def empty(database: engine.Database) -> None:
+    """Delete every row: the next test on the session's database starts from nothing."""
     with database.session() as session:
         for table in reversed(models.Base.metadata.sorted_tables):
             session.execute(table.delete())
-    database.dispose()
 
 
 def make_conf(db_url: str, state: pathlib.Path, **groups: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from magnum.common import context
 from magnum.db import engine, models
 from magnum.objects import cluster_templates
+from tests.conftest import empty
 
 CTX = context.RequestContext(project_id="p-pools", user_id="u")
 
@@ -20,6 +21,7 @@ CTX = context.RequestContext(project_id="p-pools", user_id="u")
 def database(db_url: str) -> Iterator[engine.Database]:
     database = engine.Database(db_url, pool_size=1, max_overflow=0)
     yield database
+    empty(database)  # the session's database: what these tests made must not outlive them
     database.dispose()
 
 

@@ -87,8 +87,9 @@ def paginate(
     # Core, on the session's connection: columns need none of the ORM's row loading
     rows = session.connection().execute(stmt, params | {"page_limit": page.limit})
     # Named tuples, not SQLAlchemy rows: reading a row's column by name cost about a
-    # microsecond, and a page of a hundred forty-field templates reads four thousand.
-    return [record._make(row) for row in rows]
+    # microsecond, and a page of a hundred forty-field templates reads four thousand. All
+    # fetched at once: psycopg's row by row fetchone cost a tenth of a list of 100.
+    return list(map(record._make, rows.all()))
 
 
 @functools.lru_cache(maxsize=512)
