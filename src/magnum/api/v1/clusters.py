@@ -202,8 +202,8 @@ class Collection(_Base, common.Listing):
 
     def extras(
         self, session: Any, rows: Sequence[Any], *, detail: bool
-    ) -> Callable[[Any], dict[str, Any]]:
-        return self._extras(session, rows, faults=False) if detail else (lambda row: {})
+    ) -> Callable[[Any], dict[str, Any]] | None:
+        return self._extras(session, rows, faults=False) if detail else None
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         common.reject_unknown_args(req)

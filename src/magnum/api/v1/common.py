@@ -303,9 +303,9 @@ class Listing(abc.ABC):
 
     def extras(
         self, session: Any, rows: Sequence[Any], *, detail: bool
-    ) -> Callable[[Any], dict[str, Any]]:
-        """What an item shows beyond its row (read in the listing's session)."""
-        return lambda row: {}
+    ) -> Callable[[Any], dict[str, Any]] | None:
+        """What an item shows beyond its row (read in the listing's session); None: nothing."""
+        return None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._list(req, resp, detail=False)
@@ -335,11 +335,19 @@ class Listing(abc.ABC):
         with self.api.db.reader() as session:
             items = self.rows(session, caller, pg)
             extra = self.extras(session, items, detail=detail)
+        prefix, brief = req.prefix, not detail
+
+        def render(row: Any) -> dict[str, Any]:
+            body = view.render(row, prefix, brief=brief, version=version)
+            if extra is not None:
+                body.update(extra(row))
+            return body
+
         body = collection(
             req,
             view.collection,
             items,
-            lambda r: view.render(r, req.prefix, brief=not detail, version=version) | extra(r),
+            render,
             asked,
             detail=detail,
             every_project=caller.all_projects,
