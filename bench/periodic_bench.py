@@ -129,7 +129,8 @@ class Statements:
         self.by_thread: collections.Counter[str] = collections.Counter()
         self.kinds: collections.Counter[str] = collections.Counter()
         self.on = True
-        sa.event.listen(db.engine, "before_cursor_execute", self._seen)
+        for eng in db.engines:
+            sa.event.listen(eng, "before_cursor_execute", self._seen)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         if self.on:

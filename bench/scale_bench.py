@@ -160,7 +160,8 @@ class Api:
         self.statements: dict[str, tuple[Any, list[str]]] = {}
         self.capturing: str | None = None
         self.per_request: list[int] = []
-        sa.event.listen(self.db.engine, "before_cursor_execute", self._seen)
+        for eng in self.db.engines:  # the API's GETs read through the reader's engine
+            sa.event.listen(eng, "before_cursor_execute", self._seen)
         self._thread = threading.Thread(target=self.server.serve, daemon=True)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -411,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {linearity(times)}")
         print(f"\nplans (EXPLAIN ANALYZE of each distinct statement issued; {load()})")
         problems = explain_all(api, url)
+        if not api.statements:  # a listener on the wrong engine would see nothing at all
+            problems.append("no list statement was captured: nothing was EXPLAINed")
         print("\nsummary: " + ("; ".join(problems) if problems else "no seq scan of a big table"))
     return 0
 

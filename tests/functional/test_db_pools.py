@@ -131,3 +131,23 @@ def test_a_connection_in_steady_use_is_not_pinged_and_its_loss_is_503_once(
     assert "lost" in str(exc.value)
     with database.session() as session:  # the pool was invalidated: a new connection
         assert _server_pid(session, database.dialect) != first
+
+
+def test_a_listener_on_every_engine_sees_the_readers_statements(
+    database: engine.Database,
+) -> None:
+    """`engines` names the reader's engine too: a statement listener (the benchmarks' SQL
+    counts and EXPLAIN capture) on them misses none of a GET's queries."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    for eng in database.engines:
+        sa.event.listen(eng, "before_cursor_execute", record)
+    uuid = _template(database, "listened")
+    seen.clear()
+    with database.reader() as session:
+        assert cluster_templates.get(session, CTX, uuid).name == "listened"
+    assert any("cluster_template" in s.lower() for s in seen), seen
+    assert len(database.engines) == (1 if database.dialect == "sqlite" else 2)

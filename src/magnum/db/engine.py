@@ -171,6 +171,14 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def engines(self) -> tuple[sa.Engine, ...]:
+        """Every engine this database connects through: the writer's, then the reader's
+        (where it has its own), for listeners that must see every statement."""
+        if self._reader_engine is None:
+            return (self.engine,)
+        return (self.engine, self._reader_engine)
+
     @contextlib.contextmanager
     def session(self) -> Iterator[orm.Session]:
         """A transaction: committed on success, rolled back on any exception. A database
