@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import statistics
@@ -481,6 +482,9 @@ def main() -> int:
             rounds = _run_rounds(args, servers, ops)
             after = {side: memory_mb(pids[0]) for side, (_, _, pids) in servers.items()}
             end_load = loadavg()
+        for side in SIDES:  # the servers' own words on the answers that failed
+            if any(r[side][n]["errors"] for r in rounds for n in SCENARIOS):
+                _print_errors(side, tmp_root / side)
         ok = True
     finally:
         if ok:
@@ -489,6 +493,18 @@ def main() -> int:
             print(f"logs kept in {tmp_root}", file=sys.stderr)
     _report(args, rounds, after, end_load)
     return 0
+
+
+def _print_errors(side: str, state: pathlib.Path) -> None:
+    """The distinct ERROR lines (timestamps and request ids left out) of a side's logs."""
+    seen: collections.Counter[str] = collections.Counter()
+    for log in sorted(state.glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if " ERROR " in line:
+                seen[re.sub(r"^\S+ \S+ \d+ |\[req-[^]]*\] |req-[0-9a-f-]{36}", "", line)] += 1
+    print(f"\n{side}'s ERROR lines, by count ({len(seen)} distinct):")
+    for line, count in seen.most_common(8):
+        print(f"  {count:6d}  {line[:300]}")
 
 
 def _check_create(side: str, host: str, port: int, version: dict[str, str]) -> None:
