@@ -147,7 +147,16 @@ def run(api: str, args: argparse.Namespace) -> int:
         print(f"bay create refused: HTTP {status}: {cluster['errors'][0]['detail']}")
         return 1
     print(f"bay demo ({cluster['uuid']}): {cluster['status']}")
-    cluster = wait_cluster(api, cluster["uuid"])
+    try:
+        return show(api, args, cluster["uuid"])
+    finally:  # a failure on the way deletes the bay too: the demo leaves nothing behind
+        delete_cluster(api, cluster["uuid"])
+
+
+def show(api: str, args: argparse.Namespace, uuid: str) -> int:
+    """The bay once created, its credentials and a workload on it; then, without --exit,
+    wait for Ctrl-C (the caller deletes the bay)."""
+    cluster = wait_cluster(api, uuid)
     print(f"bay demo: {cluster['status']}: {cluster['status_reason']}")
     if cluster["status"] != "CREATE_COMPLETE":
         return 1
@@ -169,7 +178,6 @@ def run(api: str, args: argparse.Namespace) -> int:
     if not args.exit:
         print(f"\nThe service runs at {api}; Ctrl-C deletes the demo bay and stops it.")
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    delete_cluster(api, cluster["uuid"])
     return 0
 
 
@@ -216,14 +224,12 @@ def fetch_credentials(
 
     where.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
+    subject = [x509.NameAttribute(NameOID.COMMON_NAME, "demo")]
+    if group is not None:  # a NameAttribute refuses None: only made when there is a group
+        subject.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, group))
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(
-            x509.Name(
-                [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group)] * (group is not None)
-                + [x509.NameAttribute(NameOID.COMMON_NAME, "demo")]
-            )
-        )
+        .subject_name(x509.Name(subject))
         .sign(key, hashes.SHA256())
     )
     _, ca = call(f"{api}/certificates/{cluster_uuid}")
