@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The README's main job end to end: scripts/demo.py (what scripts/run-aio runs after the
-set-up) starts magnum-aio, creates the Swarm baymodel and a 1+2 bay with its progress
-shown, signs a client certificate, runs a container on the bay, deletes the bay and stops
-the service (--exit), leaving nothing of the bay on the host."""
+set-up) starts magnum-aio, creates the baymodel and a 1+2 bay with its progress shown,
+signs a client certificate, runs a container (Swarm) or a pod (Kubernetes, --coe
+kubernetes) on the bay, deletes the bay and stops the service (--exit), leaving nothing of
+the bay on the host."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
+from magnum import conf as magnum_conf
 from magnum.cli import aio
 from magnum.drivers.infra.local import network
 from tests.functional.hostcheck import (
@@ -42,11 +46,25 @@ def _stop_aio_of(state: pathlib.Path) -> None:
             os.kill(int(proc.name), signal.SIGKILL)
 
 
-def test_the_main_job_makes_a_working_bay_and_leaves_nothing(tmp_path: pathlib.Path) -> None:
+# what the workload on the bay answers, in the demo's output
+SAYS = {
+    "swarm": r"^  container says   hello from \S+$",
+    "kubernetes": r"^  pod says         hello ",
+}
+
+
+@pytest.mark.parametrize("coe", ["swarm", "kubernetes"])
+def test_the_main_job_makes_a_working_bay_and_leaves_nothing(
+    tmp_path: pathlib.Path, coe: str
+) -> None:
     skip_unless_possible()
+    bin_dir = magnum_conf.load([], config_files=[]).kubernetes.bin_dir
+    if coe == "kubernetes" and not (pathlib.Path(bin_dir) / "kube-apiserver").exists():
+        pytest.skip("Kubernetes is not built here (scripts/build-kubernetes)")
     state = tmp_path / "state"
     before = snapshot()
     cmd = [sys.executable, str(ROOT / "scripts/demo.py"), "--exit", "--bind", "127.0.0.1:0"]
+    cmd += ["--coe", coe]
     try:
         done = subprocess.run(
             [*cmd, "--state-dir", str(state)],
@@ -65,6 +83,7 @@ def test_the_main_job_makes_a_working_bay_and_leaves_nothing(tmp_path: pathlib.P
         assert re.search(r"^bay demo: CREATE_COMPLETE: ", out, re.M), out[-3000:]
         assert "[##############################]" in out  # the progress bar reached its end
         assert re.search(r"^  node_addresses   \S+, \S+$", out, re.M), out[-3000:]
+        assert re.search(SAYS[coe], out, re.M), out[-3000:]
         assert "timeline (" in out
         assert re.search(r"^bay demo deleted in [\d.]+s", out, re.M), out[-3000:]
         assert out.rstrip().endswith("magnum-aio stopped"), out[-3000:]
