@@ -154,6 +154,10 @@ def get(session: orm.Session, project_id: str, resource: str) -> models.Quota | 
     ).first()
 
 
+# the largest id an INTEGER primary key holds on every backend
+_MAX_ID = 2**31 - 1
+
+
 def list_(
     session: orm.Session,
     *,
@@ -177,6 +181,8 @@ def list_(
     ident = models.Quota.id
     descending = sort_dir == "desc"
     if marker is not None:
+        if not 0 < marker <= _MAX_ID:  # names no record, and no backend takes it bound
+            raise QuotaNotFound(quota=str(marker))
         after = session.scalars(stmt.where(ident == marker)).first()
         if after is None:
             raise QuotaNotFound(quota=str(marker))
