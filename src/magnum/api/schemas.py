@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from magnum.api import errors
 from magnum.common import exceptions, utils
+from magnum.db import models
 from magnum.objects import fields
 
 _TRUE = frozenset({"1", "t", "true", "on", "y", "yes"})
@@ -66,7 +67,7 @@ def _no_nul(value: str) -> str:
 
 
 NoNul = pydantic.AfterValidator(_no_nul)
-MAX_INT = 2**31 - 1  # the INTEGER columns' range on every backend
+MAX_INT = models.MAX_INT  # the INTEGER columns' range on every backend
 Bool = Annotated[bool, pydantic.BeforeValidator(_parse_bool)]
 Str255 = Annotated[str, Field(min_length=1, max_length=255), NoNul]
 Uuid = Annotated[

@@ -17,6 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from magnum.common import utils
 
+# The largest value an INTEGER column (ids, counts, sizes) holds on every backend.
+MAX_INT = 2**31 - 1
+
 # Microsecond timestamps on MariaDB too: leases compare expiry times closely.
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 

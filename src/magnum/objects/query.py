@@ -7,7 +7,7 @@ import collections
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -17,7 +17,6 @@ from magnum.db import models
 from magnum.objects import vocabulary
 
 Row = TypeVar("Row", models.Cluster, models.ClusterTemplate, models.Container)
-_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,7 +129,7 @@ def _page_stmt(
     wanted = [table[name] for name in names]
     narrowed = stmt.with_only_columns(*wanted)
     limited = narrowed.order_by(*order).limit(sa.bindparam("page_limit", type_=sa.Integer))
-    return limited, collections.namedtuple(f"{model.__name__}Row", names)
+    return limited, _record(model.__name__, tuple(names))
 
 
 def _order(
@@ -190,11 +189,8 @@ def by_ident(
     for_update: bool = False,
 ) -> Row:
     """Find one row by canonical UUID or, failing that form, by name (409 if ambiguous)."""
-    if "\x00" in ident:  # no stored name holds NUL, and PostgreSQL refuses it in a query
-        raise nouns.not_found.of(ident)
-    by_uuid = utils.is_uuid_like(ident)
-    stmt = _ident_stmt(scope.stmt, model, by_uuid=by_uuid, for_update=for_update)
-    found: Sequence[Row] = session.scalars(stmt, {**scope.params, "ident": ident}).all()
+    stmt, params, by_uuid = _lookup(scope, model, ident, nouns=nouns, for_update=for_update)
+    found: Sequence[Row] = session.scalars(stmt, params).all()
     return _the_one(found, ident, by_uuid=by_uuid, nouns=nouns)
 
 
@@ -208,17 +204,34 @@ def read_by_ident(
 ) -> Any:
     """by_ident for a reader: the row as a read-only record of its columns (a named tuple,
     read as attributes like the mapped object), without the ORM's instance loading."""
-    if "\x00" in ident:
+    stmt, params, by_uuid = _lookup(scope, model, ident, nouns=nouns, for_update=False)
+    narrowed, record = _record_stmt(stmt)
+    found = list(map(record._make, session.connection().execute(narrowed, params).all()))
+    return _the_one(found, ident, by_uuid=by_uuid, nouns=nouns)
+
+
+def _lookup(
+    scope: Scope[Row], model: type[Row], ident: str, *, nouns: vocabulary.Nouns, for_update: bool
+) -> tuple[sa.Select[Row], dict[str, Any], bool]:
+    """The statement finding `ident` in `scope`, its parameters, and whether it goes by uuid."""
+    if "\x00" in ident:  # no stored name holds NUL, and PostgreSQL refuses it in a query
         raise nouns.not_found.of(ident)
     by_uuid = utils.is_uuid_like(ident)
-    stmt, record = _record_stmt(_ident_stmt(scope.stmt, model, by_uuid=by_uuid, for_update=False))
-    rows = session.connection().execute(stmt, {**scope.params, "ident": ident})
-    return _the_one([record._make(row) for row in rows], ident, by_uuid=by_uuid, nouns=nouns)
+    stmt = _ident_stmt(scope.stmt, model, by_uuid=by_uuid, for_update=for_update)
+    return stmt, {**scope.params, "ident": ident}, by_uuid
 
 
-def _the_one(found: Sequence[_T], ident: str, *, by_uuid: bool, nouns: vocabulary.Nouns) -> _T:
+class _Named(Protocol):
+    @property
+    def name(self) -> str | None: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+def _the_one(found: Sequence[_N], ident: str, *, by_uuid: bool, nouns: vocabulary.Nouns) -> _N:
     # MariaDB compares names case- and trailing-space-insensitively; names are exact here.
-    rows = list(found) if by_uuid else [row for row in found if getattr(row, "name", None) == ident]
+    rows = list(found) if by_uuid else [row for row in found if row.name == ident]
     if not rows:
         raise nouns.not_found.of(ident)
     if len(rows) > 1:
@@ -231,9 +244,13 @@ def _record_stmt(stmt: sa.Select[Any]) -> tuple[sa.Select[Any], type[Any]]:
     """`stmt` (of one mapped class) narrowed to its table's columns, and their named tuple."""
     model = stmt.column_descriptions[0]["entity"]
     columns = model.__table__.columns
-    return stmt.with_only_columns(*columns), collections.namedtuple(
-        f"{model.__name__}Record", list(columns.keys())
-    )
+    return stmt.with_only_columns(*columns), _record(model.__name__, tuple(columns.keys()))
+
+
+@functools.cache
+def _record(model_name: str, names: tuple[str, ...]) -> type[Any]:
+    """The named tuple of these columns of a table: one type however many statements."""
+    return collections.namedtuple(f"{model_name}Row", names)
 
 
 @functools.lru_cache(maxsize=512)

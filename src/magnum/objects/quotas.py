@@ -154,10 +154,6 @@ def get(session: orm.Session, project_id: str, resource: str) -> models.Quota | 
     ).first()
 
 
-# the largest id an INTEGER primary key holds on every backend
-_MAX_ID = 2**31 - 1
-
-
 def list_(
     session: orm.Session,
     *,
@@ -181,7 +177,7 @@ def list_(
     ident = models.Quota.id
     descending = sort_dir == "desc"
     if marker is not None:
-        if not 0 < marker <= _MAX_ID:  # names no record, and no backend takes it bound
+        if not 0 < marker <= models.MAX_INT:  # names no record, and no backend takes it bound
             raise QuotaNotFound(quota=str(marker))
         after = session.scalars(stmt.where(ident == marker)).first()
         if after is None:
